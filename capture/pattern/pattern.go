@@ -1,0 +1,161 @@
+// Package pattern is the built-in test camera: colour bars, a grey ramp, a
+// box that bounces across the picture and a frame counter, so a frozen,
+// repeated or torn frame is visible at a glance. It renders planar YCbCr
+// 4:2:0 into pooled buffers and paces itself by an injected clock.
+package pattern
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"time"
+
+	"flowcam/capture"
+)
+
+// Source is a paced test-pattern camera. It is not safe for concurrent use:
+// one pipeline goroutine calls Next.
+type Source struct {
+	size  capture.Size
+	fps   float64
+	clock capture.Clock
+	pool  *capture.Pool
+	bg    *image.YCbCr
+
+	start   time.Time
+	n       uint64
+	started bool
+	skipped uint64
+}
+
+// Option adjusts a Source.
+type Option func(*Source)
+
+// WithClock replaces the system clock, so tests can pace without sleeping.
+func WithClock(c capture.Clock) Option { return func(s *Source) { s.clock = c } }
+
+// New returns a pattern source of the given size and frame rate.
+func New(size capture.Size, fps float64, opts ...Option) (*Source, error) {
+	if err := ValidateSize(size); err != nil {
+		return nil, err
+	}
+	if !(fps > 0 && fps <= 1000) {
+		return nil, fmt.Errorf("pattern: fps %v out of range (0, 1000]", fps)
+	}
+	s := &Source{
+		size:  size,
+		fps:   fps,
+		clock: capture.SystemClock{},
+		pool:  capture.NewPool(size, image.YCbCrSubsampleRatio420, 3),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.bg = capture.NewYCbCr(size, image.YCbCrSubsampleRatio420)
+	drawBackground(s.bg)
+	return s, nil
+}
+
+// ValidateSize reports whether RTP/JPEG can carry a picture of this size.
+func ValidateSize(size capture.Size) error {
+	for _, d := range []int{size.Width, size.Height} {
+		if d < 8 || d > capture.MaxDimension || d%8 != 0 {
+			return fmt.Errorf("size %dx%d: width and height must be multiples of 8 from 8 to %d",
+				size.Width, size.Height, capture.MaxDimension)
+		}
+	}
+	return nil
+}
+
+// Next waits for the next frame's due time and renders it. When the
+// consumer fell more than a frame behind, the missed frames are skipped (the
+// counter jumps) instead of being rendered late in a burst.
+func (s *Source) Next(ctx context.Context) (*capture.Frame, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if !s.started {
+		s.start, s.started = now, true
+	} else {
+		s.n++
+		due := s.start.Add(s.pts(s.n))
+		if wait := due.Sub(now); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-s.clock.After(wait):
+			}
+		} else if -wait > s.pts(1) {
+			behind := uint64(float64(now.Sub(s.start)) * s.fps / float64(time.Second))
+			s.skipped += behind - s.n
+			s.n = behind
+		}
+	}
+	f := s.pool.Get()
+	s.Render(s.n, f.Image)
+	f.PTS = s.pts(s.n)
+	f.Captured = s.start.Add(f.PTS)
+	f.Seq = s.n
+	return f, nil
+}
+
+// Skipped counts frames skipped because the consumer was late.
+func (s *Source) Skipped() uint64 { return s.skipped }
+
+// Close is a no-op: the pattern holds no device.
+func (s *Source) Close() error { return nil }
+
+// pts computes the n-th frame time from the start rather than accumulating
+// periods, so fractional rates such as 29.97 never drift.
+func (s *Source) pts(n uint64) time.Duration {
+	return time.Duration(math.Round(float64(n) * float64(time.Second) / s.fps))
+}
+
+// Render draws frame n into dst, which must have the source's size and
+// 4:2:0 layout. The picture depends only on n and the frame rate.
+func (s *Source) Render(n uint64, dst *image.YCbCr) {
+	copy(dst.Y, s.bg.Y)
+	copy(dst.Cb, s.bg.Cb)
+	copy(dst.Cr, s.bg.Cr)
+	drawBox(dst, float64(n)/s.fps, n)
+	drawCounter(dst, n)
+}
+
+var bars = [...]color.RGBA{
+	{191, 191, 191, 255}, {191, 191, 0, 255}, {0, 191, 191, 255}, {0, 191, 0, 255},
+	{191, 0, 191, 255}, {191, 0, 0, 255}, {0, 0, 191, 255},
+}
+
+// drawBackground paints 75% colour bars over the top two thirds and a grey
+// ramp below; it runs once per source.
+func drawBackground(img *image.YCbCr) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	barsH := h * 2 / 3
+	for y := 0; y < h; y++ {
+		row := img.Y[y*img.YStride:]
+		for x := 0; x < w; x++ {
+			if y < barsH {
+				row[x], _, _ = barColor(x, w)
+			} else {
+				row[x] = uint8(16 + x*219/w)
+			}
+		}
+	}
+	for cy := 0; cy < (h+1)/2; cy++ {
+		cb, cr := img.Cb[cy*img.CStride:], img.Cr[cy*img.CStride:]
+		for cx := 0; cx < (w+1)/2; cx++ {
+			cb[cx], cr[cx] = 128, 128
+			if cy*2 < barsH {
+				_, cb[cx], cr[cx] = barColor(cx*2, w)
+			}
+		}
+	}
+}
+
+func barColor(x, w int) (y, cb, cr uint8) {
+	c := bars[x*len(bars)/w]
+	return color.RGBToYCbCr(c.R, c.G, c.B)
+}

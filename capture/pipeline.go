@@ -1,0 +1,142 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"image"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Source delivers frames one at a time and paces itself (a camera by its
+// sensor, a file by its timestamps, the pattern by its clock).
+type Source interface {
+	// Next blocks until the next frame. The caller releases the frame.
+	Next(ctx context.Context) (*Frame, error)
+	Close() error
+}
+
+// Encoder compresses a raw picture to baseline JPEG, appending to dst.
+type Encoder interface {
+	Encode(dst []byte, img *image.YCbCr) ([]byte, error)
+}
+
+// Stats are the pipeline's running counters.
+type Stats struct {
+	Captured   uint64        // frames delivered by the source
+	Encoded    uint64        // frames compressed by the encoder
+	Dropped    uint64        // frames lost to encoder errors
+	SourceErrs uint64        // failed reads from the source
+	EncodeTime time.Duration // total time spent encoding
+}
+
+// Pipeline runs one source through one encoder and hands every finished
+// frame to a sink, once, however many viewers there are downstream.
+type Pipeline struct {
+	src  Source
+	enc  Encoder
+	sink func(*Frame)
+	log  *slog.Logger
+	buf  []byte
+
+	captured, encoded, dropped, sourceErrs, encodeNanos atomic.Uint64
+}
+
+// NewPipeline wires src through enc into sink. The sink is called on the
+// pipeline's goroutine and must copy what it keeps: the frame's buffers are
+// reused as soon as it returns.
+func NewPipeline(src Source, enc Encoder, sink func(*Frame), log *slog.Logger) *Pipeline {
+	return &Pipeline{src: src, enc: enc, sink: sink, log: log}
+}
+
+// Run captures until ctx is done, then closes the source. Source errors are
+// retried with backoff rather than ending the stream, so viewers stay
+// connected through a camera hiccup.
+func (p *Pipeline) Run(ctx context.Context) error {
+	defer p.src.Close()
+	backoff := retryBackoff{min: 100 * time.Millisecond, max: 5 * time.Second}
+	for {
+		f, err := p.src.Next(ctx)
+		if ctx.Err() != nil {
+			f.Release()
+			return nil
+		}
+		if err != nil {
+			p.sourceErrs.Add(1)
+			wait := backoff.next()
+			p.log.Warn("source read failed", "err", err, "retry_in", wait)
+			if !sleepCtx(ctx, wait) {
+				return nil
+			}
+			continue
+		}
+		backoff.reset()
+		p.captured.Add(1)
+		p.process(f)
+		f.Release()
+	}
+}
+
+func (p *Pipeline) process(f *Frame) {
+	if f.JPEG == nil {
+		if f.Image == nil {
+			p.drop(f, errors.New("source delivered an empty frame"))
+			return
+		}
+		start := time.Now()
+		out, err := p.enc.Encode(p.buf[:0], f.Image)
+		p.encodeNanos.Add(uint64(time.Since(start)))
+		if err != nil {
+			p.drop(f, err)
+			return
+		}
+		p.buf = out
+		f.JPEG = out
+		p.encoded.Add(1)
+	}
+	p.sink(f)
+}
+
+func (p *Pipeline) drop(f *Frame, err error) {
+	// Log the first failure and then every 100th, so a persistently bad
+	// source cannot flood the journal at frame rate.
+	if n := p.dropped.Add(1); n == 1 || n%100 == 0 {
+		p.log.Warn("frame dropped", "seq", f.Seq, "dropped_total", n, "err", err)
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (p *Pipeline) Stats() Stats {
+	return Stats{
+		Captured:   p.captured.Load(),
+		Encoded:    p.encoded.Load(),
+		Dropped:    p.dropped.Load(),
+		SourceErrs: p.sourceErrs.Load(),
+		EncodeTime: time.Duration(p.encodeNanos.Load()),
+	}
+}
+
+type retryBackoff struct{ min, max, cur time.Duration }
+
+func (b *retryBackoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else if b.cur *= 2; b.cur > b.max {
+		b.cur = b.max
+	}
+	return b.cur
+}
+
+func (b *retryBackoff) reset() { b.cur = 0 }
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
