@@ -47,7 +47,7 @@ func TestValidateSize(t *testing.T) {
 }
 
 func TestFramesMoveAndCount(t *testing.T) {
-	for _, size := range []capture.Size{{1280, 720}, {8, 8}, {2040, 2040}, {72, 1000}} {
+	for _, size := range []capture.Size{{Width: 1280, Height: 720}, {Width: 8, Height: 8}, {Width: 2040, Height: 2040}, {Width: 72, Height: 1000}} {
 		s, err := New(size, 25)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,145 @@
+package rtspserver
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+
+	"flowcam/stream/rtpjpeg"
+)
+
+// receiverStats is what the client's receiver reports say about delivery.
+type receiverStats struct {
+	mu           sync.Mutex
+	reports      uint64
+	invalid      uint64
+	fractionLost float64
+	totalLost    uint32
+	jitter       uint32 // RTP clock units
+	rtt          time.Duration
+	lastSR       uint32 // middle 32 bits of the NTP time of our last SR
+	lastSRAt     time.Time
+}
+
+// ntpTime converts a wall-clock time to the 64-bit NTP format of RFC 3550.
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
+	ns := uint64(t.UnixNano())
+	sec := ns/1e9 + ntpEpochOffset
+	frac := (ns % 1e9) << 32 / 1e9
+	return sec<<32 | frac
+}
+
+// sendSR sends a sender report tying our RTP clock to wall-clock time, so
+// players can measure delay and synchronise.
+func (s *session) sendSR() {
+	if s.lastCaptured.IsZero() {
+		return // nothing sent yet: no timestamp to anchor
+	}
+	now := s.srv.cfg.Now()
+	elapsed := now.Sub(s.lastCaptured)
+	ntp := ntpTime(now)
+	pkts := []rtcp.Packet{
+		&rtcp.SenderReport{
+			SSRC:        s.ssrc,
+			NTPTime:     ntp,
+			RTPTime:     s.lastTS + uint32(elapsed.Seconds()*rtpjpeg.ClockRate),
+			PacketCount: uint32(s.packets.Load()),
+			OctetCount:  uint32(s.octets.Load()),
+		},
+		rtcp.NewCNAMESourceDescription(s.ssrc, "flowcam@"+s.srv.cfg.ServerName),
+	}
+	buf, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return
+	}
+	s.rtcp.mu.Lock()
+	s.rtcp.lastSR, s.rtcp.lastSRAt = uint32(ntp>>16), now
+	s.rtcp.mu.Unlock()
+	if err := s.media.writeRTCP(buf); err != nil {
+		s.log.Debug("send RTCP", "err", err)
+	}
+}
+
+// handleRTCP reads receiver reports about our SSRC; everything else in the
+// compound packet is ignored.
+func (s *session) handleRTCP(data []byte) {
+	pkts, err := rtcp.Unmarshal(data)
+	if err != nil {
+		s.rtcp.mu.Lock()
+		s.rtcp.invalid++
+		s.rtcp.mu.Unlock()
+		return
+	}
+	now := s.srv.cfg.Now()
+	for _, p := range pkts {
+		var reports []rtcp.ReceptionReport
+		switch r := p.(type) {
+		case *rtcp.ReceiverReport:
+			reports = r.Reports
+		case *rtcp.SenderReport:
+			reports = r.Reports
+		}
+		for _, rr := range reports {
+			if rr.SSRC == s.ssrc {
+				s.rtcp.update(rr, now)
+			}
+		}
+	}
+}
+
+func (r *receiverStats) update(rr rtcp.ReceptionReport, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reports++
+	r.fractionLost = float64(rr.FractionLost) / 256
+	r.totalLost = rr.TotalLost
+	r.jitter = rr.Jitter
+	// RFC 3550 6.4.1: RTT = arrival - LSR - DLSR, in 1/65536 s.
+	if rr.LastSenderReport != 0 && rr.LastSenderReport == r.lastSR {
+		arrival := uint32(ntpTime(now) >> 16)
+		if d := int64(arrival - rr.LastSenderReport - rr.Delay); d >= 0 && d < 1<<31 {
+			r.rtt = time.Duration(d * int64(time.Second) >> 16)
+		}
+	}
+}
+
+// SessionInfo is a snapshot of one session, for tests, logs and metrics.
+type SessionInfo struct {
+	ID, Path, Transport string
+	Playing             bool
+	Frames, Packets     uint64
+	Octets, SendErrors  uint64
+	Dropped             uint64 // frames skipped because the viewer lagged
+	Spoofed             uint64 // packets from an address other than the client's
+	ServerPorts         [2]int // UDP only
+	Reports             uint64 // receiver reports about our stream
+	InvalidRTCP         uint64
+	FractionLost        float64
+	TotalLost           uint32
+	Jitter              uint32
+	RTT                 time.Duration
+}
+
+func (s *session) info() SessionInfo {
+	s.mu.Lock()
+	in := SessionInfo{ID: s.id, Path: s.stream.Path, Playing: s.state == statePlaying}
+	if s.sub != nil {
+		in.Dropped = s.sub.Dropped()
+	}
+	s.mu.Unlock()
+	if s.media != nil {
+		in.Transport = s.media.name()
+		if u, ok := s.media.(*udpMedia); ok {
+			in.ServerPorts = u.serverPorts()
+		}
+	}
+	in.Frames, in.Packets, in.Octets = s.frames.Load(), s.packets.Load(), s.octets.Load()
+	in.SendErrors, in.Spoofed = s.sendErrs.Load(), s.spoofed.Load()
+	s.rtcp.mu.Lock()
+	in.Reports, in.InvalidRTCP = s.rtcp.reports, s.rtcp.invalid
+	in.FractionLost, in.TotalLost, in.Jitter, in.RTT = s.rtcp.fractionLost, s.rtcp.totalLost, s.rtcp.jitter, s.rtcp.rtt
+	s.rtcp.mu.Unlock()
+	return in
+}

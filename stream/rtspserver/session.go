@@ -1,0 +1,221 @@
+package rtspserver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"flowcam/stream/broadcast"
+	"flowcam/stream/rtpjpeg"
+	"flowcam/stream/rtsp"
+)
+
+type sessionState int
+
+const (
+	stateReady sessionState = iota
+	statePlaying
+	stateClosed
+)
+
+// mediaTransport carries a session's RTP and RTCP to its client.
+type mediaTransport interface {
+	name() string
+	// send delivers one frame's packets. An error on a connection-bound
+	// transport means the viewer is gone.
+	send(b *packetBatch) error
+	writeRTCP(p []byte) error
+	close()
+}
+
+// session is one viewer of one stream (RFC 2326 state machine: Ready,
+// Playing). Its writer goroutine exists only while it plays.
+type session struct {
+	id       string
+	srv      *Server
+	stream   *Stream
+	base     string
+	log      *slog.Logger
+	ssrc     uint32
+	tsOffset uint32
+	seen     atomic.Int64
+
+	media mediaTransport // set before the session is published
+	owner *conn          // the connection carrying TCP media, else nil
+
+	mu       sync.Mutex
+	state    sessionState
+	seq      uint16 // next sequence number; the writer owns it while playing
+	playInfo rtsp.RTPInfo
+	sub      *broadcast.Subscriber
+	stop     chan struct{}
+	done     chan struct{}
+
+	// Written by the writer goroutine only.
+	lastTS       uint32
+	lastCaptured time.Time
+
+	frames, packets, octets, sendErrs, spoofed atomic.Uint64
+	rtcp                                       receiverStats
+}
+
+func newSession(s *Server, st *Stream, base string) *session {
+	var b [8]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	ss := &session{
+		id:       id,
+		srv:      s,
+		stream:   st,
+		base:     base,
+		log:      s.log.With("session", id, "path", st.Path),
+		ssrc:     mrand.Uint32(),
+		tsOffset: mrand.Uint32(),
+		seq:      uint16(mrand.Uint32()),
+	}
+	ss.touch()
+	return ss
+}
+
+func (s *session) touch()              { s.seen.Store(s.srv.cfg.Now().UnixNano()) }
+func (s *session) lastSeen() time.Time { return time.Unix(0, s.seen.Load()) }
+
+func (s *session) header() string {
+	return rtsp.SessionHeader{ID: s.id, Timeout: int(s.srv.cfg.SessionTimeout / time.Second)}.String()
+}
+
+// play starts (or keeps) the flow of frames and returns the RTP-Info the
+// client needs to map the first packet: its sequence number and timestamp.
+func (s *session) play() (rtsp.RTPInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateClosed:
+		return rtsp.RTPInfo{}, false
+	case statePlaying:
+		return s.playInfo, true
+	}
+	s.sub = s.stream.Frames.Subscribe(s.srv.cfg.QueueDepth)
+	// Start with the newest frame so the picture appears at once.
+	first := s.stream.Frames.Latest()
+	s.playInfo = rtsp.RTPInfo{Seq: s.seq, RTPTime: s.tsOffset}
+	if first != nil {
+		s.playInfo.RTPTime += first.Timestamp
+	}
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	s.state = statePlaying
+	s.srv.wg.Add(1)
+	go s.write(s.sub, first, s.stop, s.done)
+	s.log.Debug("playing", "seq", s.playInfo.Seq, "rtptime", s.playInfo.RTPTime)
+	return s.playInfo, true
+}
+
+// pause stops the flow, keeping the session and its sequence numbering.
+func (s *session) pause() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == statePlaying {
+		s.stopWriter()
+		s.state = stateReady
+	}
+	return s.state == stateReady
+}
+
+func (s *session) stopWriter() {
+	close(s.stop)
+	<-s.done
+	s.sub.Close()
+	s.sub = nil
+}
+
+// close ends the session and frees its ports and goroutines. It is safe to
+// call from any goroutine but the session's own writer.
+func (s *session) close(reason string) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	if s.state == statePlaying {
+		s.stopWriter()
+	}
+	s.state = stateClosed
+	s.mu.Unlock()
+	if s.media != nil {
+		s.media.close()
+	}
+	if s.owner != nil {
+		s.owner.unbind(s)
+	}
+	s.srv.removeSession(s)
+	s.log.Info("session closed", "reason", reason, "frames", s.frames.Load(),
+		"packets", s.packets.Load(), "send_errors", s.sendErrs.Load())
+}
+
+// write is the writer goroutine: frames from the broadcaster out to the
+// client, plus a sender report every RTCPInterval.
+func (s *session) write(sub *broadcast.Subscriber, first *broadcast.Unit, stop, done chan struct{}) {
+	defer s.srv.wg.Done()
+	defer close(done)
+	var b packetBatch
+	sr := time.NewTicker(s.srv.cfg.RTCPInterval)
+	defer sr.Stop()
+	if first != nil {
+		ok := s.sendUnit(&b, first)
+		first.Release()
+		if !ok {
+			return
+		}
+		s.sendSR()
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-sr.C:
+			s.sendSR()
+		case <-sub.Ready():
+			for u := sub.Next(); u != nil; u = sub.Next() {
+				ok := u == first || s.sendUnit(&b, u) // first may also be queued
+				u.Release()
+				if !ok {
+					return
+				}
+			}
+		}
+	}
+}
+
+// sendUnit sends one frame. It returns false when the viewer is gone.
+func (s *session) sendUnit(b *packetBatch, u *broadcast.Unit) bool {
+	b.reset()
+	h := rtp.Header{Version: 2, PayloadType: rtpjpeg.PayloadType, SSRC: s.ssrc,
+		Timestamp: u.Timestamp + s.tsOffset}
+	n := u.Payloads.Len()
+	for i := 0; i < n; i++ {
+		h.SequenceNumber, h.Marker = s.seq, i == n-1
+		s.seq++
+		b.add(&h, u.Payloads.At(i))
+	}
+	s.lastTS, s.lastCaptured = h.Timestamp, u.Captured
+	if err := s.media.send(b); err != nil {
+		if n := s.sendErrs.Add(1); n == 1 || n%1000 == 0 {
+			s.log.Debug("send failed", "err", err, "errors_total", n)
+		}
+		if s.owner != nil {
+			s.owner.nc.Close() // the connection's goroutine then closes the session
+			return false
+		}
+		return true
+	}
+	s.frames.Add(1)
+	s.packets.Add(uint64(n))
+	s.octets.Add(uint64(b.bytes))
+	return true
+}

@@ -1,0 +1,20 @@
+package rtspserver
+
+import "flowcam/stream/rtsp"
+
+// tcpMedia interleaves RTP (channel ch) and RTCP (ch+1) on the RTSP
+// connection (RFC 2326 10.12), for clients behind firewalls.
+type tcpMedia struct {
+	c  *conn
+	ch uint8
+}
+
+func (m *tcpMedia) name() string { return "tcp" }
+
+func (m *tcpMedia) send(b *packetBatch) error { return m.c.write(b.interleaved(m.ch)) }
+
+func (m *tcpMedia) writeRTCP(p []byte) error {
+	return m.c.write(append(rtsp.AppendInterleavedHeader(nil, m.ch+1, len(p)), p...))
+}
+
+func (m *tcpMedia) close() {}

@@ -1,0 +1,152 @@
+package rtspserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// batchWriter sends many datagrams in one system call (sendmmsg on Linux);
+// ipv4.PacketConn and ipv6.PacketConn both provide it.
+type batchWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// udpMedia sends RTP and RTCP from a pair of server ports (even RTP, odd
+// RTCP) to the ports the client named, and reads the client's RTCP.
+type udpMedia struct {
+	rtpConn, rtcpConn net.PacketConn
+	client            net.IP
+	dst, dstRTCP      *net.UDPAddr
+	batch             batchWriter // nil when the socket is not a *net.UDPConn
+	msgs              []ipv4.Message
+}
+
+// listenUDP opens a server port pair on the local address the client
+// reached us on.
+func listenUDP(listen func(string, string) (net.PacketConn, error), local, client net.IP, clientPorts [2]int) (*udpMedia, error) {
+	rtpConn, rtcpConn, err := listenPair(listen, local)
+	if err != nil {
+		return nil, err
+	}
+	m := &udpMedia{
+		rtpConn:  rtpConn,
+		rtcpConn: rtcpConn,
+		client:   client,
+		dst:      &net.UDPAddr{IP: client, Port: clientPorts[0]},
+		dstRTCP:  &net.UDPAddr{IP: client, Port: clientPorts[1]},
+	}
+	if uc, ok := rtpConn.(*net.UDPConn); ok {
+		if client.To4() != nil {
+			m.batch = ipv4.NewPacketConn(uc)
+		} else {
+			m.batch = ipv6.NewPacketConn(uc)
+		}
+	}
+	return m, nil
+}
+
+// listenPair finds two adjacent free ports, the first even, as RFC 3550
+// and most players expect.
+func listenPair(listen func(string, string) (net.PacketConn, error), local net.IP) (net.PacketConn, net.PacketConn, error) {
+	host := ""
+	if local != nil && !local.IsUnspecified() {
+		host = local.String()
+	}
+	var lastErr error
+	for try := 0; try < 64; try++ {
+		a, err := listen("udp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp: %w", err)
+		}
+		port := a.LocalAddr().(*net.UDPAddr).Port
+		if port%2 != 0 || port == 65535 {
+			a.Close()
+			continue
+		}
+		b, err := listen("udp", net.JoinHostPort(host, strconv.Itoa(port+1)))
+		if err != nil {
+			a.Close()
+			lastErr = err
+			continue
+		}
+		return a, b, nil
+	}
+	return nil, nil, fmt.Errorf("no free UDP port pair: %w", errors.Join(errors.New("64 attempts"), lastErr))
+}
+
+func (m *udpMedia) name() string { return "udp" }
+
+func (m *udpMedia) serverPorts() [2]int {
+	return [2]int{m.rtpConn.LocalAddr().(*net.UDPAddr).Port, m.rtcpConn.LocalAddr().(*net.UDPAddr).Port}
+}
+
+// start reads what the client sends to either port: RTCP receiver reports,
+// and NAT-opening packets that prove it is still there.
+func (m *udpMedia) start(ss *session) {
+	ss.srv.wg.Add(2)
+	go m.read(ss, m.rtpConn, false)
+	go m.read(ss, m.rtcpConn, true)
+}
+
+func (m *udpMedia) read(ss *session, c net.PacketConn, isRTCP bool) {
+	defer ss.srv.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return // closed with the session
+		}
+		// Only the client may speak for its session: anything else is a
+		// spoofing attempt or noise.
+		if ua, ok := from.(*net.UDPAddr); !ok || !ua.IP.Equal(m.client) {
+			ss.spoofed.Add(1)
+			continue
+		}
+		ss.touch()
+		if isRTCP {
+			ss.handleRTCP(buf[:n])
+		}
+	}
+}
+
+func (m *udpMedia) send(b *packetBatch) error {
+	pkts := b.packets()
+	if m.batch == nil {
+		for _, p := range pkts {
+			if _, err := m.rtpConn.WriteTo(p, m.dst); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for len(m.msgs) < len(pkts) {
+		m.msgs = append(m.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
+	}
+	msgs := m.msgs[:len(pkts)]
+	for i, p := range pkts {
+		msgs[i].Buffers[0], msgs[i].Addr = p, m.dst
+	}
+	for len(msgs) > 0 {
+		n, err := m.batch.WriteBatch(msgs, 0)
+		if err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+func (m *udpMedia) writeRTCP(p []byte) error {
+	_, err := m.rtcpConn.WriteTo(p, m.dstRTCP)
+	return err
+}
+
+func (m *udpMedia) close() {
+	m.rtpConn.Close()
+	m.rtcpConn.Close()
+}
