@@ -5,6 +5,7 @@
 package capture
 
 import (
+	"fmt"
 	"image"
 	"time"
 )
@@ -41,6 +42,19 @@ func (f *Frame) Release() {
 type Size struct {
 	Width, Height int
 }
+
+// Validate reports whether RTP/JPEG can carry a picture of this size.
+func (s Size) Validate() error {
+	for _, d := range []int{s.Width, s.Height} {
+		if d < 8 || d > MaxDimension || d%8 != 0 {
+			return fmt.Errorf("size %dx%d: width and height must be multiples of 8 from 8 to %d",
+				s.Width, s.Height, MaxDimension)
+		}
+	}
+	return nil
+}
+
+func (s Size) String() string { return fmt.Sprintf("%dx%d", s.Width, s.Height) }
 
 // MaxDimension is the largest width or height RTP/JPEG (RFC 2435) can carry:
 // the header stores dimensions in units of 8 pixels in one byte.

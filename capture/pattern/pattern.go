@@ -38,7 +38,7 @@ func WithClock(c capture.Clock) Option { return func(s *Source) { s.clock = c } 
 
 // New returns a pattern source of the given size and frame rate.
 func New(size capture.Size, fps float64, opts ...Option) (*Source, error) {
-	if err := ValidateSize(size); err != nil {
+	if err := size.Validate(); err != nil {
 		return nil, err
 	}
 	if !(fps > 0 && fps <= 1000) {
@@ -56,17 +56,6 @@ func New(size capture.Size, fps float64, opts ...Option) (*Source, error) {
 	s.bg = capture.NewYCbCr(size, image.YCbCrSubsampleRatio420)
 	drawBackground(s.bg)
 	return s, nil
-}
-
-// ValidateSize reports whether RTP/JPEG can carry a picture of this size.
-func ValidateSize(size capture.Size) error {
-	for _, d := range []int{size.Width, size.Height} {
-		if d < 8 || d > capture.MaxDimension || d%8 != 0 {
-			return fmt.Errorf("size %dx%d: width and height must be multiples of 8 from 8 to %d",
-				size.Width, size.Height, capture.MaxDimension)
-		}
-	}
-	return nil
 }
 
 // Next waits for the next frame's due time and renders it. When the

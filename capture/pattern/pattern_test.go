@@ -30,7 +30,7 @@ func (c *stepClock) After(d time.Duration) <-chan time.Time {
 	return c.fired
 }
 
-func TestValidateSize(t *testing.T) {
+func TestSizeValidate(t *testing.T) {
 	cases := []struct {
 		w, h int
 		ok   bool
@@ -39,7 +39,7 @@ func TestValidateSize(t *testing.T) {
 		{0, 720, false}, {1284, 720, false}, {2048, 720, false}, {1280, 2048, false}, {-8, 8, false},
 	}
 	for _, c := range cases {
-		err := ValidateSize(capture.Size{Width: c.w, Height: c.h})
+		err := capture.Size{Width: c.w, Height: c.h}.Validate()
 		if (err == nil) != c.ok {
 			t.Errorf("%dx%d: err=%v, want ok=%v", c.w, c.h, err, c.ok)
 		}

@@ -42,8 +42,11 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 		res.Status = rtsp.StatusServiceUnavailable
 		return
 	}
-	ss.log.Info("session opened", "transport", ss.media.name(), "client_ports", tr.ClientPorts,
-		"server_ports", reply.ServerPorts)
+	if reply.HasInterl {
+		ss.log.Info("session opened", "transport", "tcp", "interleaved", reply.Interleaved)
+	} else {
+		ss.log.Info("session opened", "transport", "udp", "client_ports", tr.ClientPorts, "server_ports", reply.ServerPorts)
+	}
 	reply.SSRC, reply.HasSSRC = ss.ssrc, true
 	res.Header.Add("Transport", reply.String())
 	res.Header.Add("Session", ss.header())

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"flowcam/capture"
+	"flowcam/stream/rtpjpeg"
+)
+
+// Config is the daemon's whole configuration, immutable once loaded.
+type Config struct {
+	Log     LogConfig      `mapstructure:"log"`
+	RTSP    RTSPConfig     `mapstructure:"rtsp"`
+	Streams []StreamConfig `mapstructure:"-"`
+
+	// Top-level stream keys: the default stream, and defaults for every
+	// entry of the streams list.
+	Path    string           `mapstructure:"path"`
+	Source  string           `mapstructure:"source"`
+	Size    string           `mapstructure:"size"`
+	FPS     float64          `mapstructure:"fps"`
+	Quality int              `mapstructure:"quality"`
+	List    []map[string]any `mapstructure:"streams"`
+
+	ShowVersion bool   `mapstructure:"-"`
+	File        string `mapstructure:"-"`
+}
+
+// LogConfig selects log verbosity and format.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// RTSPConfig configures the RTSP server.
+type RTSPConfig struct {
+	Addr           string        `mapstructure:"addr"`
+	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+	RTCPInterval   time.Duration `mapstructure:"rtcp_interval"`
+	WriteTimeout   time.Duration `mapstructure:"write_timeout"`
+	MTU            int           `mapstructure:"mtu"`
+	QueueFrames    int           `mapstructure:"queue_frames"`
+}
+
+// StreamConfig is one served path, after defaults are applied.
+type StreamConfig struct {
+	Path    string
+	Source  string
+	Size    capture.Size
+	FPS     float64
+	Quality int
+}
+
+// defaults are every key's default value; registering each one is also
+// what lets FLOWCAM_* environment variables reach it.
+var defaults = map[string]any{
+	"log.level":            "info",
+	"log.format":           "text",
+	"rtsp.addr":            ":8554",
+	"rtsp.session_timeout": 60 * time.Second,
+	"rtsp.rtcp_interval":   5 * time.Second,
+	"rtsp.write_timeout":   5 * time.Second,
+	"rtsp.mtu":             rtpjpeg.DefaultMTU,
+	"rtsp.queue_frames":    4,
+	"path":                 "/cam",
+	"source":               "pattern",
+	"size":                 "1280x720",
+	"fps":                  25.0,
+	"quality":              80,
+}
+
+// flags maps command-line flags to config keys.
+var flags = []struct{ name, key, usage string }{
+	{"source", "source", "frame source: pattern"},
+	{"size", "size", "picture size WIDTHxHEIGHT (multiples of 8, at most 2040)"},
+	{"fps", "fps", "frames per second"},
+	{"quality", "quality", "JPEG quality 1-100"},
+	{"path", "path", "RTSP path of the stream"},
+	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
+	{"session-timeout", "rtsp.session_timeout", "close sessions idle this long"},
+	{"mtu", "rtsp.mtu", "largest RTP packet in bytes"},
+	{"log-level", "log.level", "debug, info, warn or error"},
+	{"log-format", "log.format", "text or json"},
+}
+
+var sources = []string{"pattern"}
+
+// loadConfig builds the configuration from defaults, the config file,
+// FLOWCAM_* environment variables and flags, in increasing precedence.
+func loadConfig(args []string, stderr io.Writer) (*Config, error) {
+	v := viper.New()
+	fs := pflag.NewFlagSet("flowcamd", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", os.Getenv("FLOWCAM_CONFIG"), "YAML config file (see configs/flowcamd.yaml)")
+	version := fs.Bool("version", false, "print version and build information, then exit")
+	for _, f := range flags {
+		switch d := defaults[f.key].(type) {
+		case int:
+			fs.Int(f.name, d, f.usage)
+		case float64:
+			fs.Float64(f.name, d, f.usage)
+		case time.Duration:
+			fs.Duration(f.name, d, f.usage)
+		default:
+			fs.String(f.name, fmt.Sprint(d), f.usage)
+		}
+		v.BindPFlag(f.key, fs.Lookup(f.name))
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("FLOWCAM")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	cfg := &Config{ShowVersion: *version, File: *cfgFile}
+	if *cfgFile != "" {
+		v.SetConfigFile(*cfgFile)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", *cfgFile, err)
+		}
+	}
+	if err := v.UnmarshalExact(cfg); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):\n\n")
+		return nil, fmt.Errorf("config%s: %s (every key is documented in configs/flowcamd.yaml)", inFile(*cfgFile), msg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config%s: %w", inFile(*cfgFile), err)
+	}
+	return cfg, nil
+}
+
+func inFile(f string) string {
+	if f == "" {
+		return ""
+	}
+	return " " + f
+}
+
+// problems collects every configuration error, so one run reports them all.
+type problems []error
+
+// bad records that key holds val, and says what it accepts.
+func (p *problems) bad(key string, val any, accepted string) {
+	*p = append(*p, fmt.Errorf("%s = %v: %s", key, val, accepted))
+}
+
+// validate checks every value and builds the stream list; each error names
+// the key and what it accepts.
+func (c *Config) validate() error {
+	var p problems
+	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
+		p.bad("log.level", quote(c.Log.Level), "accepted values are debug, info, warn, error")
+	}
+	if !oneOf(c.Log.Format, "text", "json") {
+		p.bad("log.format", quote(c.Log.Format), "accepted values are text, json")
+	}
+	if _, port, err := net.SplitHostPort(c.RTSP.Addr); err != nil || !validPort(port) {
+		p.bad("rtsp.addr", quote(c.RTSP.Addr), "must be host:port or :port, e.g. :8554")
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{{"rtsp.session_timeout", c.RTSP.SessionTimeout}, {"rtsp.rtcp_interval", c.RTSP.RTCPInterval},
+		{"rtsp.write_timeout", c.RTSP.WriteTimeout}} {
+		if d.val <= 0 {
+			p.bad(d.key, d.val, "must be a positive duration, e.g. 60s")
+		}
+	}
+	if c.RTSP.MTU < rtpjpeg.MinMTU || c.RTSP.MTU > rtpjpeg.MaxMTU {
+		p.bad("rtsp.mtu", c.RTSP.MTU, fmt.Sprintf("must be from %d to %d bytes", rtpjpeg.MinMTU, rtpjpeg.MaxMTU))
+	}
+	if c.RTSP.QueueFrames < 1 || c.RTSP.QueueFrames > 100 {
+		p.bad("rtsp.queue_frames", c.RTSP.QueueFrames, "must be from 1 to 100")
+	}
+	c.Streams = c.streams(&p)
+	return errors.Join(p...)
+}
+
+// streams applies the top-level stream keys to each entry of the streams
+// list (or makes the single default stream) and checks them.
+func (c *Config) streams(p *problems) []StreamConfig {
+	entries := c.List
+	if len(entries) == 0 {
+		entries = []map[string]any{{}}
+	}
+	var out []StreamConfig
+	seen := map[string]bool{}
+	for i, e := range entries {
+		prefix := ""
+		if len(c.List) > 0 {
+			prefix = fmt.Sprintf("streams[%d].", i)
+		}
+		raw := map[string]any{"path": c.Path, "source": c.Source, "size": c.Size, "fps": c.FPS, "quality": c.Quality}
+		for k, val := range e {
+			if _, ok := raw[k]; !ok {
+				*p = append(*p, fmt.Errorf("%s%s: unknown key (stream keys are path, source, size, fps, quality)", prefix, k))
+				continue
+			}
+			raw[k] = val
+		}
+		s := parseStream(prefix, raw, p)
+		if seen[s.Path] {
+			p.bad(prefix+"path", quote(s.Path), "is used by another stream: paths must be unique")
+		}
+		seen[s.Path] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+func parseStream(prefix string, raw map[string]any, p *problems) StreamConfig {
+	var s StreamConfig
+	s.Path = "/" + strings.Trim(fmt.Sprint(raw["path"]), "/")
+	if s.Path == "/" || strings.ContainsAny(s.Path, " ?#") {
+		p.bad(prefix+"path", quote(fmt.Sprint(raw["path"])), "must be a URL path such as /cam")
+	}
+	s.Source = fmt.Sprint(raw["source"])
+	if !oneOf(s.Source, sources...) {
+		p.bad(prefix+"source", quote(s.Source), "accepted values are "+strings.Join(sources, ", "))
+	}
+	var err error
+	if s.Size, err = parseSize(fmt.Sprint(raw["size"])); err != nil {
+		p.bad(prefix+"size", quote(fmt.Sprint(raw["size"])), "must be WIDTHxHEIGHT with multiples of 8 from 8 to 2040, e.g. 1280x720")
+	}
+	if s.FPS, err = strconv.ParseFloat(fmt.Sprint(raw["fps"]), 64); err != nil || !(s.FPS > 0 && s.FPS <= 1000) {
+		p.bad(prefix+"fps", raw["fps"], "must be a number above 0 and at most 1000, e.g. 25")
+	}
+	if s.Quality, err = strconv.Atoi(fmt.Sprint(raw["quality"])); err != nil || s.Quality < 1 || s.Quality > 100 {
+		p.bad(prefix+"quality", raw["quality"], "must be a whole number from 1 to 100, e.g. 80")
+	}
+	return s
+}
+
+func parseSize(v string) (capture.Size, error) {
+	w, h, ok := strings.Cut(strings.ToLower(v), "x")
+	width, err1 := strconv.Atoi(w)
+	height, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil {
+		return capture.Size{}, fmt.Errorf("malformed size %q", v)
+	}
+	s := capture.Size{Width: width, Height: height}
+	return s, s.Validate()
+}
+
+func oneOf(v string, set ...string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func quote(s string) string { return strconv.Quote(s) }

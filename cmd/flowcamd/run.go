@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"flowcam/capture"
+	"flowcam/capture/jpeg"
+	"flowcam/capture/pattern"
+	"flowcam/platform/board"
+	"flowcam/stream/broadcast"
+	"flowcam/stream/rtpjpeg"
+	"flowcam/stream/rtspserver"
+)
+
+// Set by the linker (see Makefile).
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// shutdownGrace bounds how long a stop may take, so SIGTERM always ends
+// the process within a second even if a client or device misbehaves.
+const shutdownGrace = 900 * time.Millisecond
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "flowcamd %s (commit %s, %s, %s/%s, cgo libjpeg-turbo encoder)\nboard: %s\n",
+		version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH, board.Local())
+}
+
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Run serves the configured streams until ctx is cancelled.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	log.Info("flowcamd starting", "version", version, "commit", commit, "board", board.Local().String())
+	var streams []rtspserver.Stream
+	var pipes []*capture.Pipeline
+	for _, sc := range cfg.Streams {
+		pipe, st, err := buildStream(sc, cfg.RTSP.MTU, log.With("path", sc.Path))
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Path, err)
+		}
+		pipes, streams = append(pipes, pipe), append(streams, st)
+	}
+	srv, err := rtspserver.New(rtspserver.Config{
+		SessionTimeout: cfg.RTSP.SessionTimeout,
+		RTCPInterval:   cfg.RTSP.RTCPInterval,
+		WriteTimeout:   cfg.RTSP.WriteTimeout,
+		QueueDepth:     cfg.RTSP.QueueFrames,
+		ServerName:     "flowcam/" + version,
+		Logger:         log.With("component", "rtsp"),
+	}, streams...)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.RTSP.Addr)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("rtsp.addr %s: %w", cfg.RTSP.Addr, err)
+	}
+	log.Info("rtsp listening", "addr", ln.Addr().String())
+	for _, st := range streams {
+		for _, u := range streamURLs(ln.Addr().(*net.TCPAddr), st.Path) {
+			log.Info("serving", "path", st.Path, "url", u, "size", fmt.Sprintf("%dx%d", st.Width, st.Height), "fps", st.FPS)
+		}
+	}
+
+	capCtx, stopCapture := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range pipes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(capCtx)
+		}()
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-served:
+	}
+	log.Info("flowcamd stopping")
+	stopped := make(chan struct{})
+	go func() {
+		srv.Close()
+		stopCapture()
+		wg.Wait()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		log.Info("flowcamd stopped")
+	case <-time.After(shutdownGrace):
+		log.Warn("shutdown did not finish in time; exiting anyway")
+	}
+	return err
+}
+
+func buildStream(sc StreamConfig, mtu int, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {
+	src, err := pattern.New(sc.Size, sc.FPS)
+	if err != nil {
+		return nil, rtspserver.Stream{}, err
+	}
+	enc, err := jpeg.New(sc.Quality)
+	if err != nil {
+		return nil, rtspserver.Stream{}, err
+	}
+	pk, err := rtpjpeg.NewPacketizer(mtu)
+	if err != nil {
+		return nil, rtspserver.Stream{}, err
+	}
+	b := broadcast.New(pk, log)
+	st := rtspserver.Stream{Path: sc.Path, Width: sc.Size.Width, Height: sc.Size.Height, FPS: sc.FPS, Frames: b}
+	return capture.NewPipeline(src, enc, b.Publish, log), st, nil
+}
+
+// streamURLs lists addresses a viewer can use: the listen address, or
+// every local IPv4 address when listening on all of them.
+func streamURLs(addr *net.TCPAddr, path string) []string {
+	hosts := []string{addr.IP.String()}
+	if addr.IP.IsUnspecified() {
+		hosts = []string{"127.0.0.1"}
+		if ifaddrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range ifaddrs {
+				if ip, ok := a.(*net.IPNet); ok && ip.IP.To4() != nil && !ip.IP.IsLoopback() {
+					hosts = append(hosts, ip.IP.String())
+				}
+			}
+		}
+	}
+	var out []string
+	for _, h := range hosts {
+		out = append(out, fmt.Sprintf("rtsp://%s%s", net.JoinHostPort(h, fmt.Sprint(addr.Port)), path))
+	}
+	return out
+}
