@@ -103,12 +103,16 @@ func (b *Broadcaster) Latest() *Unit {
 	return b.last
 }
 
-// Subscribe starts queueing frames for a new viewer; depth bounds how many
-// frames may wait before the oldest are dropped.
+// Subscribe starts queueing frames for a new viewer, beginning with the
+// newest frame so its picture appears at once; depth bounds how many frames
+// may wait before the oldest are dropped.
 func (b *Broadcaster) Subscribe(depth int) *Subscriber {
 	s := &Subscriber{b: b, ring: make([]*Unit, max(depth, 1)), ready: make(chan struct{}, 1)}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
+	if b.last != nil {
+		s.push(b.last)
+	}
 	b.mu.Unlock()
 	return s
 }

@@ -103,6 +103,26 @@ func TestReferencesReturnToZero(t *testing.T) {
 	}
 }
 
+func TestNewViewerStartsWithLatestFrame(t *testing.T) {
+	b := newTestBroadcaster(t)
+	publish(b, testJPEG(t), 0, 1)
+	s := b.Subscribe(4)
+	if ts, ok := s.NextTimestamp(); !ok || ts != 3600 {
+		t.Fatalf("next timestamp %d %v, want 3600", ts, ok)
+	}
+	publish(b, testJPEG(t), 2)
+	if got := drain(s); len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Fatalf("new viewer got %v, want [1 2]", got)
+	}
+	// Recycled units must never be mistaken for ones already sent.
+	for i := uint64(3); i < 20; i++ {
+		publish(b, testJPEG(t), i)
+		if got := drain(s); len(got) != 1 || got[0] != i {
+			t.Fatalf("frame %d: got %v", i, got)
+		}
+	}
+}
+
 func TestRejectsFramesRTPCannotCarry(t *testing.T) {
 	b := newTestBroadcaster(t)
 	s := b.Subscribe(4)

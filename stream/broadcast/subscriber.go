@@ -31,6 +31,16 @@ func (s *Subscriber) Next() *Unit {
 	return u
 }
 
+// NextTimestamp is the timestamp of the frame Next would return.
+func (s *Subscriber) NextTimestamp() (uint32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		return 0, false
+	}
+	return s.ring[s.head].Timestamp, true
+}
+
 // Dropped counts frames this viewer lost by falling behind.
 func (s *Subscriber) Dropped() uint64 {
 	s.mu.Lock()

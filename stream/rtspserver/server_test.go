@@ -345,8 +345,9 @@ func TestPlayPauseResume(t *testing.T) {
 	checkContiguous(t, more)
 }
 
-// checkContiguous proves no packet was lost or reordered and frames carry
-// one timestamp with the marker on their last packet.
+// checkContiguous proves no packet or frame was lost, repeated or
+// reordered, and frames carry one timestamp with the marker on their last
+// packet.
 func checkContiguous(t *testing.T, pkts []rtp.Packet) {
 	t.Helper()
 	for i := 1; i < len(pkts); i++ {
@@ -356,8 +357,8 @@ func checkContiguous(t *testing.T, pkts []rtp.Packet) {
 		if !pkts[i-1].Marker && pkts[i].Timestamp != pkts[i-1].Timestamp {
 			t.Fatalf("timestamp changed inside a frame at seq %d", pkts[i].SequenceNumber)
 		}
-		if pkts[i-1].Marker && pkts[i].Timestamp == pkts[i-1].Timestamp {
-			t.Fatalf("two frames share timestamp %d", pkts[i].Timestamp)
+		if d := pkts[i].Timestamp - pkts[i-1].Timestamp; pkts[i-1].Marker && d != 90000/testFPS {
+			t.Fatalf("frame timestamps %d apart at seq %d: a frame was skipped or repeated", d, pkts[i].SequenceNumber)
 		}
 	}
 }

@@ -102,16 +102,14 @@ func (s *session) play() (rtsp.RTPInfo, bool) {
 		return s.playInfo, true
 	}
 	s.sub = s.stream.Frames.Subscribe(s.srv.cfg.QueueDepth)
-	// Start with the newest frame so the picture appears at once.
-	first := s.stream.Frames.Latest()
 	s.playInfo = rtsp.RTPInfo{Seq: s.seq, RTPTime: s.tsOffset}
-	if first != nil {
-		s.playInfo.RTPTime += first.Timestamp
+	if ts, ok := s.sub.NextTimestamp(); ok {
+		s.playInfo.RTPTime += ts
 	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	s.state = statePlaying
 	s.srv.wg.Add(1)
-	go s.write(s.sub, first, s.stop, s.done)
+	go s.write(s.sub, s.stop, s.done)
 	s.log.Debug("playing", "seq", s.playInfo.Seq, "rtptime", s.playInfo.RTPTime)
 	return s.playInfo, true
 }
@@ -160,20 +158,13 @@ func (s *session) close(reason string) {
 
 // write is the writer goroutine: frames from the broadcaster out to the
 // client, plus a sender report every RTCPInterval.
-func (s *session) write(sub *broadcast.Subscriber, first *broadcast.Unit, stop, done chan struct{}) {
+func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 	defer s.srv.wg.Done()
 	defer close(done)
 	var b packetBatch
 	sr := time.NewTicker(s.srv.cfg.RTCPInterval)
 	defer sr.Stop()
-	if first != nil {
-		ok := s.sendUnit(&b, first)
-		first.Release()
-		if !ok {
-			return
-		}
-		s.sendSR()
-	}
+	reported := false
 	for {
 		select {
 		case <-stop:
@@ -182,11 +173,17 @@ func (s *session) write(sub *broadcast.Subscriber, first *broadcast.Unit, stop, 
 			s.sendSR()
 		case <-sub.Ready():
 			for u := sub.Next(); u != nil; u = sub.Next() {
-				ok := u == first || s.sendUnit(&b, u) // first may also be queued
+				ok := s.sendUnit(&b, u)
 				u.Release()
 				if !ok {
 					return
 				}
+			}
+			if !reported {
+				// An early report lets players map RTP time to wall-clock
+				// time from the first frame on.
+				s.sendSR()
+				reported = true
 			}
 		}
 	}

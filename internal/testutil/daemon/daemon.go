@@ -1,0 +1,158 @@
+// Package daemon runs the real flowcamd binary for integration tests and
+// benchmarks: it builds it (or takes $FLOWCAMD), starts it on a free
+// loopback port, finds its listen address in its JSON log, measures its CPU
+// time and stops it with a signal.
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Binary returns the flowcamd to test: $FLOWCAMD when set (make test passes
+// the one it just built), else a fresh build into dir.
+func Binary(dir string) (string, error) {
+	if p := os.Getenv("FLOWCAMD"); p != "" {
+		return p, nil
+	}
+	out := filepath.Join(dir, "flowcamd")
+	cmd := exec.Command("go", "build", "-o", out, "flowcam/cmd/flowcamd")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build flowcamd: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// Daemon is a running flowcamd.
+type Daemon struct {
+	Cmd  *exec.Cmd
+	Addr string // RTSP listen address, host:port
+
+	mu     sync.Mutex
+	logs   bytes.Buffer
+	exited chan struct{}
+	err    error
+}
+
+// Start runs bin with args plus JSON logging and, unless args choose one,
+// a free loopback RTSP port; it returns once the daemon is listening.
+func Start(bin string, args ...string) (*Daemon, error) {
+	joined := strings.Join(args, " ")
+	if !strings.Contains(joined, "--rtsp-addr") {
+		args = append(args, "--rtsp-addr", "127.0.0.1:0")
+	}
+	args = append(args, "--log-format", "json")
+	d := &Daemon{Cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+	stderr, err := d.Cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Cmd.Start(); err != nil {
+		return nil, err
+	}
+	listening := make(chan string, 1)
+	go d.readLogs(stderr, listening)
+	select {
+	case d.Addr = <-listening:
+		return d, nil
+	case <-d.exited:
+		return nil, fmt.Errorf("flowcamd exited at start: %v\n%s", d.err, d.Logs())
+	case <-time.After(15 * time.Second):
+		d.Cmd.Process.Kill()
+		return nil, fmt.Errorf("flowcamd did not start listening:\n%s", d.Logs())
+	}
+}
+
+func (d *Daemon) readLogs(r io.Reader, listening chan<- string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		d.mu.Lock()
+		d.logs.Write(line)
+		d.logs.WriteByte('\n')
+		d.mu.Unlock()
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "rtsp listening" {
+			select {
+			case listening <- rec.Addr:
+			default:
+			}
+		}
+	}
+	d.err = d.Cmd.Wait()
+	close(d.exited)
+}
+
+// URL is the RTSP URL of path on this daemon.
+func (d *Daemon) URL(path string) string { return "rtsp://" + d.Addr + path }
+
+// Logs returns everything the daemon logged so far.
+func (d *Daemon) Logs() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
+
+// Signal sends sig and waits for the exit, returning how long it took.
+func (d *Daemon) Signal(sig syscall.Signal, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	if err := d.Cmd.Process.Signal(sig); err != nil {
+		return 0, err
+	}
+	select {
+	case <-d.exited:
+		return time.Since(start), d.err
+	case <-time.After(timeout):
+		d.Cmd.Process.Kill()
+		<-d.exited
+		return time.Since(start), fmt.Errorf("flowcamd still running %v after %v", timeout, sig)
+	}
+}
+
+// Stop ends the daemon with SIGTERM.
+func (d *Daemon) Stop() error {
+	select {
+	case <-d.exited:
+		return nil
+	default:
+	}
+	_, err := d.Signal(syscall.SIGTERM, 10*time.Second)
+	return err
+}
+
+// CPUTime is the user plus system CPU the daemon has used, from
+// /proc/PID/stat (Linux).
+func (d *Daemon) CPUTime() (time.Duration, error) {
+	return ProcessCPU(d.Cmd.Process.Pid)
+}
+
+// ProcessCPU reads user plus system CPU time of any process.
+func ProcessCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the whole line.
+	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks, nil
+}

@@ -1,0 +1,71 @@
+// Package daemon_test checks the real flowcamd binary end to end with real
+// RTSP clients: ffmpeg, GStreamer and gortsplib, over real loopback sockets.
+package daemon_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+
+	"flowcam/internal/testutil/daemon"
+)
+
+var (
+	bin    string         // the flowcamd under test
+	shared *daemon.Daemon // one daemon serving the default 1280x720 pattern
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "flowcamd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if bin, err = daemon.Binary(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if shared, err = daemon.Start(bin, "--source", "pattern"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if err := shared.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping flowcamd:", err)
+		code = 1
+	}
+	if code != 0 || testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "--- flowcamd log ---\n%s", tail(shared.Logs(), 60))
+	}
+	return code
+}
+
+func tail(s string, lines int) string {
+	n := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			if n++; n > lines {
+				return s[i+1:]
+			}
+		}
+	}
+	return s
+}
+
+// need skips a test whose external client is missing; `make test`
+// installs them, so in CI nothing is skipped.
+func need(t *testing.T, tool string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (run .ci/deps test)", tool)
+		}
+		t.Skipf("%s is not installed (run .ci/deps test)", tool)
+	}
+}

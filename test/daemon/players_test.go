@@ -1,0 +1,175 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"image/jpeg"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
+	"github.com/pion/rtp"
+)
+
+const yuv420Frame720p = 1280 * 720 * 3 / 2
+
+// TestFFmpegPlays decodes 100 frames over each transport with ffmpeg and
+// checks their count, size and that every frame differs from the last.
+func TestFFmpegPlays(t *testing.T) {
+	need(t, "ffmpeg")
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-rtsp_transport", transport,
+				"-i", shared.URL("/cam"), "-frames:v", "100", "-f", "framemd5", "-")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
+			}
+			if !regexp.MustCompile(`Video: mjpeg.*1280x720`).Match(stderr.Bytes()) {
+				t.Errorf("ffmpeg did not report a 1280x720 MJPEG stream:\n%s", stderr.String())
+			}
+			var sums []string
+			for _, line := range strings.Split(stdout.String(), "\n") {
+				f := strings.Split(line, ",")
+				if strings.HasPrefix(line, "#") || len(f) != 6 {
+					continue
+				}
+				if size := strings.TrimSpace(f[4]); size != "1382400" {
+					t.Fatalf("decoded frame of %s bytes, want %d (1280x720 4:2:0)", size, yuv420Frame720p)
+				}
+				sums = append(sums, strings.TrimSpace(f[5]))
+			}
+			if len(sums) != 100 {
+				t.Fatalf("decoded %d frames, want 100", len(sums))
+			}
+			for i := 1; i < len(sums); i++ {
+				if sums[i] == sums[i-1] {
+					t.Fatalf("frames %d and %d are identical: the picture froze", i-1, i)
+				}
+			}
+		})
+	}
+}
+
+// TestGStreamerPlays runs rtspsrc ! rtpjpegdepay ! jpegdec for 50 frames.
+func TestGStreamerPlays(t *testing.T) {
+	need(t, "gst-launch-1.0")
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "gst-launch-1.0", "-v", "rtspsrc", "location="+shared.URL("/cam"),
+				"protocols="+transport, "!", "rtpjpegdepay", "!", "jpegdec", "!",
+				"identity", "eos-after=50", "!", "fakesink")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte("Got EOS from element")) {
+				t.Fatalf("gst-launch: %v\n%s", err, out)
+			}
+			if !bytes.Contains(out, []byte("width=(int)1280, height=(int)720")) {
+				t.Fatalf("no 1280x720 caps in:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestGortsplibPlays decodes frames with gortsplib's RTP/JPEG decoder and
+// Go's JPEG decoder.
+func TestGortsplibPlays(t *testing.T) {
+	for _, tr := range []gortsplib.Transport{gortsplib.TransportUDP, gortsplib.TransportTCP} {
+		t.Run(tr.String(), func(t *testing.T) {
+			t.Parallel()
+			frames := make(chan []byte, 64)
+			c := startGortsplib(t, shared.URL("/cam"), tr, nil, func(f []byte) {
+				select {
+				case frames <- f:
+				default:
+				}
+			})
+			defer c.Close()
+			var prev []byte
+			for i := 0; i < 50; i++ {
+				var f []byte
+				select {
+				case f = <-frames:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("only %d frames", i)
+				}
+				cfg, err := jpeg.DecodeConfig(bytes.NewReader(f))
+				if err != nil || cfg.Width != 1280 || cfg.Height != 720 {
+					t.Fatalf("frame %d: %+v %v", i, cfg, err)
+				}
+				if _, err := jpeg.Decode(bytes.NewReader(f)); err != nil {
+					t.Fatalf("frame %d does not decode: %v", i, err)
+				}
+				if bytes.Equal(f, prev) {
+					t.Fatalf("frame %d repeats the previous one", i)
+				}
+				prev = f
+			}
+		})
+	}
+}
+
+// startGortsplib plays url, calling onPacket with every RTP packet and, when
+// set, onFrame with every complete JPEG.
+func startGortsplib(t *testing.T, url string, tr gortsplib.Transport, onPacket func(*rtp.Packet), onFrame func([]byte)) *gortsplib.Client {
+	t.Helper()
+	c := &gortsplib.Client{Transport: &tr}
+	u, err := base.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(u.Scheme, u.Host); err != nil {
+		t.Fatal(err)
+	}
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	var forma *format.MJPEG
+	medi := desc.FindFormat(&forma)
+	if medi == nil {
+		c.Close()
+		t.Fatal("no MJPEG track")
+	}
+	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	dec, _ := forma.CreateDecoder()
+	var mu sync.Mutex
+	c.OnPacketRTP(medi, forma, func(p *rtp.Packet) {
+		if onPacket != nil {
+			onPacket(p)
+		}
+		if onFrame == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := dec.Decode(p)
+		if err == nil {
+			onFrame(f)
+		} else if err != rtpmjpeg.ErrMorePacketsNeeded && err != rtpmjpeg.ErrNonStartingPacketAndNoPrevious {
+			t.Logf("decode: %v", err)
+		}
+	})
+	if _, err := c.Play(nil); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
+}

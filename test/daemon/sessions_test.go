@@ -1,0 +1,320 @@
+package daemon_test
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/pion/rtp"
+
+	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/rawrtsp"
+	"flowcam/stream/rtsp"
+)
+
+// frameCounter counts the complete frames one viewer receives and how many
+// the stream clock says were sent meanwhile (25 fps: 3600 ticks apart).
+type frameCounter struct {
+	mu          sync.Mutex
+	frames      int
+	first, last uint32
+	started     bool
+}
+
+func (c *frameCounter) packet(p *rtp.Packet) {
+	if !p.Marker {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		c.first, c.started = p.Timestamp, true
+	}
+	c.last = p.Timestamp
+	c.frames++
+}
+
+func (c *frameCounter) result() (got, sent int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		return 0, 0
+	}
+	return c.frames, int((c.last-c.first)/3600) + 1
+}
+
+// TestTwentyConcurrentClients holds 10 UDP and 10 TCP viewers for 10 s; each
+// must get at least 99% of the frames sent.
+func TestTwentyConcurrentClients(t *testing.T) {
+	const n = 20
+	counters := make([]*frameCounter, n)
+	clients := make([]*gortsplib.Client, n)
+	for i := range clients {
+		tr := gortsplib.TransportUDP
+		if i%2 == 1 {
+			tr = gortsplib.TransportTCP
+		}
+		counters[i] = &frameCounter{}
+		c := counters[i]
+		clients[i] = startGortsplib(t, shared.URL("/cam"), tr, c.packet, nil)
+	}
+	time.Sleep(10 * time.Second)
+	for _, c := range clients {
+		c.Close()
+	}
+	total := 0
+	for i, c := range counters {
+		got, sent := c.result()
+		total += got
+		t.Logf("client %2d (%s): %d of %d frames", i, []string{"udp", "tcp"}[i%2], got, sent)
+		if sent < 200 || float64(got) < 0.99*float64(sent) {
+			t.Errorf("client %d got %d of %d frames (< 99%%)", i, got, sent)
+		}
+	}
+	t.Logf("%d clients received %d frames in 10 s", n, total)
+}
+
+func dialShared(t *testing.T) *rawrtsp.Client {
+	t.Helper()
+	c, err := rawrtsp.Dial(shared.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// listenPair opens a client RTP/RTCP port pair.
+func listenPair(t *testing.T) (*net.UDPConn, *net.UDPConn) {
+	t.Helper()
+	for {
+		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		if p%2 == 0 {
+			if b, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1}); err == nil {
+				t.Cleanup(func() { a.Close(); b.Close() })
+				return a, b
+			}
+		}
+		a.Close()
+	}
+}
+
+// countPackets reads RTP packets arriving within d.
+func countPackets(c *net.UDPConn, d time.Duration) int {
+	buf := make([]byte, 2048)
+	c.SetReadDeadline(time.Now().Add(d))
+	n := 0
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return n
+		}
+		n++
+	}
+}
+
+func setupUDP(t *testing.T, c *rawrtsp.Client, url string) (string, rtsp.Transport, *net.UDPConn) {
+	t.Helper()
+	rtpConn, _ := listenPair(t)
+	p := rtpConn.LocalAddr().(*net.UDPAddr).Port
+	id, tr, _, err := c.Setup(url+"/trackID=0", fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", p, p+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, tr, rtpConn
+}
+
+func bindable(ports [2]int) error {
+	for _, p := range ports {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	return nil
+}
+
+func TestPausePlayTeardown(t *testing.T) {
+	c := dialShared(t)
+	url := shared.URL("/cam")
+	id, tr, rtpConn := setupUDP(t, c, url)
+	session := rtsp.Field{Name: "Session", Value: id}
+	if res, err := c.Do(rtsp.Play, url, session); err != nil || res.Status != 200 {
+		t.Fatalf("PLAY: %v %v", res, err)
+	}
+	if n := countPackets(rtpConn, time.Second); n < 20 {
+		t.Fatalf("%d packets in the first second of PLAY", n)
+	}
+	if res, err := c.Do(rtsp.Pause, url, session); err != nil || res.Status != 200 {
+		t.Fatalf("PAUSE: %v %v", res, err)
+	}
+	countPackets(rtpConn, 200*time.Millisecond) // already in flight
+	if n := countPackets(rtpConn, time.Second); n != 0 {
+		t.Fatalf("%d packets arrived while paused", n)
+	}
+	if res, err := c.Do(rtsp.Play, url, session); err != nil || res.Status != 200 {
+		t.Fatalf("PLAY after PAUSE: %v %v", res, err)
+	}
+	if n := countPackets(rtpConn, time.Second); n < 20 {
+		t.Fatalf("%d packets after resuming", n)
+	}
+	if err := bindable(tr.ServerPorts); err == nil {
+		t.Fatal("server ports free while the session holds them")
+	}
+	if res, err := c.Do(rtsp.Teardown, url, session); err != nil || res.Status != 200 {
+		t.Fatalf("TEARDOWN: %v %v", res, err)
+	}
+	if err := bindable(tr.ServerPorts); err != nil {
+		t.Fatalf("server ports %v still held after TEARDOWN: %v", tr.ServerPorts, err)
+	}
+}
+
+// TestSessionTimeout: a viewer that vanishes without TEARDOWN is closed
+// after the configured timeout and its ports are released.
+func TestSessionTimeout(t *testing.T) {
+	d, err := daemon.Start(bin, "--session-timeout", "2s", "--size", "320x240")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	c, err := rawrtsp.Dial(d.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, tr, rtpConn := setupUDP(t, c, d.URL("/cam"))
+	if res, err := c.Do(rtsp.Play, d.URL("/cam"), rtsp.Field{Name: "Session", Value: id}); err != nil || res.Status != 200 {
+		t.Fatalf("PLAY: %v %v", res, err)
+	}
+	if countPackets(rtpConn, 500*time.Millisecond) == 0 {
+		t.Fatal("no packets")
+	}
+	c.Close()
+	rtpConn.Close() // no RTCP, no keep-alive: the client is gone
+	deadline := time.Now().Add(10 * time.Second)
+	for bindable(tr.ServerPorts) != nil && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := bindable(tr.ServerPorts); err != nil {
+		t.Fatalf("ports %v still held 10 s after the client vanished: %v", tr.ServerPorts, err)
+	}
+	if !strings.Contains(d.Logs(), `"reason":"timeout"`) {
+		t.Fatalf("no timeout logged:\n%s", d.Logs())
+	}
+}
+
+// TestBadInputOthersUnaffected sends malformed and invalid requests while a
+// viewer plays; each gets its 4xx and the viewer loses nothing.
+func TestBadInputOthersUnaffected(t *testing.T) {
+	viewer := &frameCounter{}
+	client := startGortsplib(t, shared.URL("/cam"), gortsplib.TransportUDP, viewer.packet, nil)
+	defer client.Close()
+	url := shared.URL("/cam")
+	transport := func(v string) rtsp.Field { return rtsp.Field{Name: "Transport", Value: v} }
+	requests := []struct {
+		name   string
+		method string
+		url    string
+		h      []rtsp.Field
+		status int
+	}{
+		{"unknown path", rtsp.Describe, shared.URL("/nope"), nil, 404},
+		{"unknown track", rtsp.Setup, url + "/trackID=3", []rtsp.Field{transport("RTP/AVP/TCP;unicast")}, 404},
+		{"play without setup", rtsp.Play, url, nil, 455},
+		{"unknown session", rtsp.Play, url, []rtsp.Field{{Name: "Session", Value: "0000"}}, 454},
+		{"multicast", rtsp.Setup, url + "/trackID=0", []rtsp.Field{transport("RTP/AVP;multicast")}, 461},
+		{"no client ports", rtsp.Setup, url + "/trackID=0", []rtsp.Field{transport("RTP/AVP;unicast")}, 461},
+	}
+	for _, r := range requests {
+		c := dialShared(t)
+		res, err := c.Do(r.method, r.url, r.h...)
+		if err != nil || res.Status != r.status {
+			t.Errorf("%s: %v %v, want %d", r.name, res, err, r.status)
+		}
+	}
+	raw := []struct {
+		name, data string
+		status     int
+	}{
+		{"garbage", "\x00\x01\x02 hello\r\n\r\n", 400},
+		{"no cseq", "OPTIONS * RTSP/1.0\r\n\r\n", 400},
+		{"oversized header", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX: " + strings.Repeat("y", 100000) + "\r\n\r\n", 400},
+		{"oversized body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 99999999\r\n\r\n", 413},
+	}
+	for _, r := range raw {
+		c := dialShared(t)
+		c.Send(r.data)
+		res, err := c.Read()
+		if err != nil || res.Status != r.status {
+			t.Errorf("%s: %v %v, want %d", r.name, res, err, r.status)
+		}
+	}
+	// Abrupt disconnects in every state.
+	for i := 0; i < 20; i++ {
+		c := dialShared(t)
+		if i%2 == 0 {
+			c.Setup(url+"/trackID=0", "RTP/AVP/TCP;unicast")
+		}
+		c.Send("PLAY " + url + " RTSP/1.0\r\nCSe")
+		c.Close()
+	}
+	time.Sleep(2 * time.Second)
+	got, sent := viewer.result()
+	t.Logf("viewer received %d of %d frames during the abuse", got, sent)
+	if sent < 25 || float64(got) < 0.99*float64(sent) {
+		t.Fatalf("viewer got %d of %d frames", got, sent)
+	}
+}
+
+func TestBadConfigFailsAtStart(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--fps", "0"}, "fps = 0"},
+		{[]string{"--size", "1000x7"}, "size"},
+		{[]string{"--source", "webcam"}, "accepted values are pattern"},
+		{[]string{"--quality", "0"}, "quality"},
+	}
+	for _, c := range cases {
+		_, err := daemon.Start(bin, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an exit naming %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestSignalsStopCleanly stops a daemon with viewers on each transport by
+// SIGINT and SIGTERM. The daemon bounds its own shutdown to under a second.
+func TestSignalsStopCleanly(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		d, err := daemon.Start(bin, "--size", "640x480")
+		if err != nil {
+			t.Fatal(err)
+		}
+		viewers := []*gortsplib.Client{
+			startGortsplib(t, d.URL("/cam"), gortsplib.TransportUDP, nil, nil),
+			startGortsplib(t, d.URL("/cam"), gortsplib.TransportTCP, nil, nil),
+		}
+		time.Sleep(500 * time.Millisecond)
+		took, err := d.Signal(sig, 5*time.Second)
+		for _, v := range viewers {
+			v.Close()
+		}
+		t.Logf("%v: exited after %v", sig, took.Round(time.Millisecond))
+		if err != nil {
+			t.Fatalf("%v: %v", sig, err)
+		}
+		if !strings.Contains(d.Logs(), "flowcamd stopped") {
+			t.Fatalf("%v: no clean stop in the log:\n%s", sig, d.Logs())
+		}
+	}
+}
