@@ -60,9 +60,9 @@ func TestPipeline(t *testing.T) {
 	src := &scriptedSource{script: []any{
 		raw(1, 0),
 		&Frame{JPEG: []byte("camera jpeg"), Seq: 1}, // passed through, not re-encoded
-		errors.New("device hiccup"),                // retried, not fatal
-		raw(0xFF, 2),                               // encoder fails: dropped, counted
-		&Frame{Seq: 3},                             // empty: dropped, counted
+		errors.New("device hiccup"),                 // retried, not fatal
+		raw(0xFF, 2),                                // encoder fails: dropped, counted
+		&Frame{Seq: 3},                              // empty: dropped, counted
 		raw(4, 4),
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
