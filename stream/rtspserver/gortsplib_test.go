@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
-	"github.com/pion/rtp"
+
+	"flowcam/internal/testutil/player"
 )
 
 // TestGortsplibPlays plays the server with an independent RTSP client over
@@ -36,58 +34,26 @@ func TestGortsplibPlays(t *testing.T) {
 
 func playGortsplib(t *testing.T, url string, tr gortsplib.Transport, n int) [][]byte {
 	t.Helper()
-	c := gortsplib.Client{Transport: &tr}
-	u, err := base.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var forma *format.MJPEG
-	medi := desc.FindFormat(&forma)
-	if medi == nil {
-		t.Fatal("no MJPEG track in the description")
-	}
-	dec, err := forma.CreateDecoder()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var frames [][]byte
 	done := make(chan struct{})
-	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
-		t.Fatal(err)
-	}
-	c.OnPacketRTP(medi, forma, func(p *rtp.Packet) {
-		out, err := dec.Decode(p)
-		if err != nil {
-			if err != rtpmjpeg.ErrMorePacketsNeeded && err != rtpmjpeg.ErrNonStartingPacketAndNoPrevious {
-				t.Errorf("decode: %v", err)
-			}
-			return
-		}
+	c, err := player.Play(url, tr, nil, func(f []byte) {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(frames) < n {
-			frames = append(frames, out)
-			if len(frames) == n {
+			if frames = append(frames, f); len(frames) == n {
 				close(done)
 			}
 		}
 	})
-	if _, err := c.Play(nil); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatalf("received %d of %d frames", len(frames), n)
+		t.Fatalf("received too few of %d frames", n)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -219,85 +219,30 @@ func TestMalformedRequests(t *testing.T) {
 	}
 }
 
-// udpClient is a viewer's pair of RTP/RTCP sockets.
-type udpClient struct {
-	rtp, rtcp *net.UDPConn
-}
-
-func newUDPClient(t *testing.T) *udpClient {
+func newUDPClient(t *testing.T) *rawrtsp.UDPReceiver {
 	t.Helper()
-	for {
-		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := a.LocalAddr().(*net.UDPAddr).Port
-		if port%2 == 1 {
-			a.Close()
-			continue
-		}
-		b, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1})
-		if err != nil {
-			a.Close()
-			continue
-		}
-		u := &udpClient{rtp: a, rtcp: b}
-		t.Cleanup(func() { a.Close(); b.Close() })
-		return u
+	u, err := rawrtsp.ListenUDP()
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(u.Close)
+	return u
 }
 
-func (u *udpClient) transport() string {
-	p := u.rtp.LocalAddr().(*net.UDPAddr).Port
-	return fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", p, p+1)
-}
-
-// packets reads RTP packets until the timeout; it returns what arrived.
-func (u *udpClient) packets(timeout time.Duration) []rtp.Packet {
-	var out []rtp.Packet
-	buf := make([]byte, 2048)
-	deadline := time.Now().Add(timeout)
-	for {
-		u.rtp.SetReadDeadline(deadline)
-		n, err := u.rtp.Read(buf)
-		if err != nil {
-			return out
-		}
-		var p rtp.Packet
-		if p.Unmarshal(append([]byte(nil), buf[:n]...)) == nil {
-			out = append(out, p)
-		}
-	}
-}
-
-func (u *udpClient) frames(t *testing.T, n int) []rtp.Packet {
+func frames(t *testing.T, u *rawrtsp.UDPReceiver, n int) []rtp.Packet {
 	t.Helper()
-	var out []rtp.Packet
-	buf := make([]byte, 2048)
-	deadline := time.Now().Add(10 * time.Second)
-	for markers := 0; markers < n; {
-		u.rtp.SetReadDeadline(deadline)
-		k, err := u.rtp.Read(buf)
-		if err != nil {
-			t.Fatalf("after %d of %d frames: %v", markers, n, err)
-		}
-		var p rtp.Packet
-		if err := p.Unmarshal(append([]byte(nil), buf[:k]...)); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-		if p.Marker {
-			markers++
-		}
+	pkts, err := u.Frames(n, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return pkts
 }
 
-func playUDP(t *testing.T, f *fixture) (*rawrtsp.Client, *udpClient, string, rtsp.Transport, rtsp.RTPInfo) {
+func playUDP(t *testing.T, f *fixture) (*rawrtsp.Client, *rawrtsp.UDPReceiver, string, rtsp.Transport, rtsp.RTPInfo) {
 	t.Helper()
 	c := f.dial(t)
 	u := newUDPClient(t)
-	id, tr, _, err := c.Setup(f.url+"/trackID=0", u.transport())
+	id, tr, _, err := c.Setup(f.url+"/trackID=0", u.Transport())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +263,7 @@ func TestPlayPauseResume(t *testing.T) {
 	if !tr.HasSSRC || tr.ServerPorts[0]%2 != 0 || tr.ServerPorts[1] != tr.ServerPorts[0]+1 {
 		t.Fatalf("transport reply %+v", tr)
 	}
-	pkts := u.frames(t, 10)
+	pkts := frames(t, u, 10)
 	if pkts[0].SequenceNumber != info.Seq || pkts[0].Timestamp != info.RTPTime || pkts[0].SSRC != tr.SSRC {
 		t.Fatalf("first packet seq %d ts %d ssrc %x; RTP-Info seq %d rtptime %d ssrc %x",
 			pkts[0].SequenceNumber, pkts[0].Timestamp, pkts[0].SSRC, info.Seq, info.RTPTime, tr.SSRC)
@@ -328,8 +273,8 @@ func TestPlayPauseResume(t *testing.T) {
 	if res, err := c.Do(rtsp.Pause, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
 		t.Fatalf("PAUSE: %v %v", res, err)
 	}
-	pkts = append(pkts, u.packets(200*time.Millisecond)...) // in flight before PAUSE took effect
-	if got := u.packets(500 * time.Millisecond); len(got) != 0 {
+	pkts = append(pkts, u.Packets(200*time.Millisecond)...) // in flight before PAUSE took effect
+	if got := u.Packets(500 * time.Millisecond); len(got) != 0 {
 		t.Fatalf("%d packets arrived while paused", len(got))
 	}
 	last := pkts[len(pkts)-1].SequenceNumber
@@ -338,7 +283,7 @@ func TestPlayPauseResume(t *testing.T) {
 		t.Fatalf("PLAY again: %v %v", res, err)
 	}
 	infos, _ := rtsp.ParseRTPInfo(res.Header.Get("RTP-Info"))
-	more := u.frames(t, 5)
+	more := frames(t, u, 5)
 	if more[0].SequenceNumber != last+1 || len(infos) != 1 || infos[0].Seq != last+1 {
 		t.Fatalf("resumed at seq %d (RTP-Info %v), want %d: numbering must continue", more[0].SequenceNumber, infos, last+1)
 	}
@@ -363,28 +308,17 @@ func checkContiguous(t *testing.T, pkts []rtp.Packet) {
 	}
 }
 
-func canBind(ports [2]int) error {
-	for _, p := range ports {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err != nil {
-			return err
-		}
-		c.Close()
-	}
-	return nil
-}
-
 func TestTeardownReleasesPorts(t *testing.T) {
 	f := start(t, Config{})
 	c, u, id, tr, _ := playUDP(t, f)
-	u.frames(t, 2)
-	if err := canBind(tr.ServerPorts); err == nil {
+	frames(t, u, 2)
+	if err := rawrtsp.PortsFree(tr.ServerPorts); err == nil {
 		t.Fatal("server ports bindable while the session holds them")
 	}
 	if res, err := c.Do(rtsp.Teardown, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
 		t.Fatalf("TEARDOWN: %v %v", res, err)
 	}
-	if err := canBind(tr.ServerPorts); err != nil {
+	if err := rawrtsp.PortsFree(tr.ServerPorts); err != nil {
 		t.Fatalf("ports %v still held after TEARDOWN: %v", tr.ServerPorts, err)
 	}
 	if res, _ := c.Do(rtsp.Play, f.url, hdr("Session", id)); res.Status != 454 {
@@ -401,7 +335,7 @@ func TestTimeoutReleasesPortsAndGoroutines(t *testing.T) {
 	var ports [][2]int
 	for i := 0; i < 3; i++ {
 		c, u, _, tr, _ := playUDP(t, f)
-		u.frames(t, 1)
+		frames(t, u, 1)
 		c.Close() // the client vanishes without TEARDOWN or keep-alives
 		ports = append(ports, tr.ServerPorts)
 	}
@@ -413,7 +347,7 @@ func TestTimeoutReleasesPortsAndGoroutines(t *testing.T) {
 		t.Fatalf("%d sessions survived their timeout", n)
 	}
 	for _, p := range ports {
-		if err := canBind(p); err != nil {
+		if err := rawrtsp.PortsFree(p); err != nil {
 			t.Fatalf("ports %v still held after timeout: %v", p, err)
 		}
 	}
@@ -433,17 +367,17 @@ func TestKeepAliveHoldsSession(t *testing.T) {
 			t.Fatalf("keep-alive %d: %v %v", i, res, err)
 		}
 	}
-	u.frames(t, 1)
+	frames(t, u, 1)
 }
 
 func TestReceiverReportsAndSpoofing(t *testing.T) {
 	f := start(t, Config{RTCPInterval: 100 * time.Millisecond})
 	_, u, _, tr, _ := playUDP(t, f)
-	u.frames(t, 1)
+	frames(t, u, 1)
 	// A sender report must arrive on the client's RTCP port.
-	u.rtcp.SetReadDeadline(time.Now().Add(3 * time.Second))
+	u.RTCP.SetReadDeadline(time.Now().Add(3 * time.Second))
 	buf := make([]byte, 1500)
-	n, err := u.rtcp.Read(buf)
+	n, err := u.RTCP.Read(buf)
 	if err != nil {
 		t.Fatalf("no sender report: %v", err)
 	}
@@ -464,8 +398,8 @@ func TestReceiverReportsAndSpoofing(t *testing.T) {
 	}
 	defer spoof.Close()
 	spoof.WriteTo(rr, server)
-	u.rtcp.WriteTo(rr, server)
-	u.rtcp.WriteTo([]byte("junk"), server)
+	u.RTCP.WriteTo(rr, server)
+	u.RTCP.WriteTo([]byte("junk"), server)
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		s := f.srv.Sessions()[0]
@@ -552,7 +486,7 @@ func TestStalledTCPViewerDoesNotStallOthers(t *testing.T) {
 	}
 	stalled.Send(fmt.Sprintf("PLAY %s RTSP/1.0\r\nCSeq: 9\r\nSession: %s\r\n\r\n", f.url, id))
 	_, u, _, _, _ := playUDP(t, f)
-	pkts := u.frames(t, testFPS*2) // two seconds of video
+	pkts := frames(t, u, testFPS*2) // two seconds of video
 	checkContiguous(t, pkts)
 	deadline := time.Now().Add(5 * time.Second)
 	for len(f.srv.Sessions()) > 1 && time.Now().Before(deadline) {
@@ -568,7 +502,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	f := start(t, Config{})
 	for i := 0; i < 3; i++ {
 		_, u, _, _, _ := playUDP(t, f)
-		u.frames(t, 1)
+		frames(t, u, 1)
 	}
 	c := f.dial(t)
 	id, _, _, _ := c.Setup(f.url+"/trackID=0", "RTP/AVP/TCP;unicast")

@@ -7,15 +7,13 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
 	"github.com/pion/rtp"
+
+	"flowcam/internal/testutil/player"
 )
 
 const yuv420Frame720p = 1280 * 720 * 3 / 2
@@ -122,54 +120,12 @@ func TestGortsplibPlays(t *testing.T) {
 	}
 }
 
-// startGortsplib plays url, calling onPacket with every RTP packet and, when
-// set, onFrame with every complete JPEG.
+// startGortsplib plays url with gortsplib; see player.Play.
 func startGortsplib(t *testing.T, url string, tr gortsplib.Transport, onPacket func(*rtp.Packet), onFrame func([]byte)) *gortsplib.Client {
 	t.Helper()
-	c := &gortsplib.Client{Transport: &tr}
-	u, err := base.ParseURL(url)
+	c, err := player.Play(url, tr, onPacket, onFrame)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
-		t.Fatal(err)
-	}
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	var forma *format.MJPEG
-	medi := desc.FindFormat(&forma)
-	if medi == nil {
-		c.Close()
-		t.Fatal("no MJPEG track")
-	}
-	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	dec, _ := forma.CreateDecoder()
-	var mu sync.Mutex
-	c.OnPacketRTP(medi, forma, func(p *rtp.Packet) {
-		if onPacket != nil {
-			onPacket(p)
-		}
-		if onFrame == nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		f, err := dec.Decode(p)
-		if err == nil {
-			onFrame(f)
-		} else if err != rtpmjpeg.ErrMorePacketsNeeded && err != rtpmjpeg.ErrNonStartingPacketAndNoPrevious {
-			t.Logf("decode: %v", err)
-		}
-	})
-	if _, err := c.Play(nil); err != nil {
-		c.Close()
-		t.Fatal(err)
+		t.Fatalf("play %s over %v: %v", url, tr, err)
 	}
 	return c
 }

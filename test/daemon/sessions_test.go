@@ -1,8 +1,6 @@
 package daemon_test
 
 import (
-	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,91 +87,51 @@ func dialShared(t *testing.T) *rawrtsp.Client {
 	return c
 }
 
-// listenPair opens a client RTP/RTCP port pair.
-func listenPair(t *testing.T) (*net.UDPConn, *net.UDPConn) {
+func setupUDP(t *testing.T, c *rawrtsp.Client, url string) (string, rtsp.Transport, *rawrtsp.UDPReceiver) {
 	t.Helper()
-	for {
-		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := a.LocalAddr().(*net.UDPAddr).Port
-		if p%2 == 0 {
-			if b, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1}); err == nil {
-				t.Cleanup(func() { a.Close(); b.Close() })
-				return a, b
-			}
-		}
-		a.Close()
-	}
-}
-
-// countPackets reads RTP packets arriving within d.
-func countPackets(c *net.UDPConn, d time.Duration) int {
-	buf := make([]byte, 2048)
-	c.SetReadDeadline(time.Now().Add(d))
-	n := 0
-	for {
-		if _, err := c.Read(buf); err != nil {
-			return n
-		}
-		n++
-	}
-}
-
-func setupUDP(t *testing.T, c *rawrtsp.Client, url string) (string, rtsp.Transport, *net.UDPConn) {
-	t.Helper()
-	rtpConn, _ := listenPair(t)
-	p := rtpConn.LocalAddr().(*net.UDPAddr).Port
-	id, tr, _, err := c.Setup(url+"/trackID=0", fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", p, p+1))
+	u, err := rawrtsp.ListenUDP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id, tr, rtpConn
-}
-
-func bindable(ports [2]int) error {
-	for _, p := range ports {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err != nil {
-			return err
-		}
-		c.Close()
+	t.Cleanup(u.Close)
+	id, tr, _, err := c.Setup(url+"/trackID=0", u.Transport())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return id, tr, u
 }
 
 func TestPausePlayTeardown(t *testing.T) {
 	c := dialShared(t)
 	url := shared.URL("/cam")
-	id, tr, rtpConn := setupUDP(t, c, url)
+	id, tr, viewer := setupUDP(t, c, url)
 	session := rtsp.Field{Name: "Session", Value: id}
 	if res, err := c.Do(rtsp.Play, url, session); err != nil || res.Status != 200 {
 		t.Fatalf("PLAY: %v %v", res, err)
 	}
-	if n := countPackets(rtpConn, time.Second); n < 20 {
+	if n := len(viewer.Packets(time.Second)); n < 20 {
 		t.Fatalf("%d packets in the first second of PLAY", n)
 	}
 	if res, err := c.Do(rtsp.Pause, url, session); err != nil || res.Status != 200 {
 		t.Fatalf("PAUSE: %v %v", res, err)
 	}
-	countPackets(rtpConn, 200*time.Millisecond) // already in flight
-	if n := countPackets(rtpConn, time.Second); n != 0 {
+	viewer.Packets(200 * time.Millisecond) // already in flight
+	if n := len(viewer.Packets(time.Second)); n != 0 {
 		t.Fatalf("%d packets arrived while paused", n)
 	}
 	if res, err := c.Do(rtsp.Play, url, session); err != nil || res.Status != 200 {
 		t.Fatalf("PLAY after PAUSE: %v %v", res, err)
 	}
-	if n := countPackets(rtpConn, time.Second); n < 20 {
+	if n := len(viewer.Packets(time.Second)); n < 20 {
 		t.Fatalf("%d packets after resuming", n)
 	}
-	if err := bindable(tr.ServerPorts); err == nil {
+	if err := rawrtsp.PortsFree(tr.ServerPorts); err == nil {
 		t.Fatal("server ports free while the session holds them")
 	}
 	if res, err := c.Do(rtsp.Teardown, url, session); err != nil || res.Status != 200 {
 		t.Fatalf("TEARDOWN: %v %v", res, err)
 	}
-	if err := bindable(tr.ServerPorts); err != nil {
+	if err := rawrtsp.PortsFree(tr.ServerPorts); err != nil {
 		t.Fatalf("server ports %v still held after TEARDOWN: %v", tr.ServerPorts, err)
 	}
 }
@@ -190,20 +148,20 @@ func TestSessionTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, tr, rtpConn := setupUDP(t, c, d.URL("/cam"))
+	id, tr, viewer := setupUDP(t, c, d.URL("/cam"))
 	if res, err := c.Do(rtsp.Play, d.URL("/cam"), rtsp.Field{Name: "Session", Value: id}); err != nil || res.Status != 200 {
 		t.Fatalf("PLAY: %v %v", res, err)
 	}
-	if countPackets(rtpConn, 500*time.Millisecond) == 0 {
+	if len(viewer.Packets(500*time.Millisecond)) == 0 {
 		t.Fatal("no packets")
 	}
 	c.Close()
-	rtpConn.Close() // no RTCP, no keep-alive: the client is gone
+	viewer.Close() // no RTCP, no keep-alive: the client is gone
 	deadline := time.Now().Add(10 * time.Second)
-	for bindable(tr.ServerPorts) != nil && time.Now().Before(deadline) {
+	for rawrtsp.PortsFree(tr.ServerPorts) != nil && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := bindable(tr.ServerPorts); err != nil {
+	if err := rawrtsp.PortsFree(tr.ServerPorts); err != nil {
 		t.Fatalf("ports %v still held 10 s after the client vanished: %v", tr.ServerPorts, err)
 	}
 	if !strings.Contains(d.Logs(), `"reason":"timeout"`) {
