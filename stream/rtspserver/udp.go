@@ -6,15 +6,8 @@ import (
 	"net"
 	"strconv"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
+	"flowcam/stream/udpbatch"
 )
-
-// batchWriter sends many datagrams in one system call (sendmmsg on Linux);
-// ipv4.PacketConn and ipv6.PacketConn both provide it.
-type batchWriter interface {
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
 
 // udpMedia sends RTP and RTCP from a pair of server ports (even RTP, odd
 // RTCP) to the ports the client named, and reads the client's RTCP.
@@ -22,8 +15,7 @@ type udpMedia struct {
 	rtpConn, rtcpConn net.PacketConn
 	client            net.IP
 	dst, dstRTCP      *net.UDPAddr
-	batch             batchWriter // nil when the socket is not a *net.UDPConn
-	msgs              []ipv4.Message
+	out               *udpbatch.Writer
 }
 
 // listenUDP opens a server port pair on the local address the client
@@ -33,21 +25,14 @@ func listenUDP(listen func(string, string) (net.PacketConn, error), local, clien
 	if err != nil {
 		return nil, err
 	}
-	m := &udpMedia{
+	return &udpMedia{
 		rtpConn:  rtpConn,
 		rtcpConn: rtcpConn,
 		client:   client,
 		dst:      &net.UDPAddr{IP: client, Port: clientPorts[0]},
 		dstRTCP:  &net.UDPAddr{IP: client, Port: clientPorts[1]},
-	}
-	if uc, ok := rtpConn.(*net.UDPConn); ok {
-		if client.To4() != nil {
-			m.batch = ipv4.NewPacketConn(uc)
-		} else {
-			m.batch = ipv6.NewPacketConn(uc)
-		}
-	}
-	return m, nil
+		out:      udpbatch.New(rtpConn),
+	}, nil
 }
 
 // listenPair finds two adjacent free ports, the first even, as RFC 3550
@@ -114,32 +99,7 @@ func (m *udpMedia) read(ss *session, c net.PacketConn, isRTCP bool) {
 	}
 }
 
-func (m *udpMedia) send(b *packetBatch) error {
-	pkts := b.packets()
-	if m.batch == nil {
-		for _, p := range pkts {
-			if _, err := m.rtpConn.WriteTo(p, m.dst); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for len(m.msgs) < len(pkts) {
-		m.msgs = append(m.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
-	}
-	msgs := m.msgs[:len(pkts)]
-	for i, p := range pkts {
-		msgs[i].Buffers[0], msgs[i].Addr = p, m.dst
-	}
-	for len(msgs) > 0 {
-		n, err := m.batch.WriteBatch(msgs, 0)
-		if err != nil {
-			return err
-		}
-		msgs = msgs[n:]
-	}
-	return nil
-}
+func (m *udpMedia) send(b *packetBatch) error { return m.out.WriteTo(b.packets(), m.dst) }
 
 func (m *udpMedia) writeRTCP(p []byte) error {
 	_, err := m.rtcpConn.WriteTo(p, m.dstRTCP)
