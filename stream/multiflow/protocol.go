@@ -1,0 +1,217 @@
+// Package multiflow carries one RTP stream over several UDP paths ("flows")
+// at once: the wire protocol (docs/multiflow.md), the server's per-path
+// estimator and scheduler (stripe, duplicate, failover) and both ends of
+// the flows: the server's Sender and the client's Receiver.
+package multiflow
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// OptionTag is the RTSP option tag (RFC 2326 12.32) a client puts in
+// Require to ask for multi-flow; a server without it answers 551.
+const OptionTag = "com.flowcam.multiflow"
+
+// HeaderName is the RTSP header that negotiates flows.
+const HeaderName = "Multiflow"
+
+// MaxFlows is the protocol's limit on flows per session.
+const MaxFlows = 8
+
+// DefaultExtID is the RFC 8285 one-byte header extension id of the flow
+// sequence number.
+const DefaultExtID = 1
+
+// ExtensionOverhead is what the flow extension adds to every RTP packet:
+// the 4-byte RFC 8285 header and one 4-byte element.
+const ExtensionOverhead = 8
+
+// ErrProtocol reports a malformed multi-flow header or packet.
+var ErrProtocol = errors.New("multiflow: malformed")
+
+// Mode is how packets are spread over flows.
+type Mode int
+
+// Modes.
+const (
+	Stripe    Mode = iota // each packet on one flow, shares by estimated capacity
+	Duplicate             // every packet on every live flow
+	Failover              // one active flow, the others on standby
+)
+
+var modeNames = [...]string{"stripe", "duplicate", "failover"}
+
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode reads a mode name.
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if strings.EqualFold(s, n) {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("multiflow: unknown mode %q (accepted: stripe, duplicate, failover)", s)
+}
+
+// Request is the Multiflow header of a client's SETUP.
+type Request struct {
+	Flows int
+	Mode  Mode
+}
+
+func (r Request) String() string { return fmt.Sprintf("flows=%d;mode=%s", r.Flows, r.Mode) }
+
+// ParseRequest parses "flows=N;mode=M".
+func ParseRequest(v string) (Request, error) {
+	r := Request{Flows: 1, Mode: Stripe}
+	for _, p := range strings.Split(v, ";") {
+		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		var err error
+		switch strings.ToLower(k) {
+		case "flows":
+			r.Flows, err = strconv.Atoi(val)
+			if err == nil && r.Flows < 1 {
+				err = errors.New("below 1")
+			}
+		case "mode":
+			r.Mode, err = ParseMode(val)
+		}
+		if err != nil {
+			return r, fmt.Errorf("%w request %q: %v", ErrProtocol, p, err)
+		}
+	}
+	return r, nil
+}
+
+// Response is the Multiflow header of the server's SETUP reply.
+type Response struct {
+	Mode  Mode
+	Token [16]byte         // session secret for flow registration
+	ExtID uint8            // header extension id of the flow sequence
+	Flows []netip.AddrPort // server address of each flow, by index
+}
+
+func (r Response) String() string {
+	addrs := make([]string, len(r.Flows))
+	for i, a := range r.Flows {
+		addrs[i] = a.String()
+	}
+	return fmt.Sprintf("mode=%s;token=%s;ext=%d;flows=%s", r.Mode, hex.EncodeToString(r.Token[:]),
+		r.ExtID, strings.Join(addrs, ","))
+}
+
+// ParseResponse parses the server's Multiflow header.
+func ParseResponse(v string) (Response, error) {
+	var r Response
+	for _, p := range strings.Split(v, ";") {
+		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if err := r.param(strings.ToLower(k), val); err != nil {
+			return r, fmt.Errorf("%w response %q: %v", ErrProtocol, p, err)
+		}
+	}
+	if len(r.Flows) == 0 || len(r.Flows) > MaxFlows || r.ExtID == 0 || r.ExtID > 14 {
+		return r, fmt.Errorf("%w response: %d flows, extension id %d", ErrProtocol, len(r.Flows), r.ExtID)
+	}
+	return r, nil
+}
+
+func (r *Response) param(k, val string) error {
+	var err error
+	switch k {
+	case "mode":
+		r.Mode, err = ParseMode(val)
+	case "token":
+		var b []byte
+		if b, err = hex.DecodeString(val); err == nil && len(b) != len(r.Token) {
+			err = errors.New("token must be 16 bytes")
+		}
+		copy(r.Token[:], b)
+	case "ext":
+		var n uint64
+		n, err = strconv.ParseUint(val, 10, 8)
+		r.ExtID = uint8(n)
+	case "flows":
+		for _, a := range strings.Split(val, ",") {
+			ap, perr := netip.ParseAddrPort(strings.TrimSpace(a))
+			if perr != nil {
+				return perr
+			}
+			r.Flows = append(r.Flows, ap)
+		}
+	}
+	return err
+}
+
+// AppendExtension appends the flow element's 3 data bytes: flow index and
+// per-flow sequence number, as RTP header extension payload.
+func AppendExtension(b []byte, flow uint8, seq uint16) []byte {
+	return append(b, flow, byte(seq>>8), byte(seq))
+}
+
+// ParseExtension reads a flow element's data.
+func ParseExtension(b []byte) (flow uint8, seq uint16, ok bool) {
+	if len(b) != 3 {
+		return 0, 0, false
+	}
+	return b[0], binary.BigEndian.Uint16(b[1:]), true
+}
+
+// IsRTCP tells RTCP from RTP on a multiplexed socket (RFC 5761 4): RTCP
+// packet types 192-223 never clash with RTP payload types in use.
+func IsRTCP(pkt []byte) bool {
+	return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223
+}
+
+// Registration application names (RTCP APP, RFC 3550 6.7).
+const (
+	nameRegister = "FCRG" // client: this socket is flow N of the session
+	nameAck      = "FCOK" // server: registration accepted (echoes the counter)
+	macLen       = 16
+)
+
+// Registration is the payload of a flow registration or its acknowledgement.
+type Registration struct {
+	Flow    uint8
+	Counter uint64 // strictly increasing per flow: a replayed packet is stale
+}
+
+// mac authenticates a registration with the session token, binding it to
+// the session, the direction, the flow and the counter.
+func mac(token [16]byte, session, name string, r Registration) []byte {
+	h := hmac.New(sha256.New, token[:])
+	h.Write([]byte(name))
+	h.Write([]byte(session))
+	var b [9]byte
+	b[0] = r.Flow
+	binary.BigEndian.PutUint64(b[1:], r.Counter)
+	h.Write(b[:])
+	return h.Sum(nil)[:macLen]
+}
+
+// appData is counter then MAC, the APP packet's application data.
+func appData(token [16]byte, session, name string, r Registration) []byte {
+	d := binary.BigEndian.AppendUint64(make([]byte, 0, 8+macLen), r.Counter)
+	return append(d, mac(token, session, name, r)...)
+}
+
+// verify checks an APP packet's data against the token.
+func verify(token [16]byte, session, name string, flow uint8, data []byte) (Registration, bool) {
+	if len(data) != 8+macLen {
+		return Registration{}, false
+	}
+	r := Registration{Flow: flow, Counter: binary.BigEndian.Uint64(data)}
+	return r, hmac.Equal(data[8:], mac(token, session, name, r))
+}
