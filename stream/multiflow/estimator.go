@@ -33,6 +33,7 @@ type path struct {
 	jitter     time.Duration
 	capacity   float64
 	sentBytes  int // since the last report
+	streamMark int // the stream's byte count at the last report
 	lastReport time.Time
 	stableFrom time.Time // since when the path has been heard without stalls
 }
