@@ -63,16 +63,17 @@ type Sender struct {
 }
 
 type senderFlow struct {
-	index   uint8
-	conn    net.PacketConn
-	out     *udpbatch.Writer // used by the frame writer only
-	client  netip.AddrPort   // learned from registrations; zero until then
-	counter uint64           // newest accepted registration counter
-	seq     uint16
-	packets uint32 // RTCP sender report counts (wrap, as RFC 3550 says)
-	octets  uint32
-	sent    uint64 // payload bytes, for stats
-	batch   flowBatch
+	index       uint8
+	conn        net.PacketConn
+	out         *udpbatch.Writer // used by the frame writer only
+	client      netip.AddrPort   // learned from registrations; zero until then
+	counter     uint64           // newest accepted registration counter
+	seq         uint16
+	packets     uint32 // RTCP sender report counts (wrap, as RFC 3550 says)
+	octets      uint32
+	sent        uint64 // payload bytes, for stats
+	sentPackets uint64
+	batch       flowBatch
 }
 
 // NewSender starts reading the flows and sending sender reports.
@@ -199,6 +200,7 @@ func (s *Sender) SendFrame(h rtp.Header, p Payloads, captured time.Time) error {
 			f.packets++
 			f.octets += uint32(len(payload))
 			f.sent += uint64(len(payload))
+			f.sentPackets++
 			s.paths[fi].sentBytes += len(payload)
 		}
 		s.streamBytes += len(payload)
@@ -256,4 +258,49 @@ func (b *flowBatch) packets() [][]byte {
 		b.pkts = append(b.pkts, b.buf[off:end])
 	}
 	return b.pkts
+}
+
+// SenderStats is the server's view of a session's flows.
+type SenderStats struct {
+	Mode     Mode
+	Flows    []SenderFlowStats
+	Forged   uint64 // registrations with a bad MAC, and undecodable RTCP
+	Replayed uint64 // authentic registrations with a stale counter
+	Spoofed  uint64 // reports from an address other than the flow's client
+}
+
+// SenderFlowStats describes one flow.
+type SenderFlowStats struct {
+	Flow       int
+	Local      string
+	Client     string // registered return address, "" until registered
+	Usable     bool   // heard recently enough to carry traffic
+	Probing    bool   // stripe: carries only copies until its quality returns
+	Active     bool   // failover: carries the stream
+	Packets    uint64
+	Bytes      uint64
+	Loss       float64 // smoothed fraction lost, from receiver reports
+	RecentLoss float64 // fraction lost in the latest report
+	RTT        time.Duration
+	Jitter     time.Duration
+	Capacity   float64 // estimated, in units of the stream's rate
+}
+
+// Stats returns a snapshot.
+func (s *Sender) Stats() SenderStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := SenderStats{Mode: s.cfg.Mode, Forged: s.forged.Load(), Replayed: s.replays.Load(), Spoofed: s.spoofed.Load()}
+	for i, f := range s.flows {
+		p := s.paths[i]
+		fs := SenderFlowStats{Flow: i, Local: f.conn.LocalAddr().String(), Usable: s.sched.usable[i],
+			Probing: s.sched.probing[i], Active: s.cfg.Mode == Failover && s.sched.active == i,
+			Packets: f.sentPackets, Bytes: f.sent, Loss: p.loss, RecentLoss: p.lastLoss, RTT: p.srtt,
+			Jitter: p.jitter, Capacity: p.capacity}
+		if f.client.IsValid() {
+			fs.Client = f.client.String()
+		}
+		st.Flows = append(st.Flows, fs)
+	}
+	return st
 }

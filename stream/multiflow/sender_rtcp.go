@@ -72,6 +72,7 @@ func (s *Sender) register(f *senderFlow, src netip.AddrPort, app *rtcp.Applicati
 	moved := f.client != src
 	f.counter, f.client = reg.Counter, src
 	s.paths[f.index].heardAt(now, s.cfg.ReportEvery)
+	s.sched.update(now)
 	s.mu.Unlock()
 	if moved {
 		s.log.Info("flow registered", "flow", f.index, "client", src.String(), "local", f.conn.LocalAddr().String())
