@@ -3,6 +3,7 @@ package rtspserver
 import (
 	"github.com/pion/rtp"
 
+	"flowcam/stream/rtpjpeg"
 	"flowcam/stream/rtsp"
 )
 
@@ -12,14 +13,21 @@ const interleavedHeaderLen = 4
 // preceded by room for an interleaved-frame header. TCP then sends a whole
 // frame with one write, and UDP hands all its packets to one sendmmsg.
 type packetBatch struct {
-	buf   []byte
-	offs  []int
-	pkts  [][]byte
-	bytes int // payload octets, for sender reports
+	buf  []byte
+	offs []int
+	pkts [][]byte
 }
 
-func (b *packetBatch) reset() {
-	b.buf, b.offs, b.pkts, b.bytes = b.buf[:0], b.offs[:0], b.pkts[:0], 0
+// build lays out a frame: h is its first packet's header; sequence numbers
+// follow on and the marker goes on the last packet.
+func (b *packetBatch) build(h rtp.Header, p *rtpjpeg.Payloads) {
+	b.buf, b.offs, b.pkts = b.buf[:0], b.offs[:0], b.pkts[:0]
+	n := p.Len()
+	for i := 0; i < n; i++ {
+		h.Marker = i == n-1
+		b.add(&h, p.At(i))
+		h.SequenceNumber++
+	}
 }
 
 func (b *packetBatch) add(h *rtp.Header, payload []byte) {
@@ -29,7 +37,6 @@ func (b *packetBatch) add(h *rtp.Header, payload []byte) {
 	h.MarshalTo(b.buf[start:])
 	b.buf = append(b.buf, payload...)
 	b.offs = append(b.offs, start)
-	b.bytes += len(payload)
 }
 
 // packets returns each RTP packet, without the interleaved room.

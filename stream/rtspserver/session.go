@@ -24,12 +24,15 @@ const (
 	stateClosed
 )
 
-// mediaTransport carries a session's RTP and RTCP to its client.
+// mediaTransport carries a session's RTP and RTCP to its client. It is
+// used by the session's writer goroutine only (close excepted).
 type mediaTransport interface {
 	name() string
-	// send delivers one frame's packets. An error on a connection-bound
-	// transport means the viewer is gone.
-	send(b *packetBatch) error
+	// sendFrame delivers one frame; h is the header of its first packet.
+	// An error on a connection-bound transport means the viewer is gone.
+	sendFrame(h rtp.Header, u *broadcast.Unit) error
+	// writeRTCP sends the session's sender report; a transport that
+	// reports per path itself ignores it.
 	writeRTCP(p []byte) error
 	close()
 }
@@ -161,7 +164,6 @@ func (s *session) close(reason string) {
 func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 	defer s.srv.wg.Done()
 	defer close(done)
-	var b packetBatch
 	sr := time.NewTicker(s.srv.cfg.RTCPInterval)
 	defer sr.Stop()
 	reported := false
@@ -173,7 +175,7 @@ func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 			s.sendSR()
 		case <-sub.Ready():
 			for u := sub.Next(); u != nil; u = sub.Next() {
-				ok := s.sendUnit(&b, u)
+				ok := s.sendUnit(u)
 				u.Release()
 				if !ok {
 					return
@@ -190,18 +192,13 @@ func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 }
 
 // sendUnit sends one frame. It returns false when the viewer is gone.
-func (s *session) sendUnit(b *packetBatch, u *broadcast.Unit) bool {
-	b.reset()
+func (s *session) sendUnit(u *broadcast.Unit) bool {
 	h := rtp.Header{Version: 2, PayloadType: rtpjpeg.PayloadType, SSRC: s.ssrc,
-		Timestamp: u.Timestamp + s.tsOffset}
+		Timestamp: u.Timestamp + s.tsOffset, SequenceNumber: s.seq}
 	n := u.Payloads.Len()
-	for i := 0; i < n; i++ {
-		h.SequenceNumber, h.Marker = s.seq, i == n-1
-		s.seq++
-		b.add(&h, u.Payloads.At(i))
-	}
+	s.seq += uint16(n)
 	s.lastTS, s.lastCaptured = h.Timestamp, u.Captured
-	if err := s.media.send(b); err != nil {
+	if err := s.media.sendFrame(h, u); err != nil {
 		if n := s.sendErrs.Add(1); n == 1 || n%1000 == 0 {
 			s.log.Debug("send failed", "err", err, "errors_total", n)
 		}
@@ -213,6 +210,6 @@ func (s *session) sendUnit(b *packetBatch, u *broadcast.Unit) bool {
 	}
 	s.frames.Add(1)
 	s.packets.Add(uint64(n))
-	s.octets.Add(uint64(b.bytes))
+	s.octets.Add(uint64(u.Payloads.Bytes()))
 	return true
 }

@@ -1,17 +1,26 @@
 package rtspserver
 
-import "flowcam/stream/rtsp"
+import (
+	"github.com/pion/rtp"
+
+	"flowcam/stream/broadcast"
+	"flowcam/stream/rtsp"
+)
 
 // tcpMedia interleaves RTP (channel ch) and RTCP (ch+1) on the RTSP
 // connection (RFC 2326 10.12), for clients behind firewalls.
 type tcpMedia struct {
-	c  *conn
-	ch uint8
+	c     *conn
+	ch    uint8
+	batch packetBatch
 }
 
 func (m *tcpMedia) name() string { return "tcp" }
 
-func (m *tcpMedia) send(b *packetBatch) error { return m.c.write(b.interleaved(m.ch)) }
+func (m *tcpMedia) sendFrame(h rtp.Header, u *broadcast.Unit) error {
+	m.batch.build(h, &u.Payloads)
+	return m.c.write(m.batch.interleaved(m.ch))
+}
 
 func (m *tcpMedia) writeRTCP(p []byte) error {
 	return m.c.write(append(rtsp.AppendInterleavedHeader(nil, m.ch+1, len(p)), p...))

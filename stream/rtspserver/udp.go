@@ -6,6 +6,9 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/pion/rtp"
+
+	"flowcam/stream/broadcast"
 	"flowcam/stream/udpbatch"
 )
 
@@ -16,6 +19,7 @@ type udpMedia struct {
 	client            net.IP
 	dst, dstRTCP      *net.UDPAddr
 	out               *udpbatch.Writer
+	batch             packetBatch
 }
 
 // listenUDP opens a server port pair on the local address the client
@@ -99,7 +103,10 @@ func (m *udpMedia) read(ss *session, c net.PacketConn, isRTCP bool) {
 	}
 }
 
-func (m *udpMedia) send(b *packetBatch) error { return m.out.WriteTo(b.packets(), m.dst) }
+func (m *udpMedia) sendFrame(h rtp.Header, u *broadcast.Unit) error {
+	m.batch.build(h, &u.Payloads)
+	return m.out.WriteTo(m.batch.packets(), m.dst)
+}
 
 func (m *udpMedia) writeRTCP(p []byte) error {
 	_, err := m.rtcpConn.WriteTo(p, m.dstRTCP)
