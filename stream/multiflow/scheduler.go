@@ -26,7 +26,8 @@ type scheduler struct {
 	probing     []bool
 	credit      []float64 // smooth weighted round robin, in bytes
 	probeCredit []float64
-	active      int // failover: the flow carrying the stream
+	active      int  // failover: the flow carrying the stream
+	committed   bool // failover: the active flow has carried traffic
 }
 
 func newScheduler(mode Mode, paths []*path, reportEvery time.Duration) *scheduler {
@@ -81,6 +82,17 @@ func (s *scheduler) shares() {
 }
 
 func (s *scheduler) failover(now time.Time) {
+	if !s.committed {
+		// Nothing sent yet: follow preference alone, whichever flow
+		// happened to register first.
+		for i := range s.paths {
+			if s.usable[i] {
+				s.active = i
+				return
+			}
+		}
+		return
+	}
 	if !s.usable[s.active] {
 		if best := s.best(); best >= 0 {
 			s.active = best
@@ -124,6 +136,7 @@ func (s *scheduler) pick(size int, dst []int) []int {
 		}
 		return dst
 	case Failover:
+		s.committed = s.committed || s.usable[s.active]
 		return append(dst, s.active)
 	}
 	return s.stripe(size, dst)

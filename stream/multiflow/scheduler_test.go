@@ -239,3 +239,19 @@ func TestStallTimeoutFollowsRTT(t *testing.T) {
 		t.Fatalf("spike: rttvar %v min %v", p.rttvar, p.minRTT)
 	}
 }
+
+func TestFailoverPrefersFirstFlowAtStart(t *testing.T) {
+	now := time.Unix(1000, 0)
+	paths := []*path{newPath(), newPath()}
+	s := newScheduler(Failover, paths, tick)
+	paths[1].heardAt(now, tick) // flow 1 happened to register first
+	s.update(now)
+	if s.active != 1 {
+		t.Fatalf("active %d with only flow 1 heard", s.active)
+	}
+	paths[0].heardAt(now, tick)
+	s.update(now)
+	if got := s.pick(100, nil); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("before any traffic, preference should win: picked %v", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"flowcam/stream/multiflow"
 	"flowcam/stream/rtsp"
 )
 
@@ -27,10 +28,11 @@ func (c *conn) handle(req *rtsp.Request) *rtsp.Response {
 	if res.Status != rtsp.StatusOK {
 		return res
 	}
-	if tags := rtsp.OptionTags(req.Header.Get("Require")); len(tags) > 0 {
-		// No option tags are supported yet: RFC 2326 12.32 says refuse.
+	if bad := c.srv.unsupported(req); len(bad) > 0 {
+		// RFC 2326 12.32: refuse, naming what is missing, so a client can
+		// fall back (ours to a single plain flow).
 		res.Status = rtsp.StatusOptionNotSupported
-		res.Header.Add("Unsupported", strings.Join(tags, ", "))
+		res.Header.Add("Unsupported", strings.Join(bad, ", "))
 		return res
 	}
 	switch req.Method {
@@ -62,6 +64,18 @@ func (c *conn) handle(req *rtsp.Request) *rtsp.Response {
 		c.log.Debug("request", "method", req.Method, "url", req.URL, "status", res.Status)
 	}
 	return res
+}
+
+// unsupported lists the option tags a request requires that this server
+// does not offer.
+func (s *Server) unsupported(req *rtsp.Request) []string {
+	var bad []string
+	for _, tag := range rtsp.OptionTags(req.Header.Get("Require")) {
+		if tag != multiflow.OptionTag || s.cfg.Multiflow == nil {
+			bad = append(bad, tag)
+		}
+	}
+	return bad
 }
 
 // target is what a request URL names.

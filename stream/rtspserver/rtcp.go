@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"flowcam/stream/multiflow"
 	"flowcam/stream/rtpjpeg"
 )
 
@@ -120,6 +121,7 @@ type SessionInfo struct {
 	TotalLost           uint32
 	Jitter              uint32
 	RTT                 time.Duration
+	Multiflow           *multiflow.SenderStats // multi-flow sessions only
 }
 
 func (s *session) info() SessionInfo {
@@ -131,8 +133,12 @@ func (s *session) info() SessionInfo {
 	s.mu.Unlock()
 	if s.media != nil {
 		in.Transport = s.media.name()
-		if u, ok := s.media.(*udpMedia); ok {
-			in.ServerPorts = u.serverPorts()
+		switch m := s.media.(type) {
+		case *udpMedia:
+			in.ServerPorts = m.serverPorts()
+		case *multiflowMedia:
+			st := m.sender.Stats()
+			in.Multiflow = &st
 		}
 	}
 	in.Frames, in.Packets, in.Octets = s.frames.Load(), s.packets.Load(), s.octets.Load()

@@ -40,6 +40,8 @@ type Config struct {
 	ListenPacket func(network, address string) (net.PacketConn, error)
 	Now          func() time.Time // time.Now by default
 	Logger       *slog.Logger
+	// Multiflow enables multi-flow sessions; nil refuses them with 551.
+	Multiflow *MultiflowConfig
 }
 
 func (c *Config) setDefaults() {
@@ -66,6 +68,11 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Multiflow != nil {
+		mf := *c.Multiflow
+		mf.setDefaults()
+		c.Multiflow = &mf
 	}
 }
 

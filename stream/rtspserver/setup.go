@@ -2,7 +2,9 @@ package rtspserver
 
 import (
 	"net"
+	"slices"
 
+	"flowcam/stream/multiflow"
 	"flowcam/stream/rtsp"
 )
 
@@ -18,6 +20,10 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 		if c.sessionFor(req, res) != nil {
 			res.Status = rtsp.StatusAggregateNotAllowed
 		}
+		return
+	}
+	if slices.Contains(rtsp.OptionTags(req.Header.Get("Require")), multiflow.OptionTag) {
+		c.setupMultiflow(req, res, t)
 		return
 	}
 	alts, err := rtsp.ParseTransports(req.Header.Get("Transport"))
