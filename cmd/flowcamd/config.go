@@ -14,14 +14,16 @@ import (
 	"github.com/spf13/viper"
 
 	"flowcam/capture"
+	"flowcam/stream/multiflow"
 	"flowcam/stream/rtpjpeg"
 )
 
 // Config is the daemon's whole configuration, immutable once loaded.
 type Config struct {
-	Log     LogConfig      `mapstructure:"log"`
-	RTSP    RTSPConfig     `mapstructure:"rtsp"`
-	Streams []StreamConfig `mapstructure:"-"`
+	Log       LogConfig       `mapstructure:"log"`
+	RTSP      RTSPConfig      `mapstructure:"rtsp"`
+	Multiflow MultiflowConfig `mapstructure:"multiflow"`
+	Streams   []StreamConfig  `mapstructure:"-"`
 
 	// Top-level stream keys: the default stream, and defaults for every
 	// entry of the streams list.
@@ -32,8 +34,9 @@ type Config struct {
 	Quality int              `mapstructure:"quality"`
 	List    []map[string]any `mapstructure:"streams"`
 
-	ShowVersion bool   `mapstructure:"-"`
-	File        string `mapstructure:"-"`
+	ShowVersion    bool   `mapstructure:"-"`
+	ListInterfaces bool   `mapstructure:"-"`
+	File           string `mapstructure:"-"`
 }
 
 // LogConfig selects log verbosity and format.
@@ -50,6 +53,14 @@ type RTSPConfig struct {
 	WriteTimeout   time.Duration `mapstructure:"write_timeout"`
 	MTU            int           `mapstructure:"mtu"`
 	QueueFrames    int           `mapstructure:"queue_frames"`
+}
+
+// MultiflowConfig configures multi-flow sessions (docs/multiflow.md).
+type MultiflowConfig struct {
+	Enabled    bool     `mapstructure:"enabled"`
+	MaxFlows   int      `mapstructure:"max_flows"`
+	Modes      []string `mapstructure:"modes"`
+	Interfaces []string `mapstructure:"interfaces"`
 }
 
 // StreamConfig is one served path, after defaults are applied.
@@ -72,6 +83,10 @@ var defaults = map[string]any{
 	"rtsp.write_timeout":   5 * time.Second,
 	"rtsp.mtu":             rtpjpeg.DefaultMTU,
 	"rtsp.queue_frames":    4,
+	"multiflow.enabled":    true,
+	"multiflow.max_flows":  4,
+	"multiflow.modes":      []string{"stripe", "duplicate", "failover"},
+	"multiflow.interfaces": []string{},
 	"path":                 "/cam",
 	"source":               "pattern",
 	"size":                 "1280x720",
@@ -103,6 +118,7 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	fs.SetOutput(stderr)
 	cfgFile := fs.String("config", os.Getenv("FLOWCAM_CONFIG"), "YAML config file (see configs/flowcamd.yaml)")
 	version := fs.Bool("version", false, "print version and build information, then exit")
+	listIfs := fs.Bool("list-interfaces", false, "list network interfaces (for multiflow.interfaces), then exit")
 	for _, f := range flags {
 		switch d := defaults[f.key].(type) {
 		case int:
@@ -128,7 +144,7 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	v.SetEnvPrefix("FLOWCAM")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
-	cfg := &Config{ShowVersion: *version, File: *cfgFile}
+	cfg := &Config{ShowVersion: *version, ListInterfaces: *listIfs, File: *cfgFile}
 	if *cfgFile != "" {
 		v.SetConfigFile(*cfgFile)
 		v.SetConfigType("yaml")
@@ -188,6 +204,14 @@ func (c *Config) validate() error {
 	}
 	if c.RTSP.QueueFrames < 1 || c.RTSP.QueueFrames > 100 {
 		p.bad("rtsp.queue_frames", c.RTSP.QueueFrames, "must be from 1 to 100")
+	}
+	if c.Multiflow.MaxFlows < 1 || c.Multiflow.MaxFlows > multiflow.MaxFlows {
+		p.bad("multiflow.max_flows", c.Multiflow.MaxFlows, fmt.Sprintf("must be from 1 to %d", multiflow.MaxFlows))
+	}
+	for _, m := range c.Multiflow.Modes {
+		if _, err := multiflow.ParseMode(m); err != nil {
+			p.bad("multiflow.modes", quote(m), "accepted values are stripe, duplicate, failover")
+		}
 	}
 	c.Streams = c.streams(&p)
 	return errors.Join(p...)

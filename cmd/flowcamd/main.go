@@ -26,6 +26,13 @@ func main() {
 		printVersion(os.Stdout)
 		return
 	}
+	if cfg.ListInterfaces {
+		if err := listInterfaces(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "flowcamd:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := Run(ctx, cfg, newLogger(cfg.Log, os.Stderr)); err != nil {

@@ -14,7 +14,9 @@ import (
 	"flowcam/capture/jpeg"
 	"flowcam/capture/pattern"
 	"flowcam/platform/board"
+	"flowcam/platform/netif"
 	"flowcam/stream/broadcast"
+	"flowcam/stream/multiflow"
 	"flowcam/stream/rtpjpeg"
 	"flowcam/stream/rtspserver"
 )
@@ -34,6 +36,15 @@ func printVersion(w io.Writer) {
 		version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH, board.Local())
 }
 
+func listInterfaces(w io.Writer) error {
+	ifs, err := netif.List()
+	if err != nil {
+		return err
+	}
+	netif.Format(w, ifs)
+	return nil
+}
+
 func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(c.Level))
@@ -47,10 +58,18 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 // Run serves the configured streams until ctx is cancelled.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	log.Info("flowcamd starting", "version", version, "commit", commit, "board", board.Local().String())
+	mf, err := multiflowConfig(cfg.Multiflow)
+	if err != nil {
+		return err
+	}
+	mtu := cfg.RTSP.MTU
+	if mf != nil {
+		mtu -= multiflow.ExtensionOverhead // room for the flow header extension
+	}
 	var streams []rtspserver.Stream
 	var pipes []*capture.Pipeline
 	for _, sc := range cfg.Streams {
-		pipe, st, err := buildStream(sc, cfg.RTSP.MTU, log.With("path", sc.Path))
+		pipe, st, err := buildStream(sc, mtu, log.With("path", sc.Path))
 		if err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Path, err)
 		}
@@ -63,6 +82,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		QueueDepth:     cfg.RTSP.QueueFrames,
 		ServerName:     "flowcam/" + version,
 		Logger:         log.With("component", "rtsp"),
+		Multiflow:      mf,
 	}, streams...)
 	if err != nil {
 		return err
@@ -111,6 +131,34 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		log.Warn("shutdown did not finish in time; exiting anyway")
 	}
 	return err
+}
+
+// multiflowConfig resolves the multiflow keys: modes, and the interfaces
+// flows bind to (an unknown name fails with the list of those that exist).
+func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	mf := &rtspserver.MultiflowConfig{MaxFlows: c.MaxFlows}
+	for _, m := range c.Modes {
+		mode, _ := multiflow.ParseMode(m) // validated with the config
+		mf.Modes = append(mf.Modes, mode)
+	}
+	if len(c.Interfaces) == 0 {
+		return mf, nil
+	}
+	ifs, err := netif.Lookup(c.Interfaces...)
+	if err != nil {
+		return nil, fmt.Errorf("multiflow.interfaces: %w", err)
+	}
+	for _, ifc := range ifs {
+		ip, ok := ifc.IPv4()
+		if !ok {
+			return nil, fmt.Errorf("multiflow.interfaces: %s has no IPv4 address to offer clients", ifc.Name)
+		}
+		mf.Paths = append(mf.Paths, rtspserver.FlowPath{Name: ifc.Name, Addr: ip, ListenPacket: netif.ListenPacket(ifc.Name)})
+	}
+	return mf, nil
 }
 
 func buildStream(sc StreamConfig, mtu int, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {

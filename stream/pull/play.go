@@ -1,0 +1,157 @@
+package pull
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"flowcam/stream/multiflow"
+	"flowcam/stream/playout"
+	"flowcam/stream/rtspclient"
+)
+
+// play runs the receive loop: packets into the play-out buffer, due frames
+// out to the sink, a status snapshot every second.
+func play(ctx context.Context, c *rtspclient.Client, src source, sink Sink, cfg Config,
+	d *rtspclient.Description, rep *Report, status func(Snapshot)) error {
+	var interval uint32
+	if d.FPS > 0 {
+		interval = uint32(math.Round(clockRate / d.FPS))
+	}
+	buf := playout.New(playout.Config{Latency: cfg.Latency, FrameInterval: interval})
+	p := &player{buf: buf, sink: sink, src: src, start: time.Now(), rep: rep}
+	due := time.NewTimer(time.Hour)
+	defer due.Stop()
+	second := time.NewTicker(time.Second)
+	defer second.Stop()
+	pkts := src.packets()
+	var err error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-c.Done():
+			err = errorf("the server closed the connection")
+			break loop
+		case pkt, ok := <-pkts:
+			if !ok {
+				break loop
+			}
+			p.push(pkt)
+		case <-due.C:
+		case now := <-second.C:
+			p.second(now, status)
+		}
+		next, werr := p.release(time.Now())
+		if werr != nil {
+			err = werr
+			break loop
+		}
+		if !next.IsZero() {
+			due.Reset(max(time.Until(next), 0))
+		}
+	}
+	p.finish(time.Now())
+	return err
+}
+
+type player struct {
+	buf   *playout.Buffer
+	sink  Sink
+	src   source
+	start time.Time
+	rep   *Report
+
+	latency, arrival []time.Duration // capture to play-out, capture to complete
+	sec              secondStats
+}
+
+// secondStats accumulates one second of activity for the status line and
+// the timeline.
+type secondStats struct {
+	frames  int
+	packets []int
+	bytes   []int
+	latency []time.Duration
+}
+
+func (p *player) push(pkt multiflow.Packet) {
+	p.buf.Push(playout.Packet{Seq: pkt.SequenceNumber, Timestamp: pkt.Timestamp, Marker: pkt.Marker,
+		Payload: pkt.Payload, Arrival: pkt.Arrival, Path: pkt.Flow})
+	for len(p.sec.packets) <= pkt.Flow {
+		p.sec.packets, p.sec.bytes = append(p.sec.packets, 0), append(p.sec.bytes, 0)
+	}
+	p.sec.packets[pkt.Flow]++
+	p.sec.bytes[pkt.Flow] += len(pkt.Payload)
+}
+
+// release hands every due frame to the sink and returns when the next one
+// is due.
+func (p *player) release(now time.Time) (time.Time, error) {
+	for {
+		f, next := p.buf.Pop(now)
+		if f == nil {
+			return next, nil
+		}
+		p.measure(f, now)
+		if err := p.sink.WriteFrame(f); err != nil {
+			return next, errorf("output: %w", err)
+		}
+	}
+}
+
+// measure records end-to-end latency, using the server's sender reports to
+// map the RTP timestamp to the capture time (on the server's clock).
+func (p *player) measure(f *playout.Frame, now time.Time) {
+	p.sec.frames++
+	sr := p.src.senderReport()
+	if sr == nil {
+		return
+	}
+	captured := sr.NTP.Add(time.Duration(int32(f.Timestamp-sr.RTPTime)) * time.Second / clockRate)
+	if len(p.latency) < maxSamples {
+		p.latency = append(p.latency, now.Sub(captured))
+		p.arrival = append(p.arrival, f.Completed.Sub(captured))
+	}
+	p.sec.latency = append(p.sec.latency, now.Sub(captured))
+}
+
+// maxSamples bounds the latency record (an hour at 25 fps is 90000).
+const maxSamples = 1 << 17
+
+func (p *player) second(now time.Time, status func(Snapshot)) {
+	snap := Snapshot{Elapsed: now.Sub(p.start), Stats: p.buf.Stats(), FPS: float64(p.sec.frames),
+		Latency: percentile(p.sec.latency, 0.5)}
+	flows := p.src.flowStats()
+	names := p.src.pathNames()
+	for i, f := range flows {
+		ps := PathSnapshot{Name: pathName(names, i), Loss: f.RecentLoss}
+		if i < len(p.sec.bytes) {
+			ps.Bitrate = float64(p.sec.bytes[i]) * 8
+		}
+		snap.Paths = append(snap.Paths, ps)
+	}
+	p.rep.Timeline = append(p.rep.Timeline, Second{T: int(math.Round(snap.Elapsed.Seconds())),
+		Frames: p.sec.frames, Packets: append([]int(nil), p.sec.packets...)})
+	if status != nil {
+		status(snap)
+	}
+	p.sec = secondStats{packets: make([]int, len(p.sec.packets)), bytes: make([]int, len(p.sec.bytes))}
+}
+
+// finish writes what is complete and fills in the report.
+func (p *player) finish(now time.Time) {
+	for _, f := range p.buf.Flush() {
+		p.measure(f, now)
+		p.sink.WriteFrame(f)
+	}
+	p.rep.finish(now.Sub(p.start), p.buf.Stats(), p.src.flowStats(), p.src.pathNames(), p.latency, p.arrival)
+}
+
+func pathName(names []string, i int) string {
+	if i < len(names) && names[i] != "" {
+		return names[i]
+	}
+	return "flow" + string(rune('0'+i))
+}

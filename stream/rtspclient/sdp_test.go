@@ -1,0 +1,47 @@
+package rtspclient
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParseDescription(t *testing.T) {
+	cases := []struct {
+		name, sdp, base string
+		want            Description
+		err             error
+	}{
+		{name: "flowcam", base: "rtsp://h:8554/cam/", sdp: "v=0\r\no=- 0 0 IN IP4 1.2.3.4\r\ns=x\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\nm=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\na=control:trackID=0\r\na=framerate:25\r\na=x-dimensions:1280,720\r\n",
+			want: Description{BaseURL: "rtsp://h:8554/cam/", Aggregate: "*", TrackURL: "rtsp://h:8554/cam/trackID=0", FPS: 25, Width: 1280, Height: 720}},
+		{name: "gstreamer style, base without slash", base: "rtsp://h/test", sdp: "v=0\nm=audio 0 RTP/AVP 0\na=control:stream=1\nm=video 0 RTP/AVP 26\na=control:stream=0\na=framerate:29.97\n",
+			want: Description{BaseURL: "rtsp://h/test", TrackURL: "rtsp://h/test/stream=0", FPS: 29.97}},
+		{name: "absolute control", base: "rtsp://h/x/", sdp: "m=video 0 RTP/AVP 26\na=control:rtsp://other/track\n",
+			want: Description{BaseURL: "rtsp://h/x/", TrackURL: "rtsp://other/track"}},
+		{name: "no control", base: "rtsp://h/x", sdp: "m=video 0 RTP/AVP 26\n",
+			want: Description{BaseURL: "rtsp://h/x", TrackURL: "rtsp://h/x"}},
+		{name: "h264 only", base: "rtsp://h/x", sdp: "m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\n", err: ErrNoJPEG},
+		{name: "empty", base: "rtsp://h/x", sdp: "", err: ErrNoJPEG},
+	}
+	for _, c := range cases {
+		got, err := parseDescription([]byte(c.sdp), c.base)
+		if c.err != nil {
+			if !errors.Is(err, c.err) {
+				t.Errorf("%s: err %v, want %v", c.name, err, c.err)
+			}
+			continue
+		}
+		if err != nil || *got != c.want {
+			t.Errorf("%s: got %+v err %v\nwant %+v", c.name, got, err, c.want)
+		}
+	}
+}
+
+func FuzzParseDescription(f *testing.F) {
+	f.Add([]byte("m=video 0 RTP/AVP 26\na=control:trackID=0\na=x-dimensions:1,2\n"), "rtsp://h/x")
+	f.Fuzz(func(t *testing.T, sdp []byte, base string) {
+		d, err := parseDescription(sdp, base)
+		if err == nil && d.TrackURL == "" {
+			t.Fatal("a track without a URL")
+		}
+	})
+}
