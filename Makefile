@@ -15,7 +15,7 @@ FUZZTIME    ?= 30s
 UNIT_PKGS   := ./capture/... ./stream/... ./platform/... ./cmd/... ./internal/...
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test test-unit test-integration bench fuzz lint clean
+.PHONY: help deps build run test test-unit test-integration test-netns bench fuzz lint clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -23,24 +23,29 @@ help: ## list targets
 deps: ## install build dependencies (gcc, libjpeg-turbo, Go) if missing
 	@.ci/deps build
 
-build: deps ## build bin/flowcamd
+build: deps ## build bin/flowcamd and bin/flowcam
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/flowcamd ./cmd/flowcamd
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/flowcam ./cmd/flowcam
 
 run: build ## serve the built-in test pattern on rtsp://localhost:8554/cam
 	@echo "play it with:  ffplay rtsp://127.0.0.1:$(RTSP_PORT)/cam"
 	@echo "           or: gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:$(RTSP_PORT)/cam ! rtpjpegdepay ! jpegdec ! autovideosink"
 	./bin/flowcamd --source pattern --rtsp-addr $(RTSP_ADDR)
 
-test: ## run every test: vet, unit tests (race), integration tests with ffmpeg, GStreamer, gortsplib
+test: ## run every test: vet, unit (race), the daemon against ffmpeg/GStreamer/gortsplib, multi-flow in network namespaces
 	@.ci/deps test
 	$(MAKE) --no-print-directory lint build
-	$(MAKE) --no-print-directory test-unit test-integration
+	$(MAKE) --no-print-directory test-unit test-integration test-netns
 
 test-unit: ## unit tests with the race detector
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-integration: build ## the real daemon against real clients
-	FLOWCAMD=$(CURDIR)/bin/flowcamd $(GO) test -count=1 -timeout 10m ./test/...
+	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 10m ./test/daemon/
+
+test-netns: build ## multi-flow scenarios over two impaired paths in network namespaces (needs root)
+	@.ci/deps test
+	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -v -timeout 20m ./test/netns/
 
 bench: build ## benchmarks: encoder, packetizer, serving cost, against tjbench, ffmpeg and GStreamer
 	@.ci/deps test

@@ -1,7 +1,6 @@
 package pull
 
 import (
-	"context"
 	"math"
 	"time"
 
@@ -10,50 +9,59 @@ import (
 	"flowcam/stream/rtspclient"
 )
 
-// play runs the receive loop: packets into the play-out buffer, due frames
-// out to the sink, a status snapshot every second.
-func play(ctx context.Context, c *rtspclient.Client, src source, sink Sink, cfg Config,
-	d *rtspclient.Description, rep *Report, status func(Snapshot)) error {
+// newPlayer prepares the play-out of one stream.
+func newPlayer(src source, sink Sink, cfg Config, d *rtspclient.Description, rep *Report) *player {
 	var interval uint32
 	if d.FPS > 0 {
 		interval = uint32(math.Round(clockRate / d.FPS))
 	}
-	buf := playout.New(playout.Config{Latency: cfg.Latency, FrameInterval: interval})
-	p := &player{buf: buf, sink: sink, src: src, start: time.Now(), rep: rep}
+	n := len(src.pathNames())
+	return &player{buf: playout.New(playout.Config{Latency: cfg.Latency, FrameInterval: interval}),
+		sink: sink, src: src, start: time.Now(), rep: rep,
+		sec: secondStats{packets: make([]int, n), bytes: make([]int, n)}}
+}
+
+// run is the receive loop: packets into the play-out buffer, due frames
+// out to the sink, a status snapshot every second, until stop is closed,
+// the source ends or the server goes away.
+func (p *player) run(stop <-chan struct{}, gone <-chan struct{}, status func(Snapshot)) error {
 	due := time.NewTimer(time.Hour)
 	defer due.Stop()
 	second := time.NewTicker(time.Second)
 	defer second.Stop()
-	pkts := src.packets()
-	var err error
-loop:
+	pkts := p.src.packets()
 	for {
 		select {
-		case <-ctx.Done():
-			break loop
-		case <-c.Done():
-			err = errorf("the server closed the connection")
-			break loop
+		case <-stop:
+			return nil
+		case <-gone:
+			return errorf("the server closed the connection")
 		case pkt, ok := <-pkts:
 			if !ok {
-				break loop
+				return nil
 			}
 			p.push(pkt)
 		case <-due.C:
 		case now := <-second.C:
 			p.second(now, status)
 		}
-		next, werr := p.release(time.Now())
-		if werr != nil {
-			err = werr
-			break loop
+		next, err := p.release(time.Now())
+		if err != nil {
+			return err
 		}
 		if !next.IsZero() {
 			due.Reset(max(time.Until(next), 0))
 		}
 	}
-	p.finish(time.Now())
-	return err
+}
+
+// drain keeps receiving for d after the server stopped sending, so the
+// frames already on their way complete instead of counting as lost.
+func (p *player) drain(d time.Duration) {
+	stop := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(stop) })
+	defer t.Stop()
+	p.run(stop, nil, nil)
 }
 
 type player struct {

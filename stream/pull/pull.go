@@ -90,11 +90,17 @@ func Run(ctx context.Context, cfg Config, sink Sink, status func(Snapshot)) (*Re
 	kctx, stopKeepAlive := context.WithCancel(ctx)
 	defer stopKeepAlive()
 	go c.KeepAlive(kctx)
-	err = play(ctx, c, src, sink, cfg, desc, rep, status)
+	p := newPlayer(src, sink, cfg, desc, rep)
+	err = p.run(ctx.Done(), c.Done(), status)
 	stopKeepAlive()
+	// Stop the server first: it finishes the frame it is sending, and
+	// what is already in flight still arrives during the drain.
 	tctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	c.Teardown(tctx)
+	if c.Teardown(tctx) == nil {
+		p.drain(max(cfg.Latency, playout.DefaultLatency) + 100*time.Millisecond)
+	}
+	p.finish(time.Now())
 	return rep, err
 }
 

@@ -34,6 +34,19 @@ func Binary(dir string) (string, error) {
 	return out, nil
 }
 
+// ClientBinary returns the flowcam client to test: $FLOWCAM when set, else
+// a fresh build into dir.
+func ClientBinary(dir string) (string, error) {
+	if p := os.Getenv("FLOWCAM"); p != "" {
+		return p, nil
+	}
+	out := filepath.Join(dir, "flowcam")
+	if b, err := exec.Command("go", "build", "-o", out, "flowcam/cmd/flowcam").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build flowcam: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
 // Daemon is a running flowcamd.
 type Daemon struct {
 	Cmd  *exec.Cmd
@@ -48,12 +61,19 @@ type Daemon struct {
 // Start runs bin with args plus JSON logging and, unless args choose one,
 // a free loopback RTSP port; it returns once the daemon is listening.
 func Start(bin string, args ...string) (*Daemon, error) {
+	return StartWrapped(nil, bin, args...)
+}
+
+// StartWrapped is Start with a command prefix, such as
+// ["ip", "netns", "exec", NS] to run the daemon in a network namespace.
+func StartWrapped(wrap []string, bin string, args ...string) (*Daemon, error) {
 	joined := strings.Join(args, " ")
 	if !strings.Contains(joined, "--rtsp-addr") {
 		args = append(args, "--rtsp-addr", "127.0.0.1:0")
 	}
 	args = append(args, "--log-format", "json")
-	d := &Daemon{Cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+	argv := append(append(append([]string(nil), wrap...), bin), args...)
+	d := &Daemon{Cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}
 	stderr, err := d.Cmd.StderrPipe()
 	if err != nil {
 		return nil, err
