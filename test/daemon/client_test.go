@@ -1,0 +1,57 @@
+package daemon_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"flowcam/internal/testutil/daemon"
+)
+
+// TestFlowcamOutputPlays pipes `flowcam pull -o -` into ffmpeg reading
+// MJPEG from stdin (what `ffplay -f mjpeg -` does) and records a file.
+func TestFlowcamOutputPlays(t *testing.T) {
+	need(t, "ffmpeg")
+	dir := t.TempDir()
+	client, err := daemon.ClientBinary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--flows", "2"}, {"--transport", "tcp"}} {
+		pull := exec.Command(client, append([]string{"pull", shared.URL("/cam"), "--duration", "3s", "-o", "-",
+			"--stats-json", filepath.Join(dir, "stats.json")}, args...)...)
+		ff := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-f", "mjpeg", "-i", "-", "-f", "null", "-")
+		ff.Stdin, _ = pull.StdoutPipe()
+		var ffErr bytes.Buffer
+		ff.Stderr = &ffErr
+		if err := ff.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var pullErr bytes.Buffer
+		pull.Stderr = &pullErr
+		if err := pull.Run(); err != nil {
+			t.Fatalf("flowcam %v: %v\n%s", args, err, pullErr.String())
+		}
+		if err := ff.Wait(); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, ffErr.String())
+		}
+		m := regexp.MustCompile(`frame=\s*(\d+)`).FindAllStringSubmatch(ffErr.String(), -1)
+		if len(m) == 0 || !regexp.MustCompile(`1280x720`).MatchString(ffErr.String()) {
+			t.Fatalf("ffmpeg did not decode a 1280x720 stream:\n%s", ffErr.String())
+		}
+		var rep struct {
+			FramesComplete int `json:"frames_complete"`
+			FramesLost     int `json:"frames_lost"`
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "stats.json"))
+		json.Unmarshal(b, &rep)
+		t.Logf("%v: ffmpeg decoded %s frames; report: %d complete, %d lost", args, m[len(m)-1][1], rep.FramesComplete, rep.FramesLost)
+		if rep.FramesComplete < 60 || rep.FramesLost != 0 {
+			t.Fatalf("report %+v", rep)
+		}
+	}
+}
