@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"flowcam/stream/ntp"
 	"flowcam/stream/rtpjpeg"
 )
 
@@ -202,7 +203,7 @@ func (r *Receiver) rtcp(f *recvFlow, b []byte, now time.Time) {
 		case *rtcp.SenderReport:
 			if p.SSRC == r.cfg.ServerSSRC || r.cfg.ServerSSRC == 0 {
 				f.senderReport(p.NTPTime, now)
-				r.lastSR.Store(&SenderReport{RTPTime: p.RTPTime, NTP: ntpToTime(p.NTPTime)})
+				r.lastSR.Store(&SenderReport{RTPTime: p.RTPTime, NTP: ntp.ToTime(p.NTPTime)})
 			}
 		case *rtcp.ApplicationDefined:
 			if p.Name != nameAck || int(p.SubType) != f.index {
@@ -213,12 +214,6 @@ func (r *Receiver) rtcp(f *recvFlow, b []byte, now time.Time) {
 			}
 		}
 	}
-}
-
-func ntpToTime(ntp uint64) time.Time {
-	const ntpEpochOffset = 2208988800
-	sec, frac := int64(ntp>>32)-ntpEpochOffset, ntp&0xFFFFFFFF
-	return time.Unix(sec, int64(frac*1e9>>32))
 }
 
 // reportLoop sends, per flow, a receiver report and (multi-flow) a

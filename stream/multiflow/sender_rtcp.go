@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"flowcam/stream/ntp"
 	"flowcam/stream/rtpjpeg"
 )
 
@@ -100,7 +101,7 @@ func (s *Sender) report(f *senderFlow, src netip.AddrPort, reports []rtcp.Recept
 			continue
 		}
 		p.heardAt(now, s.cfg.ReportEvery)
-		if rtt, ok := roundTrip(now, r.LastSenderReport, r.Delay); ok {
+		if rtt, ok := ntp.RoundTrip(now, r.LastSenderReport, r.Delay); ok {
 			p.rttSample(rtt, now)
 		}
 		p.jitter = time.Duration(r.Jitter) * time.Second / rtpjpeg.ClockRate
@@ -113,19 +114,6 @@ func (s *Sender) report(f *senderFlow, src netip.AddrPort, reports []rtcp.Recept
 		s.sched.update(now)
 	}
 	s.cfg.OnAlive() // an atomic store: safe under the lock
-}
-
-// roundTrip computes RTT = arrival - LSR - DLSR (RFC 3550 6.4.1), in
-// 1/65536 s units of the middle 32 bits of NTP time.
-func roundTrip(now time.Time, lsr, dlsr uint32) (time.Duration, bool) {
-	if lsr == 0 {
-		return 0, false
-	}
-	d := int64(uint32(ntpTime(now)>>16) - lsr - dlsr)
-	if d < 0 || d > 10<<16 {
-		return 0, false // clock trouble or a stale echo
-	}
-	return time.Duration(d * int64(time.Second) >> 16), true
 }
 
 // sendReports sends each registered flow a sender report, which both maps
@@ -145,7 +133,7 @@ func (s *Sender) sendReports(now time.Time) {
 		}
 		rtpNow := s.lastTS + uint32(now.Sub(s.lastCaptured).Seconds()*rtpjpeg.ClockRate)
 		sends = append(sends, out{f, net.UDPAddrFromAddrPort(f.client), rtcp.SenderReport{
-			SSRC: s.cfg.SSRC, NTPTime: ntpTime(now), RTPTime: rtpNow,
+			SSRC: s.cfg.SSRC, NTPTime: ntp.FromTime(now), RTPTime: rtpNow,
 			PacketCount: f.packets, OctetCount: f.octets}})
 	}
 	s.mu.Unlock()
@@ -154,11 +142,4 @@ func (s *Sender) sendReports(now time.Time) {
 			o.f.conn.WriteTo(b, o.dst)
 		}
 	}
-}
-
-// ntpTime converts a wall-clock time to RFC 3550's 64-bit NTP format.
-func ntpTime(t time.Time) uint64 {
-	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
-	ns := uint64(t.UnixNano())
-	return (ns/1e9+ntpEpochOffset)<<32 | (ns%1e9)<<32/1e9
 }

@@ -8,11 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
-	"flowcam/capture"
+	"flowcam/internal/testutil/feeder"
 	"flowcam/stream/broadcast"
 	"flowcam/stream/multiflow"
 	"flowcam/stream/playout"
@@ -38,24 +37,8 @@ func serve(t *testing.T, mf *rtspserver.MultiflowConfig) string {
 	go srv.Serve(ln)
 	var buf bytes.Buffer
 	stdjpeg.Encode(&buf, image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420), nil)
-	frame := buf.Bytes()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for n := uint64(0); ; n++ {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				b.Publish(&capture.Frame{JPEG: frame, Seq: n, PTS: time.Duration(n) * 40 * time.Millisecond, Captured: now})
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait(); srv.Close() })
+	stop := feeder.Start(b, [][]byte{buf.Bytes()}, 25)
+	t.Cleanup(func() { stop(); srv.Close() })
 	return "rtsp://" + ln.Addr().String() + "/cam"
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"flowcam/stream/multiflow"
+	"flowcam/stream/ntp"
 	"flowcam/stream/rtpjpeg"
 	"flowcam/stream/rtspclient"
 )
@@ -221,7 +222,7 @@ func (s *tcpSource) readRTCP(b []byte) {
 	}
 	for _, p := range pkts {
 		if sr, ok := p.(*rtcp.SenderReport); ok {
-			s.sr.Store(&multiflow.SenderReport{RTPTime: sr.RTPTime, NTP: ntpTime(sr.NTPTime)})
+			s.sr.Store(&multiflow.SenderReport{RTPTime: sr.RTPTime, NTP: ntp.ToTime(sr.NTPTime)})
 		}
 	}
 }
@@ -275,11 +276,6 @@ func (q *seqStats) snapshot() multiflow.FlowStats {
 		s.Loss = float64(s.Lost) / float64(expected)
 	}
 	return s
-}
-
-func ntpTime(ntp uint64) time.Time {
-	const ntpEpochOffset = 2208988800
-	return time.Unix(int64(ntp>>32)-ntpEpochOffset, int64((ntp&0xFFFFFFFF)*1e9>>32))
 }
 
 // clockRate is the RTP/JPEG clock.

@@ -7,6 +7,7 @@ import (
 	"github.com/pion/rtcp"
 
 	"flowcam/stream/multiflow"
+	"flowcam/stream/ntp"
 	"flowcam/stream/rtpjpeg"
 )
 
@@ -23,15 +24,6 @@ type receiverStats struct {
 	lastSRAt     time.Time
 }
 
-// ntpTime converts a wall-clock time to the 64-bit NTP format of RFC 3550.
-func ntpTime(t time.Time) uint64 {
-	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
-	ns := uint64(t.UnixNano())
-	sec := ns/1e9 + ntpEpochOffset
-	frac := (ns % 1e9) << 32 / 1e9
-	return sec<<32 | frac
-}
-
 // sendSR sends a sender report tying our RTP clock to wall-clock time, so
 // players can measure delay and synchronise.
 func (s *session) sendSR() {
@@ -40,11 +32,11 @@ func (s *session) sendSR() {
 	}
 	now := s.srv.cfg.Now()
 	elapsed := now.Sub(s.lastCaptured)
-	ntp := ntpTime(now)
+	stamp := ntp.FromTime(now)
 	pkts := []rtcp.Packet{
 		&rtcp.SenderReport{
 			SSRC:        s.ssrc,
-			NTPTime:     ntp,
+			NTPTime:     stamp,
 			RTPTime:     s.lastTS + uint32(elapsed.Seconds()*rtpjpeg.ClockRate),
 			PacketCount: uint32(s.packets.Load()),
 			OctetCount:  uint32(s.octets.Load()),
@@ -56,7 +48,7 @@ func (s *session) sendSR() {
 		return
 	}
 	s.rtcp.mu.Lock()
-	s.rtcp.lastSR, s.rtcp.lastSRAt = uint32(ntp>>16), now
+	s.rtcp.lastSR, s.rtcp.lastSRAt = uint32(stamp>>16), now
 	s.rtcp.mu.Unlock()
 	if err := s.media.writeRTCP(buf); err != nil {
 		s.log.Debug("send RTCP", "err", err)
@@ -97,11 +89,9 @@ func (r *receiverStats) update(rr rtcp.ReceptionReport, now time.Time) {
 	r.fractionLost = float64(rr.FractionLost) / 256
 	r.totalLost = rr.TotalLost
 	r.jitter = rr.Jitter
-	// RFC 3550 6.4.1: RTT = arrival - LSR - DLSR, in 1/65536 s.
-	if rr.LastSenderReport != 0 && rr.LastSenderReport == r.lastSR {
-		arrival := uint32(ntpTime(now) >> 16)
-		if d := int64(arrival - rr.LastSenderReport - rr.Delay); d >= 0 && d < 1<<31 {
-			r.rtt = time.Duration(d * int64(time.Second) >> 16)
+	if rr.LastSenderReport == r.lastSR {
+		if rtt, ok := ntp.RoundTrip(now, rr.LastSenderReport, rr.Delay); ok {
+			r.rtt = rtt
 		}
 	}
 }

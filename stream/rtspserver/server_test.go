@@ -2,7 +2,6 @@ package rtspserver
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
@@ -12,14 +11,13 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
-	"flowcam/capture"
+	"flowcam/internal/testutil/feeder"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/stream/broadcast"
 	"flowcam/stream/rtpjpeg"
@@ -74,26 +72,9 @@ func start(t *testing.T, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		frames := testFrames(t)
-		tick := time.NewTicker(time.Second / testFPS)
-		defer tick.Stop()
-		for n := uint64(0); ; n++ {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				b.Publish(&capture.Frame{JPEG: frames[n%5], Seq: n, PTS: time.Duration(n) * time.Second / testFPS, Captured: now})
-			}
-		}
-	}()
+	stop := feeder.Start(b, testFrames(t), testFPS)
 	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
+		stop()
 		srv.Close()
 	})
 	addr := ln.Addr().String()
