@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"log/slog"
 	"sync/atomic"
@@ -22,32 +23,58 @@ type Encoder interface {
 	Encode(dst []byte, img *image.YCbCr) ([]byte, error)
 }
 
+// Transcoder re-encodes a JPEG that cannot be sent as it is (a camera's
+// 4:4:4, optimized Huffman tables, progressive scans).
+type Transcoder interface {
+	Transcode(dst, jpeg []byte) ([]byte, error)
+}
+
 // Stats are the pipeline's running counters.
 type Stats struct {
-	Captured   uint64        // frames delivered by the source
-	Encoded    uint64        // frames compressed by the encoder
-	Dropped    uint64        // frames lost to encoder errors
-	SourceErrs uint64        // failed reads from the source
-	EncodeTime time.Duration // total time spent encoding
+	Captured    uint64        // frames delivered by the source
+	Encoded     uint64        // raw frames compressed by the encoder
+	Passthrough uint64        // source JPEGs sent as they came
+	Transcoded  uint64        // source JPEGs re-encoded
+	Dropped     uint64        // frames lost to encoder errors or corrupt source JPEG
+	SourceErrs  uint64        // failed reads from the source
+	EncodeTime  time.Duration // total time spent encoding and transcoding
+}
+
+// Option adjusts a Pipeline.
+type Option func(*Pipeline)
+
+// WithPassthroughCheck sends source JPEG frames that pass check as they
+// are, and re-encodes the others with tr. Without it every source JPEG is
+// passed through.
+func WithPassthroughCheck(check func(jpeg []byte) error, tr Transcoder) Option {
+	return func(p *Pipeline) { p.check, p.transcoder = check, tr }
 }
 
 // Pipeline runs one source through one encoder and hands every finished
 // frame to a sink, once, however many viewers there are downstream.
 type Pipeline struct {
-	src  Source
-	enc  Encoder
-	sink func(*Frame)
-	log  *slog.Logger
-	buf  []byte
+	src        Source
+	enc        Encoder
+	sink       func(*Frame)
+	log        *slog.Logger
+	check      func([]byte) error
+	transcoder Transcoder
+	buf        []byte
+	out        Frame // what the sink sees; reused, so publishing allocates nothing
+	warned     bool
 
-	captured, encoded, dropped, sourceErrs, encodeNanos atomic.Uint64
+	captured, encoded, passthrough, transcoded, dropped, sourceErrs, encodeNanos atomic.Uint64
 }
 
 // NewPipeline wires src through enc into sink. The sink is called on the
 // pipeline's goroutine and must copy what it keeps: the frame's buffers are
 // reused as soon as it returns.
-func NewPipeline(src Source, enc Encoder, sink func(*Frame), log *slog.Logger) *Pipeline {
-	return &Pipeline{src: src, enc: enc, sink: sink, log: log}
+func NewPipeline(src Source, enc Encoder, sink func(*Frame), log *slog.Logger, opts ...Option) *Pipeline {
+	p := &Pipeline{src: src, enc: enc, sink: sink, log: log}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // Run captures until ctx is done, then closes the source. Source errors are
@@ -79,23 +106,56 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 func (p *Pipeline) process(f *Frame) {
-	if f.JPEG == nil {
-		if f.Image == nil {
-			p.drop(f, errors.New("source delivered an empty frame"))
-			return
-		}
-		start := time.Now()
+	data, err := p.jpeg(f)
+	if err != nil {
+		p.drop(f, err)
+		return
+	}
+	p.out = Frame{JPEG: data, PTS: f.PTS, Captured: f.Captured, Seq: f.Seq, Image: f.Image}
+	p.sink(&p.out)
+}
+
+// jpeg returns the frame's JPEG: encoded from its picture, or the source's
+// own when it can be sent, else re-encoded.
+func (p *Pipeline) jpeg(f *Frame) ([]byte, error) {
+	start := time.Now()
+	defer func() { p.encodeNanos.Add(uint64(time.Since(start))) }()
+	switch {
+	case f.JPEG != nil:
+		return p.fromSource(f.JPEG)
+	case f.Image != nil:
 		out, err := p.enc.Encode(p.buf[:0], f.Image)
-		p.encodeNanos.Add(uint64(time.Since(start)))
 		if err != nil {
-			p.drop(f, err)
-			return
+			return nil, err
 		}
 		p.buf = out
-		f.JPEG = out
 		p.encoded.Add(1)
+		return out, nil
 	}
-	p.sink(f)
+	return nil, errors.New("source delivered an empty frame")
+}
+
+func (p *Pipeline) fromSource(data []byte) ([]byte, error) {
+	if p.check == nil {
+		p.passthrough.Add(1)
+		return data, nil
+	}
+	reason := p.check(data)
+	if reason == nil {
+		p.passthrough.Add(1)
+		return data, nil
+	}
+	out, err := p.transcoder.Transcode(p.buf[:0], data)
+	if err != nil {
+		return nil, fmt.Errorf("corrupt source JPEG (%v): %w", reason, err)
+	}
+	if !p.warned {
+		p.warned = true
+		p.log.Info("source JPEG frames are re-encoded", "reason", reason)
+	}
+	p.buf = out
+	p.transcoded.Add(1)
+	return out, nil
 }
 
 func (p *Pipeline) drop(f *Frame, err error) {
@@ -109,11 +169,13 @@ func (p *Pipeline) drop(f *Frame, err error) {
 // Stats returns a snapshot of the counters.
 func (p *Pipeline) Stats() Stats {
 	return Stats{
-		Captured:   p.captured.Load(),
-		Encoded:    p.encoded.Load(),
-		Dropped:    p.dropped.Load(),
-		SourceErrs: p.sourceErrs.Load(),
-		EncodeTime: time.Duration(p.encodeNanos.Load()),
+		Captured:    p.captured.Load(),
+		Encoded:     p.encoded.Load(),
+		Passthrough: p.passthrough.Load(),
+		Transcoded:  p.transcoded.Load(),
+		Dropped:     p.dropped.Load(),
+		SourceErrs:  p.sourceErrs.Load(),
+		EncodeTime:  time.Duration(p.encodeNanos.Load()),
 	}
 }
 

@@ -33,3 +33,32 @@ func (p *Pool) put(f *Frame) {
 	default:
 	}
 }
+
+// JPEGPool recycles frames that carry an already compressed picture (a
+// camera's MJPEG), so copying each one out of the driver's buffer does not
+// allocate once the buffers have grown to the largest frame.
+type JPEGPool struct {
+	free chan *Frame
+}
+
+// NewJPEGPool returns a pool keeping up to n idle frames.
+func NewJPEGPool(n int) *JPEGPool { return &JPEGPool{free: make(chan *Frame, n)} }
+
+// Get returns a frame whose JPEG is empty with spare capacity.
+func (p *JPEGPool) Get() *Frame {
+	select {
+	case f := <-p.free:
+		f.JPEG = f.JPEG[:0]
+		return f
+	default:
+		return &Frame{release: p.put}
+	}
+}
+
+func (p *JPEGPool) put(f *Frame) {
+	f.Image = nil
+	select {
+	case p.free <- f:
+	default:
+	}
+}

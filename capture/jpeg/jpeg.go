@@ -25,6 +25,7 @@ var ErrSampling = errors.New("jpeg: only 4:2:0 and 4:2:2 pictures are supported"
 type Encoder struct {
 	opts    libjpeg.EncoderOptions
 	scratch *image.YCbCr
+	sub     *image.YCbCr // chroma-halved copy for Transcode
 	out     appendBuffer
 }
 

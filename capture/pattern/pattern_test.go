@@ -147,3 +147,18 @@ func BenchmarkRender720p(b *testing.B) {
 		s.Render(uint64(i), img)
 	}
 }
+
+func TestNoSignalCardChangesEverySecond(t *testing.T) {
+	for _, size := range []capture.Size{{Width: 1280, Height: 720}, {Width: 640, Height: 480}, {Width: 8, Height: 8}} {
+		a := capture.NewYCbCr(size, image.YCbCrSubsampleRatio420)
+		b := capture.NewYCbCr(size, image.YCbCrSubsampleRatio420)
+		RenderNoSignal(a, 1)
+		RenderNoSignal(b, 2)
+		if size.Width >= 64 && bytes.Equal(a.Y, b.Y) {
+			t.Errorf("%v: the card does not change with the seconds", size)
+		}
+		if a.Y[0] != 40 {
+			t.Errorf("%v: background %d", size, a.Y[0])
+		}
+	}
+}
