@@ -1,9 +1,10 @@
-//go:build !linux
+//go:build !linux || !cgo
 
 package v4l2
 
 import (
 	"errors"
+	"io"
 	"time"
 )
 
@@ -19,7 +20,15 @@ type rawFrame struct {
 }
 
 func openCamera(path string) (camera, error) {
-	return nil, errors.New("V4L2 cameras are only supported on Linux")
+	return nil, errors.New("V4L2 cameras need Linux and a cgo build")
 }
 
 func monotonicNow() time.Duration { return time.Duration(time.Now().UnixNano()) }
+
+// ListDevices is Linux-only.
+func ListDevices(w io.Writer) error { return errors.New("V4L2 cameras need Linux and a cgo build") }
+
+// ListFormats is Linux-only.
+func ListFormats(w io.Writer, path string) error {
+	return errors.New("V4L2 cameras need Linux and a cgo build")
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"flowcam/capture"
+	"flowcam/capture/v4l2"
 	"flowcam/stream/multiflow"
 	"flowcam/stream/rtpjpeg"
 )
@@ -23,6 +25,7 @@ type Config struct {
 	Log       LogConfig       `mapstructure:"log"`
 	RTSP      RTSPConfig      `mapstructure:"rtsp"`
 	Multiflow MultiflowConfig `mapstructure:"multiflow"`
+	V4L2      V4L2Config      `mapstructure:"v4l2"`
 	Streams   []StreamConfig  `mapstructure:"-"`
 
 	// Top-level stream keys: the default stream, and defaults for every
@@ -36,6 +39,8 @@ type Config struct {
 
 	ShowVersion    bool   `mapstructure:"-"`
 	ListInterfaces bool   `mapstructure:"-"`
+	ListDevices    bool   `mapstructure:"-"`
+	ListFormats    string `mapstructure:"-"`
 	File           string `mapstructure:"-"`
 }
 
@@ -63,6 +68,17 @@ type MultiflowConfig struct {
 	Interfaces []string `mapstructure:"interfaces"`
 }
 
+// V4L2Config applies to every camera source.
+type V4L2Config struct {
+	PixelFormat string           `mapstructure:"pixel_format"`
+	Buffers     int              `mapstructure:"buffers"`
+	Watchdog    time.Duration    `mapstructure:"watchdog"`
+	Controls    map[string]int64 `mapstructure:"controls"`
+
+	Format    v4l2.FourCC    `mapstructure:"-"`
+	Controls_ []v4l2.Control `mapstructure:"-"`
+}
+
 // StreamConfig is one served path, after defaults are applied.
 type StreamConfig struct {
 	Path    string
@@ -87,6 +103,10 @@ var defaults = map[string]any{
 	"multiflow.max_flows":  4,
 	"multiflow.modes":      []string{"stripe", "duplicate", "failover"},
 	"multiflow.interfaces": []string{},
+	"v4l2.pixel_format":    "auto",
+	"v4l2.buffers":         4,
+	"v4l2.watchdog":        2 * time.Second,
+	"v4l2.controls":        map[string]int64{},
 	"path":                 "/cam",
 	"source":               "pattern",
 	"size":                 "1280x720",
@@ -96,11 +116,12 @@ var defaults = map[string]any{
 
 // flags maps command-line flags to config keys.
 var flags = []struct{ name, key, usage string }{
-	{"source", "source", "frame source: pattern"},
+	{"source", "source", "frame source: pattern, or a V4L2 device such as /dev/video0"},
 	{"size", "size", "picture size WIDTHxHEIGHT (multiples of 8, at most 2040)"},
 	{"fps", "fps", "frames per second"},
 	{"quality", "quality", "JPEG quality 1-100"},
 	{"path", "path", "RTSP path of the stream"},
+	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12 or YU12"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
 	{"session-timeout", "rtsp.session_timeout", "close sessions idle this long"},
 	{"mtu", "rtsp.mtu", "largest RTP packet in bytes"},
@@ -108,7 +129,8 @@ var flags = []struct{ name, key, usage string }{
 	{"log-format", "log.format", "text or json"},
 }
 
-var sources = []string{"pattern"}
+// sources are the accepted source values besides device paths.
+const sourceHelp = "accepted values are pattern, or a V4L2 device such as /dev/video0 or /dev/v4l/by-id/..."
 
 // loadConfig builds the configuration from defaults, the config file,
 // FLOWCAM_* environment variables and flags, in increasing precedence.
@@ -119,6 +141,8 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	cfgFile := fs.String("config", os.Getenv("FLOWCAM_CONFIG"), "YAML config file (see configs/flowcamd.yaml)")
 	version := fs.Bool("version", false, "print version and build information, then exit")
 	listIfs := fs.Bool("list-interfaces", false, "list network interfaces (for multiflow.interfaces), then exit")
+	listDevs := fs.Bool("list-devices", false, "list V4L2 video devices, then exit")
+	listFmts := fs.String("list-formats", "", "list the formats, sizes and frame rates of a V4L2 `device`, then exit")
 	for _, f := range flags {
 		switch d := defaults[f.key].(type) {
 		case int:
@@ -144,7 +168,8 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	v.SetEnvPrefix("FLOWCAM")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
-	cfg := &Config{ShowVersion: *version, ListInterfaces: *listIfs, File: *cfgFile}
+	cfg := &Config{ShowVersion: *version, ListInterfaces: *listIfs, ListDevices: *listDevs, ListFormats: *listFmts,
+		File: *cfgFile}
 	if *cfgFile != "" {
 		v.SetConfigFile(*cfgFile)
 		v.SetConfigType("yaml")
@@ -213,8 +238,35 @@ func (c *Config) validate() error {
 			p.bad("multiflow.modes", quote(m), "accepted values are stripe, duplicate, failover")
 		}
 	}
+	c.checkV4L2(&p)
 	c.Streams = c.streams(&p)
 	return errors.Join(p...)
+}
+
+func (c *Config) checkV4L2(p *problems) {
+	v := &c.V4L2
+	if !strings.EqualFold(v.PixelFormat, "auto") {
+		f, err := v4l2.ParseFourCC(v.PixelFormat)
+		if err != nil {
+			p.bad("v4l2.pixel_format", quote(v.PixelFormat), "accepted values are auto, MJPG, YUYV, UYVY, NV12, YU12")
+		}
+		v.Format = f
+	}
+	if v.Buffers < 2 || v.Buffers > 32 {
+		p.bad("v4l2.buffers", v.Buffers, "must be from 2 to 32")
+	}
+	if v.Watchdog < 100*time.Millisecond {
+		p.bad("v4l2.watchdog", v.Watchdog, "must be at least 100ms, e.g. 2s")
+	}
+	v.Controls_ = nil
+	for name, val := range v.Controls {
+		ctl, err := v4l2.ParseControl(fmt.Sprintf("%s=%d", name, val))
+		if err != nil || val < math.MinInt32 || val > math.MaxInt32 {
+			p.bad("v4l2.controls."+name, val, "must be an integer the camera accepts")
+			continue
+		}
+		v.Controls_ = append(v.Controls_, ctl)
+	}
 }
 
 // streams applies the top-level stream keys to each entry of the streams
@@ -256,8 +308,8 @@ func parseStream(prefix string, raw map[string]any, p *problems) StreamConfig {
 		p.bad(prefix+"path", quote(fmt.Sprint(raw["path"])), "must be a URL path such as /cam")
 	}
 	s.Source = fmt.Sprint(raw["source"])
-	if !oneOf(s.Source, sources...) {
-		p.bad(prefix+"source", quote(s.Source), "accepted values are "+strings.Join(sources, ", "))
+	if s.Source != "pattern" && !strings.HasPrefix(s.Source, "/dev/") {
+		p.bad(prefix+"source", quote(s.Source), sourceHelp)
 	}
 	var err error
 	if s.Size, err = parseSize(fmt.Sprint(raw["size"])); err != nil {

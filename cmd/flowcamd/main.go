@@ -26,6 +26,13 @@ func main() {
 		printVersion(os.Stdout)
 		return
 	}
+	if done, err := listDevices(os.Stdout, cfg); done {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "flowcamd:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if cfg.ListInterfaces {
 		if err := listInterfaces(os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "flowcamd:", err)

@@ -13,6 +13,7 @@ import (
 	"flowcam/capture"
 	"flowcam/capture/jpeg"
 	"flowcam/capture/pattern"
+	"flowcam/capture/v4l2"
 	"flowcam/platform/board"
 	"flowcam/platform/netif"
 	"flowcam/stream/broadcast"
@@ -34,6 +35,16 @@ const shutdownGrace = 900 * time.Millisecond
 func printVersion(w io.Writer) {
 	fmt.Fprintf(w, "flowcamd %s (commit %s, %s, %s/%s, cgo libjpeg-turbo encoder)\nboard: %s\n",
 		version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH, board.Local())
+}
+
+func listDevices(w io.Writer, cfg *Config) (bool, error) {
+	switch {
+	case cfg.ListDevices:
+		return true, v4l2.ListDevices(w)
+	case cfg.ListFormats != "":
+		return true, v4l2.ListFormats(w, cfg.ListFormats)
+	}
+	return false, nil
 }
 
 func listInterfaces(w io.Writer) error {
@@ -69,7 +80,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	var streams []rtspserver.Stream
 	var pipes []*capture.Pipeline
 	for _, sc := range cfg.Streams {
-		pipe, st, err := buildStream(sc, mtu, log.With("path", sc.Path))
+		pipe, st, err := buildStream(sc, cfg.V4L2, mtu, log.With("path", sc.Path))
 		if err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Path, err)
 		}
@@ -161,8 +172,8 @@ func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
 	return mf, nil
 }
 
-func buildStream(sc StreamConfig, mtu int, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {
-	src, err := pattern.New(sc.Size, sc.FPS)
+func buildStream(sc StreamConfig, cam V4L2Config, mtu int, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {
+	src, err := buildSource(sc, cam, log)
 	if err != nil {
 		return nil, rtspserver.Stream{}, err
 	}
@@ -176,7 +187,23 @@ func buildStream(sc StreamConfig, mtu int, log *slog.Logger) (*capture.Pipeline,
 	}
 	b := broadcast.New(pk, log)
 	st := rtspserver.Stream{Path: sc.Path, Width: sc.Size.Width, Height: sc.Size.Height, FPS: sc.FPS, Frames: b}
-	return capture.NewPipeline(src, enc, b.Publish, log), st, nil
+	return capture.NewPipeline(src, enc, b.Publish, log, capture.WithPassthroughCheck(sendable, enc)), st, nil
+}
+
+// buildSource opens the stream's frame source.
+func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Source, error) {
+	if sc.Source == "pattern" {
+		return pattern.New(sc.Size, sc.FPS)
+	}
+	return v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: cam.Format},
+		Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: cam.Controls_, Logger: log})
+}
+
+// sendable reports why a source's own JPEG cannot go out as RTP/JPEG
+// (RFC 2435), so the pipeline re-encodes it instead.
+func sendable(data []byte) error {
+	var pic rtpjpeg.Picture
+	return rtpjpeg.Parse(data, &pic)
 }
 
 // streamURLs lists addresses a viewer can use: the listen address, or
