@@ -15,7 +15,7 @@ FUZZTIME    ?= 30s
 UNIT_PKGS   := ./capture/... ./stream/... ./platform/... ./cmd/... ./internal/...
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build run test test-unit test-integration test-netns bench fuzz lint clean
+.PHONY: help deps build run test test-unit test-integration test-netns test-v4l2 bench fuzz lint clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -32,10 +32,10 @@ run: build ## serve the built-in test pattern on rtsp://localhost:8554/cam
 	@echo "           or: gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:$(RTSP_PORT)/cam ! rtpjpegdepay ! jpegdec ! autovideosink"
 	./bin/flowcamd --source pattern --rtsp-addr $(RTSP_ADDR)
 
-test: ## run every test: vet, unit (race), the daemon against ffmpeg/GStreamer/gortsplib, multi-flow in network namespaces
+test: ## run every test: vet, unit (race), the daemon against ffmpeg/GStreamer/gortsplib, multi-flow in network namespaces, a V4L2 camera in a VM
 	@.ci/deps test
 	$(MAKE) --no-print-directory lint build
-	$(MAKE) --no-print-directory test-unit test-integration test-netns
+	$(MAKE) --no-print-directory test-unit test-integration test-netns test-v4l2
 
 test-unit: ## unit tests with the race detector
 	$(GO) test -race -count=1 $(UNIT_PKGS)
@@ -46,6 +46,10 @@ test-integration: build ## the real daemon against real clients
 test-netns: build ## multi-flow scenarios over two impaired paths in network namespaces (needs root)
 	@.ci/deps test
 	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -v -timeout 20m ./test/netns/
+
+test-v4l2: ## flowcamd on the kernel's virtual camera (vivid) in a qemu guest: play, unplug, replug
+	@.ci/deps test
+	$(GO) test -count=1 -v -timeout 10m ./test/v4l2/
 
 bench: build ## benchmarks: encoder, packetizer, serving cost, against tjbench, ffmpeg and GStreamer
 	@.ci/deps test

@@ -29,6 +29,10 @@ type Transcoder interface {
 	Transcode(dst, jpeg []byte) ([]byte, error)
 }
 
+// ErrCorrupt marks a source JPEG that is damaged (truncated, malformed):
+// it is dropped, since re-encoding would only send the damage on.
+var ErrCorrupt = errors.New("corrupt JPEG")
+
 // Stats are the pipeline's running counters.
 type Stats struct {
 	Captured    uint64        // frames delivered by the source
@@ -44,8 +48,8 @@ type Stats struct {
 type Option func(*Pipeline)
 
 // WithPassthroughCheck sends source JPEG frames that pass check as they
-// are, and re-encodes the others with tr. Without it every source JPEG is
-// passed through.
+// are, drops those check calls ErrCorrupt, and re-encodes the others with
+// tr. Without it every source JPEG is passed through.
 func WithPassthroughCheck(check func(jpeg []byte) error, tr Transcoder) Option {
 	return func(p *Pipeline) { p.check, p.transcoder = check, tr }
 }
@@ -144,6 +148,9 @@ func (p *Pipeline) fromSource(data []byte) ([]byte, error) {
 	if reason == nil {
 		p.passthrough.Add(1)
 		return data, nil
+	}
+	if errors.Is(reason, ErrCorrupt) {
+		return nil, reason
 	}
 	out, err := p.transcoder.Transcode(p.buf[:0], data)
 	if err != nil {

@@ -205,8 +205,8 @@ func (d *device) next(ctx context.Context, timeout time.Duration) (rawFrame, err
 			return rawFrame{}, fmt.Errorf("%s: device gone (poll revents %#x)", d.path, fds[0].Revents)
 		}
 		buf, err := v4l2.DequeueBuffer(d.fd, v4l2.IOTypeMMAP, v4l2.BufTypeVideoCapture)
-		if errors.Is(err, v4l2.ErrorTemporary) {
-			continue // EAGAIN: woken without a frame
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, v4l2.ErrorTemporary) {
+			continue // woken without a frame (an event, or a frame taken back)
 		}
 		if err != nil {
 			return rawFrame{}, fmt.Errorf("%s: dequeue: %w", d.path, err)

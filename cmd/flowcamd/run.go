@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -200,10 +201,15 @@ func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Sou
 }
 
 // sendable reports why a source's own JPEG cannot go out as RTP/JPEG
-// (RFC 2435), so the pipeline re-encodes it instead.
+// (RFC 2435): damage (the pipeline drops the frame), or a form the
+// pipeline re-encodes.
 func sendable(data []byte) error {
 	var pic rtpjpeg.Picture
-	return rtpjpeg.Parse(data, &pic)
+	err := rtpjpeg.Parse(data, &pic)
+	if errors.Is(err, rtpjpeg.ErrMalformed) {
+		return fmt.Errorf("%w: %v", capture.ErrCorrupt, err)
+	}
+	return err
 }
 
 // streamURLs lists addresses a viewer can use: the listen address, or

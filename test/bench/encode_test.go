@@ -74,7 +74,7 @@ func measureEncode(t *testing.T, dir string, img *image.YCbCr) encodeReport {
 
 	var tj []encodeFig
 	for i := range runs {
-		fig, err := encodeTjbench(dir)
+		fig, err := encodeTjbench(dir, "420")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,8 +172,8 @@ var tjbenchRe = regexp.MustCompile(`Comp from YUV\s*-->\s*Frame rate:\s*([0-9.]+
 // encodeTjbench runs libjpeg-turbo's own benchmark on the frame. tjbench
 // converts the RGB file to planar YUV once and times compression from the
 // planes in one thread, so its frame rate is frames/s per core.
-func encodeTjbench(dir string) (encodeFig, error) {
-	out, err := run(dir, "tjbench", "frame.ppm", strconv.Itoa(quality), "-subsamp", "420", "-yuv",
+func encodeTjbench(dir, subsamp string) (encodeFig, error) {
+	out, err := run(dir, "tjbench", "frame.ppm", strconv.Itoa(quality), "-subsamp", subsamp, "-yuv",
 		"-componly", "-nowrite", "-benchtime", "2", "-warmup", "0.5")
 	if err != nil {
 		return encodeFig{}, err

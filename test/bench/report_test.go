@@ -44,9 +44,10 @@ func TestReport(t *testing.T) {
 	frame := newFrame(t)
 	enc := measureEncode(t, dir, frame)
 	pkt := measurePacketize(t, enc.jpeg)
+	cam := measureYUYV(t, dir, frame)
 	srv := measureServing(t, dir, enc.ffmpegQ)
 
-	fmt.Print("\n" + summary(enc, pkt, srv))
+	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + cam.table())
 	t.Logf("report took %v", time.Since(start).Round(time.Second))
 }
 
