@@ -30,6 +30,12 @@ func (s *Source) connect() error {
 }
 
 func (s *Source) setup(cam camera) error {
+	// Controls first: they do not depend on the format, and a device that
+	// another program is streaming from (busy for format changes) still
+	// reports a control that is out of range.
+	if err := cam.setControls(s.cfg.Controls); err != nil {
+		return fmt.Errorf("%w: %s: %v", errConfig, s.cfg.Device, err)
+	}
 	modes, err := cam.modes()
 	if err != nil {
 		return err
@@ -46,9 +52,6 @@ func (s *Source) setup(cam camera) error {
 		"granted", fmt.Sprintf("%s %v %.4g fps", f, got, gotFPS), "bytes_per_line", stride)
 	if err := got.Validate(); err != nil {
 		return fmt.Errorf("%w: %s: granted %v: %v", errConfig, s.cfg.Device, got, err)
-	}
-	if err := cam.setControls(s.cfg.Controls); err != nil {
-		return fmt.Errorf("%w: %s: %v", errConfig, s.cfg.Device, err)
 	}
 	if err := cam.start(s.cfg.Buffers); err != nil {
 		return err

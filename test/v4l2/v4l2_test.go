@@ -32,6 +32,8 @@ const (
 	noSignalType = 1
 )
 
+const byID = "/dev/v4l/by-id/platform-vivid-000-video-index0"
+
 func TestCameraInAVM(t *testing.T) {
 	vm.Require(t)
 	dir := t.TempDir()
@@ -44,7 +46,10 @@ func TestCameraInAVM(t *testing.T) {
 	g := vm.Start(t, vm.Options{
 		Binaries:   map[string]string{"/bin/flowcamd": daemon, "/bin/vividctl": ctl},
 		GuestPorts: []int{8554},
-		Startup:    "flowcamd --source /dev/video0 --size 640x480 --fps 25 --rtsp-addr :8554 >/tmp/flowcamd.log 2>&1 &",
+		// A stable by-id name, as udev would make it, survives re-enumeration:
+		// the daemon resolves it on every (re)open.
+		Startup: "mkdir -p /dev/v4l/by-id && ln -s /dev/video0 " + byID + " && " +
+			"flowcamd --source " + byID + " --size 640x480 --fps 25 --rtsp-addr :8554 >/tmp/flowcamd.log 2>&1 &",
 	})
 	t.Logf("guest booted in %v", g.BootTime().Round(time.Millisecond))
 	t.Cleanup(func() {
@@ -56,6 +61,13 @@ func TestCameraInAVM(t *testing.T) {
 	url := "rtsp://" + g.HostAddr(8554) + "/cam"
 	waitForServer(t, g.HostAddr(8554))
 	t.Run("ffmpeg plays the camera", func(t *testing.T) { ffmpegPlays(t, url) })
+	t.Run("a control out of range fails at start", func(t *testing.T) {
+		out, err := g.Run(context.Background(), "printf 'v4l2:\n  controls:\n    brightness: 999\n' >/tmp/bad.yaml; "+
+			"timeout 20 flowcamd --config /tmp/bad.yaml --source /dev/video0 --size 640x480 --rtsp-addr :9554 2>&1")
+		if err == nil || !strings.Contains(out, `control "Brightness" = 999 is out of range on /dev/video0: valid values are 0 to 255`) {
+			t.Fatalf("err %v, output:\n%s", err, out)
+		}
+	})
 	t.Run("unplug and replug", func(t *testing.T) { unplugReplug(t, g, url) })
 }
 
