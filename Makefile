@@ -41,7 +41,7 @@ test-unit: ## unit tests with the race detector
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-integration: build ## the real daemon against real clients
-	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 10m ./test/daemon/
+	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 10m ./test/daemon/ ./test/files/
 
 test-netns: build ## multi-flow scenarios over two impaired paths in network namespaces (needs root)
 	@.ci/deps test

@@ -33,7 +33,9 @@ type Config struct {
 	Path    string           `mapstructure:"path"`
 	Source  string           `mapstructure:"source"`
 	Size    string           `mapstructure:"size"`
-	FPS     float64          `mapstructure:"fps"`
+	FPS     string           `mapstructure:"fps"`
+	Loop    bool             `mapstructure:"loop"`
+	Rate    float64          `mapstructure:"rate"`
 	Quality int              `mapstructure:"quality"`
 	List    []map[string]any `mapstructure:"streams"`
 
@@ -83,10 +85,18 @@ type V4L2Config struct {
 type StreamConfig struct {
 	Path    string
 	Source  string
-	Size    capture.Size
-	FPS     float64
+	Size    capture.Size // zero: a file's own size
+	FPS     float64      // zero: a file's own rate
 	Quality int
+	Loop    bool    // files: restart at the end
+	Rate    float64 // files: playback speed
 }
+
+// Sizes and rates for sources that have none of their own.
+var (
+	defaultSize = capture.Size{Width: 1280, Height: 720}
+	defaultFPS  = 25.0
+)
 
 // defaults are every key's default value; registering each one is also
 // what lets FLOWCAM_* environment variables reach it.
@@ -109,16 +119,20 @@ var defaults = map[string]any{
 	"v4l2.controls":        map[string]int64{},
 	"path":                 "/cam",
 	"source":               "pattern",
-	"size":                 "1280x720",
-	"fps":                  25.0,
+	"size":                 "auto",
+	"fps":                  "auto",
+	"loop":                 true,
+	"rate":                 1.0,
 	"quality":              80,
 }
 
 // flags maps command-line flags to config keys.
 var flags = []struct{ name, key, usage string }{
-	{"source", "source", "frame source: pattern, or a V4L2 device such as /dev/video0"},
-	{"size", "size", "picture size WIDTHxHEIGHT (multiples of 8, at most 2040)"},
-	{"fps", "fps", "frames per second"},
+	{"source", "source", "frame source: pattern, a V4L2 device such as /dev/video0, or a video file"},
+	{"size", "size", "picture size WIDTHxHEIGHT (multiples of 8, at most 2040); auto: 1280x720, or a file's own"},
+	{"fps", "fps", "frames per second; auto: 25, or a file's own"},
+	{"loop", "loop", "files: restart at the end"},
+	{"rate", "rate", "files: playback speed factor"},
 	{"quality", "quality", "JPEG quality 1-100"},
 	{"path", "path", "RTSP path of the stream"},
 	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12 or YU12"},
@@ -130,7 +144,7 @@ var flags = []struct{ name, key, usage string }{
 }
 
 // sources are the accepted source values besides device paths.
-const sourceHelp = "accepted values are pattern, or a V4L2 device such as /dev/video0 or /dev/v4l/by-id/..."
+const sourceHelp = "accepted values are pattern, a V4L2 device such as /dev/video0 or /dev/v4l/by-id/..., or a video file"
 
 // loadConfig builds the configuration from defaults, the config file,
 // FLOWCAM_* environment variables and flags, in increasing precedence.
@@ -151,6 +165,8 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 			fs.Float64(f.name, d, f.usage)
 		case time.Duration:
 			fs.Duration(f.name, d, f.usage)
+		case bool:
+			fs.Bool(f.name, d, f.usage)
 		default:
 			fs.String(f.name, fmt.Sprint(d), f.usage)
 		}
@@ -283,10 +299,11 @@ func (c *Config) streams(p *problems) []StreamConfig {
 		if len(c.List) > 0 {
 			prefix = fmt.Sprintf("streams[%d].", i)
 		}
-		raw := map[string]any{"path": c.Path, "source": c.Source, "size": c.Size, "fps": c.FPS, "quality": c.Quality}
+		raw := map[string]any{"path": c.Path, "source": c.Source, "size": c.Size, "fps": c.FPS, "quality": c.Quality,
+			"loop": c.Loop, "rate": c.Rate}
 		for k, val := range e {
 			if _, ok := raw[k]; !ok {
-				*p = append(*p, fmt.Errorf("%s%s: unknown key (stream keys are path, source, size, fps, quality)", prefix, k))
+				*p = append(*p, fmt.Errorf("%s%s: unknown key (stream keys are path, source, size, fps, quality, loop, rate)", prefix, k))
 				continue
 			}
 			raw[k] = val
@@ -308,18 +325,37 @@ func parseStream(prefix string, raw map[string]any, p *problems) StreamConfig {
 		p.bad(prefix+"path", quote(fmt.Sprint(raw["path"])), "must be a URL path such as /cam")
 	}
 	s.Source = fmt.Sprint(raw["source"])
-	if s.Source != "pattern" && !strings.HasPrefix(s.Source, "/dev/") {
+	if s.Source == "" {
 		p.bad(prefix+"source", quote(s.Source), sourceHelp)
 	}
 	var err error
-	if s.Size, err = parseSize(fmt.Sprint(raw["size"])); err != nil {
-		p.bad(prefix+"size", quote(fmt.Sprint(raw["size"])), "must be WIDTHxHEIGHT with multiples of 8 from 8 to 2040, e.g. 1280x720")
+	if v := fmt.Sprint(raw["size"]); v != "auto" {
+		if s.Size, err = parseSize(v); err != nil {
+			p.bad(prefix+"size", quote(v), "must be auto or WIDTHxHEIGHT with multiples of 8 from 8 to 2040, e.g. 1280x720")
+		}
 	}
-	if s.FPS, err = strconv.ParseFloat(fmt.Sprint(raw["fps"]), 64); err != nil || !(s.FPS > 0 && s.FPS <= 1000) {
-		p.bad(prefix+"fps", raw["fps"], "must be a number above 0 and at most 1000, e.g. 25")
+	if v := fmt.Sprint(raw["fps"]); v != "auto" {
+		if s.FPS, err = strconv.ParseFloat(v, 64); err != nil || !(s.FPS > 0 && s.FPS <= 1000) {
+			p.bad(prefix+"fps", v, "must be auto or a number above 0 and at most 1000, e.g. 25")
+		}
 	}
 	if s.Quality, err = strconv.Atoi(fmt.Sprint(raw["quality"])); err != nil || s.Quality < 1 || s.Quality > 100 {
 		p.bad(prefix+"quality", raw["quality"], "must be a whole number from 1 to 100, e.g. 80")
+	}
+	if s.Loop, err = strconv.ParseBool(fmt.Sprint(raw["loop"])); err != nil {
+		p.bad(prefix+"loop", raw["loop"], "must be true or false")
+	}
+	if s.Rate, err = strconv.ParseFloat(fmt.Sprint(raw["rate"]), 64); err != nil || !(s.Rate > 0 && s.Rate <= 16) {
+		p.bad(prefix+"rate", raw["rate"], "must be a speed factor above 0 and at most 16, e.g. 1 or 0.5")
+	}
+	if s.Source == "pattern" || strings.HasPrefix(s.Source, "/dev/") {
+		// Pattern and cameras have no size of their own to fall back on.
+		if s.Size == (capture.Size{}) {
+			s.Size = defaultSize
+		}
+		if s.FPS == 0 {
+			s.FPS = defaultFPS
+		}
 	}
 	return s
 }

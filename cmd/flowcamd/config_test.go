@@ -55,7 +55,8 @@ func TestConfigSources(t *testing.T) {
 	}{
 		{"defaults", nil, nil, "", func(c *Config) bool {
 			return c.RTSP.Addr == ":8554" && len(c.Streams) == 1 && c.Streams[0] == StreamConfig{
-				Path: "/cam", Source: "pattern", Size: capture.Size{Width: 1280, Height: 720}, FPS: 25, Quality: 80}
+				Path: "/cam", Source: "pattern", Size: capture.Size{Width: 1280, Height: 720}, FPS: 25, Quality: 80,
+				Loop: true, Rate: 1}
 		}},
 		{"flags", []string{"--size", "640x480", "--fps", "29.97", "--quality", "50", "--rtsp-addr", "127.0.0.1:9000",
 			"--session-timeout", "3s", "--path", "front"}, nil, "", func(c *Config) bool {
@@ -112,7 +113,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{args: []string{"--size", "4096x2160"}, want: []string{"size", "2040"}},
 		{args: []string{"--size", "big"}, want: []string{"size", "WIDTHxHEIGHT"}},
 		{args: []string{"--quality", "101"}, want: []string{"quality = 101", "1 to 100"}},
-		{args: []string{"--source", "camera"}, want: []string{`source = "camera"`, "pattern"}},
+		{args: []string{"--source", ""}, want: []string{`source = ""`, "pattern"}},
+		{args: []string{"--rate", "0"}, want: []string{"rate = 0", "speed factor"}},
+		{args: []string{"--loop=maybe"}, want: []string{"loop"}},
 		{args: []string{"--log-level", "loud"}, want: []string{"log.level", "debug, info, warn, error"}},
 		{args: []string{"--rtsp-addr", "8554"}, want: []string{"rtsp.addr", ":8554"}},
 		{args: []string{"--mtu", "100"}, want: []string{"rtsp.mtu = 100", "220"}},

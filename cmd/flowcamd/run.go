@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"flowcam/capture"
+	"flowcam/capture/file"
 	"flowcam/capture/jpeg"
 	"flowcam/capture/pattern"
 	"flowcam/capture/v4l2"
@@ -82,10 +84,18 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	var pipes []*capture.Pipeline
 	for _, sc := range cfg.Streams {
 		pipe, st, err := buildStream(sc, cfg.V4L2, mtu, log.With("path", sc.Path))
-		if err != nil {
+		if err != nil && len(cfg.Streams) == 1 {
 			return fmt.Errorf("stream %s: %w", sc.Path, err)
 		}
+		if err != nil {
+			// One bad file must not take the other paths down.
+			log.Error("stream left out", "path", sc.Path, "err", err)
+			continue
+		}
 		pipes, streams = append(pipes, pipe), append(streams, st)
+	}
+	if len(streams) == 0 {
+		return errors.New("no stream could start (see the errors above)")
 	}
 	srv, err := rtspserver.New(rtspserver.Config{
 		SessionTimeout: cfg.RTSP.SessionTimeout,
@@ -174,7 +184,7 @@ func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
 }
 
 func buildStream(sc StreamConfig, cam V4L2Config, mtu int, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {
-	src, err := buildSource(sc, cam, log)
+	src, size, fps, err := buildSource(sc, cam, log)
 	if err != nil {
 		return nil, rtspserver.Stream{}, err
 	}
@@ -187,17 +197,27 @@ func buildStream(sc StreamConfig, cam V4L2Config, mtu int, log *slog.Logger) (*c
 		return nil, rtspserver.Stream{}, err
 	}
 	b := broadcast.New(pk, log)
-	st := rtspserver.Stream{Path: sc.Path, Width: sc.Size.Width, Height: sc.Size.Height, FPS: sc.FPS, Frames: b}
+	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
 	return capture.NewPipeline(src, enc, b.Publish, log, capture.WithPassthroughCheck(sendable, enc)), st, nil
 }
 
-// buildSource opens the stream's frame source.
-func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Source, error) {
-	if sc.Source == "pattern" {
-		return pattern.New(sc.Size, sc.FPS)
+// buildSource opens the stream's frame source and says what size and
+// rate it delivers.
+func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
+	switch {
+	case sc.Source == "pattern":
+		src, err := pattern.New(sc.Size, sc.FPS)
+		return src, sc.Size, sc.FPS, err
+	case strings.HasPrefix(sc.Source, "/dev/"):
+		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: cam.Format},
+			Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: cam.Controls_, Logger: log})
+		return src, sc.Size, sc.FPS, err
 	}
-	return v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: cam.Format},
-		Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: cam.Controls_, Logger: log})
+	src, err := file.New(file.Config{Path: sc.Source, Loop: sc.Loop, Rate: sc.Rate, Size: sc.Size, FPS: sc.FPS, Logger: log})
+	if err != nil {
+		return nil, capture.Size{}, 0, err
+	}
+	return src, src.Size(), src.FPS(), nil
 }
 
 // sendable reports why a source's own JPEG cannot go out as RTP/JPEG

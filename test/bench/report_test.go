@@ -46,8 +46,9 @@ func TestReport(t *testing.T) {
 	pkt := measurePacketize(t, enc.jpeg)
 	cam := measureYUYV(t, dir, frame)
 	srv := measureServing(t, dir, enc.ffmpegQ)
+	files := measureFiles(t, dir)
 
-	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + cam.table())
+	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + cam.table() + "\n" + files.table())
 	t.Logf("report took %v", time.Since(start).Round(time.Second))
 }
 

@@ -239,7 +239,8 @@ func TestBadConfigFailsAtStart(t *testing.T) {
 	}{
 		{[]string{"--fps", "0"}, "fps = 0"},
 		{[]string{"--size", "1000x7"}, "size"},
-		{[]string{"--source", "webcam"}, "accepted values are pattern"},
+		{[]string{"--source", ""}, "accepted values are pattern"},
+		{[]string{"--source", "/nonexistent/clip.mkv"}, "/nonexistent/clip.mkv"},
 		{[]string{"--quality", "0"}, "quality"},
 	}
 	for _, c := range cases {

@@ -1,0 +1,201 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	stdjpeg "image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"flowcam/capture"
+)
+
+// fakeClock only moves when the source waits on it.
+type fakeClock struct {
+	now   time.Time
+	fired chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Unix(5000, 0), fired: make(chan time.Time, 1)}
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.now = c.now.Add(d)
+	c.fired <- c.now
+	return c.fired
+}
+
+// rawMJPEG writes n JPEGs back to back, frame i with luma i*20 so frames
+// can be told apart; raw MJPEG plays at the demuxer's default 25 fps.
+func rawMJPEG(t *testing.T, n int) string {
+	t.Helper()
+	var all bytes.Buffer
+	for i := 0; i < n; i++ {
+		img := image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420)
+		for k := range img.Y {
+			img.Y[k] = uint8(i * 20)
+		}
+		if err := stdjpeg.Encode(&all, img, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "clip.mjpeg")
+	if err := os.WriteFile(p, all.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// index tells which frame of rawMJPEG a JPEG is.
+func index(t *testing.T, f *capture.Frame) int {
+	t.Helper()
+	img, err := stdjpeg.Decode(bytes.NewReader(f.JPEG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := img.(*image.YCbCr).Y[0]
+	return int(y+10) / 20
+}
+
+func open(t *testing.T, cfg Config) (*Source, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	cfg.Clock = clk
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, clk
+}
+
+func TestPacingAndSeamlessLoop(t *testing.T) {
+	s, clk := open(t, Config{Path: rawMJPEG(t, 5), Loop: true})
+	start := clk.now
+	for i := 0; i < 12; i++ {
+		f, err := s.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Duration(i) * 40 * time.Millisecond
+		if f.PTS != want || clk.now.Sub(start) != want || index(t, f) != i%5 {
+			t.Fatalf("frame %d: pts %v at %v showing frame %d, want pts %v (frame %d)",
+				i, f.PTS, clk.now.Sub(start), index(t, f), want, i%5)
+		}
+	}
+	if st := s.Stats(); st.Loops != 2 || st.Frames != 12 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRateAndFrameRateConversion(t *testing.T) {
+	fast, _ := open(t, Config{Path: rawMJPEG(t, 5), Loop: true, Rate: 2})
+	for i := 0; i < 3; i++ {
+		f, _ := fast.Next(context.Background())
+		if want := time.Duration(i) * 20 * time.Millisecond; f.PTS != want {
+			t.Fatalf("rate 2: frame %d pts %v, want %v", i, f.PTS, want)
+		}
+	}
+	// 25 fps file to 10 fps: every output frame shows the newest input
+	// frame due by its time (0, 100, 200 ms: frames 0, 2 (at 80), 5 (at 200)).
+	slow, _ := open(t, Config{Path: rawMJPEG(t, 10), FPS: 10})
+	for i, wantFrame := range []int{0, 2, 5, 7} {
+		f, err := slow.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := time.Duration(i) * 100 * time.Millisecond; f.PTS != want || index(t, f) != wantFrame {
+			t.Fatalf("10 fps frame %d: pts %v shows frame %d, want %v and %d", i, f.PTS, index(t, f), want, wantFrame)
+		}
+	}
+	// 25 to 50 fps repeats every frame.
+	dup, _ := open(t, Config{Path: rawMJPEG(t, 10), FPS: 50})
+	for i, wantFrame := range []int{0, 0, 1, 1, 2} {
+		f, _ := dup.Next(context.Background())
+		if index(t, f) != wantFrame {
+			t.Fatalf("50 fps frame %d shows frame %d, want %d", i, index(t, f), wantFrame)
+		}
+	}
+}
+
+func TestWithoutLoopTheStreamIdles(t *testing.T) {
+	s, _ := open(t, Config{Path: rawMJPEG(t, 2)})
+	for i := 0; i < 2; i++ {
+		if _, err := s.Next(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("after the end without loop: %v", err)
+	}
+}
+
+func TestBadFilesNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.mkv")
+	os.WriteFile(empty, nil, 0o644)
+	garbage := filepath.Join(dir, "garbage.bin")
+	os.WriteFile(garbage, bytes.Repeat([]byte("not a video "), 100), 0o644)
+	for _, p := range []string{filepath.Join(dir, "missing.mkv"), empty, garbage} {
+		_, err := New(Config{Path: p})
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(filepath.Base(p))) {
+			t.Errorf("%s: %v, want an error naming the file", p, err)
+		}
+	}
+	_, err := New(Config{Path: garbage, FFmpeg: "/nonexistent/ffmpeg"})
+	if !errors.Is(err, ErrNoFFmpeg) || !bytes.Contains([]byte(err.Error()), []byte("apt-get install ffmpeg")) {
+		t.Errorf("without ffmpeg: %v", err)
+	}
+}
+
+// h264 makes a short H.264 clip with ffmpeg (the decoder path's input).
+func h264(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ffmpeg is not installed")
+		}
+		t.Skip("ffmpeg is not installed")
+	}
+	p := filepath.Join(t.TempDir(), "clip.mp4")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-y", p).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return p
+}
+
+func TestDecoderIsSupervised(t *testing.T) {
+	s, _ := open(t, Config{Path: h264(t), Loop: true})
+	if s.Size() != (capture.Size{Width: 320, Height: 240}) || s.FPS() != 25 {
+		t.Fatalf("size %v fps %v", s.Size(), s.FPS())
+	}
+	var last time.Duration = -1
+	for i := 0; i < 80; i++ { // 3.2 s of a 2 s clip: it loops
+		if i == 20 {
+			s.r.(*decoder).cmd.Process.Kill() // ffmpeg dies mid-file
+		}
+		f, err := s.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Image == nil || f.PTS <= last {
+			t.Fatalf("frame %d: image %v pts %v after %v", i, f.Image != nil, f.PTS, last)
+		}
+		last = f.PTS
+	}
+	if st := s.Stats(); st.Restarts != 1 || st.Loops != 1 {
+		t.Fatalf("stats %+v, want one restart and one loop", st)
+	}
+}
