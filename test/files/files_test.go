@@ -51,7 +51,7 @@ var clips = []media{
 	// Variable frame rate: frames alternate 20 and 60 ms apart (two of every
 	// eight frames of a 100 fps picture), still 25 a second on average.
 	{path: "/vfr", file: "vfr.mkv", input: "testsrc2=size=1280x720:rate=100",
-		args: []string{"-vf", "select='eq(mod(n\\,8)\\,0)+eq(mod(n\\,8)\\,2)'", "-fps_mode", "vfr", "-c:v", "mjpeg", "-q:v", "5", "-huffman", "default"},
+		args:  []string{"-vf", "select='eq(mod(n\\,8)\\,0)+eq(mod(n\\,8)\\,2)'", "-fps_mode", "vfr", "-c:v", "mjpeg", "-q:v", "5", "-huffman", "default"},
 		mjpeg: true, fps: 25, seconds: 6},
 }
 
@@ -206,4 +206,3 @@ func scanSum(b []byte) ([32]byte, bool) {
 	}
 	return sha256.Sum256(pic.Scan), true
 }
-
