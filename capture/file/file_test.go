@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"flowcam/capture"
+	"flowcam/internal/testutil/need"
 )
 
 // fakeClock only moves when the source waits on it.
@@ -161,12 +162,7 @@ func TestBadFilesNameTheFile(t *testing.T) {
 // h264 makes a short H.264 clip with ffmpeg (the decoder path's input).
 func h264(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ffmpeg is not installed")
-		}
-		t.Skip("ffmpeg is not installed")
-	}
+	need.Tool(t, "ffmpeg")
 	p := filepath.Join(t.TempDir(), "clip.mp4")
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
 		"-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-y", p).CombinedOutput()

@@ -5,10 +5,10 @@ package daemon_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"testing"
 
 	"flowcam/internal/testutil/daemon"
+	testneed "flowcam/internal/testutil/need"
 )
 
 var (
@@ -60,12 +60,4 @@ func tail(s string, lines int) string {
 
 // need skips a test whose external client is missing; `make test`
 // installs them, so in CI nothing is skipped.
-func need(t *testing.T, tool string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (run .ci/deps test)", tool)
-		}
-		t.Skipf("%s is not installed (run .ci/deps test)", tool)
-	}
-}
+func need(t *testing.T, tool string) { testneed.Tool(t, tool) }

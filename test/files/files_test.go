@@ -20,6 +20,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/stream/rtpjpeg"
@@ -71,12 +72,7 @@ func generate(t *testing.T, dir string, m media) string {
 }
 
 func TestServeFiles(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ffmpeg is not installed")
-		}
-		t.Skip("ffmpeg is not installed")
-	}
+	need.Tool(t, "ffmpeg")
 	dir := t.TempDir()
 	bin, err := daemon.Binary(dir)
 	if err != nil {

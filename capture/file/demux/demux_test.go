@@ -3,6 +3,7 @@ package demux
 import (
 	"bytes"
 	"errors"
+	"flowcam/internal/testutil/need"
 	"fmt"
 	"image/jpeg"
 	"os"
@@ -17,12 +18,7 @@ import (
 // requireFFmpeg skips a test when ffmpeg is missing, except in CI.
 func requireFFmpeg(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ffmpeg is required in CI: %v", err)
-		}
-		t.Skip("ffmpeg is not installed")
-	}
+	need.Tool(t, "ffmpeg")
 }
 
 func ffmpeg(t testing.TB, args ...string) {

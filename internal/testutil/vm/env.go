@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"flowcam/internal/testutil/need"
 	"fmt"
 	"net"
 	"net/url"
@@ -109,10 +110,7 @@ func Require(t testing.TB) {
 	if err == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("VM test cannot run in CI: %v", err)
-	}
-	t.Skipf("skipping VM test: %v", err)
+	need.Skip(t, "VM test: %v", err)
 }
 
 // BuildStatic builds the Go package pkg (e.g. "./cmd/flowcamd") into out as
