@@ -1,15 +1,14 @@
 // Package jpeg compresses planar YCbCr pictures to baseline JPEG with
 // libjpeg-turbo (through go-libjpeg), straight from the planes: no RGB
 // detour, standard Huffman tables and no progressive mode, as RTP/JPEG
-// (RFC 2435) requires.
+// (RFC 2435) requires. A build without cgo falls back to Go's image/jpeg,
+// about ten times slower but still baseline 4:2:0 (see Backend).
 package jpeg
 
 import (
 	"errors"
 	"fmt"
 	"image"
-
-	libjpeg "github.com/pixiv/go-libjpeg/jpeg"
 
 	"flowcam/capture"
 )
@@ -20,10 +19,10 @@ const DefaultQuality = 80
 // ErrSampling is returned for pictures RTP/JPEG cannot carry.
 var ErrSampling = errors.New("jpeg: only 4:2:0 and 4:2:2 pictures are supported")
 
-// Encoder is a libjpeg-turbo JPEG encoder. It is not safe for concurrent
-// use; each pipeline owns one.
+// Encoder is a JPEG encoder on the build's Backend. It is not safe for
+// concurrent use; each pipeline owns one.
 type Encoder struct {
-	opts    libjpeg.EncoderOptions
+	quality int
 	scratch *image.YCbCr
 	sub     *image.YCbCr // chroma-halved copy for Transcode
 	out     appendBuffer
@@ -34,13 +33,11 @@ func New(quality int) (*Encoder, error) {
 	if quality < 1 || quality > 100 {
 		return nil, fmt.Errorf("jpeg: quality %d out of range 1-100", quality)
 	}
-	// Optimized Huffman tables and progressive scans are off: RTP/JPEG can
-	// only signal the standard tables and a single baseline scan.
-	return &Encoder{opts: libjpeg.EncoderOptions{Quality: quality, DCTMethod: libjpeg.DCTISlow}}, nil
+	return &Encoder{quality: quality}, nil
 }
 
 // Quality reports the configured quality.
-func (e *Encoder) Quality() int { return e.opts.Quality }
+func (e *Encoder) Quality() int { return e.quality }
 
 // Encode appends the JPEG for img to dst and returns the extended slice.
 func (e *Encoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) {
@@ -60,7 +57,7 @@ func (e *Encoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) {
 		src = e.pad(img)
 	}
 	e.out.b = dst
-	if err := libjpeg.Encode(&e.out, src, &e.opts); err != nil {
+	if err := encodeImage(&e.out, src, e.quality); err != nil {
 		return dst, fmt.Errorf("jpeg: encode %v: %w", img.Rect.Size(), err)
 	}
 	return e.out.b, nil

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"image"
 
-	libjpeg "github.com/pixiv/go-libjpeg/jpeg"
-
 	"flowcam/capture"
 )
 
@@ -14,7 +12,7 @@ import (
 // sampling, optimized Huffman tables, progressive scans) and encodes it
 // again as baseline 4:2:2 or 4:2:0, appending to dst.
 func (e *Encoder) Transcode(dst, data []byte) ([]byte, error) {
-	img, err := libjpeg.Decode(bytes.NewReader(data), &libjpeg.DecoderOptions{})
+	img, err := decodeImage(bytes.NewReader(data))
 	if err != nil {
 		return dst, fmt.Errorf("jpeg: decode: %w", err)
 	}

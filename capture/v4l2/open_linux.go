@@ -8,6 +8,9 @@ import (
 	"flowcam/capture"
 )
 
+// Available reports whether this build can open V4L2 cameras.
+const Available = true
+
 func openCamera(path string) (camera, error) { return openDevice(path) }
 
 func (d *device) granted() (FourCC, capture.Size, int, float64) {

@@ -19,16 +19,20 @@ type rawFrame struct {
 	bad      bool
 }
 
+// Available reports whether this build can open V4L2 cameras: it needs
+// Linux and cgo (go4vl is a cgo package).
+const Available = false
+
 func openCamera(path string) (camera, error) {
-	return nil, errors.New("V4L2 cameras need Linux and a cgo build")
+	return nil, errUnavailable
 }
 
 func monotonicNow() time.Duration { return time.Duration(time.Now().UnixNano()) }
 
 // ListDevices is Linux-only.
-func ListDevices(w io.Writer) error { return errors.New("V4L2 cameras need Linux and a cgo build") }
+func ListDevices(w io.Writer) error { return errUnavailable }
 
 // ListFormats is Linux-only.
 func ListFormats(w io.Writer, path string) error {
-	return errors.New("V4L2 cameras need Linux and a cgo build")
+	return errUnavailable
 }

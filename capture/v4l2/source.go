@@ -82,7 +82,15 @@ type Source struct {
 // configuration error (an impossible format, a control out of range) is
 // reported at start. A device that is absent or busy is not an error: it
 // is retried while "no signal" frames go out.
+// errUnavailable is what a build without V4L2 (see Available) answers.
+var errUnavailable = errors.New("V4L2 cameras need Linux and a cgo build (this binary was built with CGO_ENABLED=0)")
+
 func New(cfg Config) (*Source, error) {
+	if !Available {
+		// Retrying would serve "no signal" forever for a camera this build
+		// can never open.
+		return nil, fmt.Errorf("%s: %w", cfg.Device, errUnavailable)
+	}
 	return newSource(cfg, openCamera, monotonicNow)
 }
 

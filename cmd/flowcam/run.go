@@ -7,24 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 
+	"flowcam/internal/buildinfo"
 	"flowcam/platform/netif"
 	"flowcam/stream/playout"
 	"flowcam/stream/pull"
 )
 
-// Set by the linker (see Makefile).
-var (
-	version = "dev"
-	commit  = "unknown"
-)
-
 // Run pulls the stream the config names.
 func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if cfg.Version {
-		fmt.Fprintf(stdout, "flowcam %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprintf(stdout, "flowcam %s\n", buildinfo.Read())
 		return nil
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))

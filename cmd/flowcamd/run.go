@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"flowcam/capture/jpeg"
 	"flowcam/capture/pattern"
 	"flowcam/capture/v4l2"
+	"flowcam/internal/buildinfo"
 	"flowcam/platform/board"
 	"flowcam/platform/netif"
 	"flowcam/stream/broadcast"
@@ -25,19 +25,17 @@ import (
 	"flowcam/stream/rtspserver"
 )
 
-// Set by the linker (see Makefile).
-var (
-	version = "dev"
-	commit  = "unknown"
-)
-
 // shutdownGrace bounds how long a stop may take, so SIGTERM always ends
 // the process within a second even if a client or device misbehaves.
 const shutdownGrace = 900 * time.Millisecond
 
 func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "flowcamd %s (commit %s, %s, %s/%s, cgo libjpeg-turbo encoder)\nboard: %s\n",
-		version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH, board.Local())
+	cams := "yes"
+	if !v4l2.Available {
+		cams = "no (needs a Linux cgo build)"
+	}
+	fmt.Fprintf(w, "flowcamd %s\njpeg encoder: %s\nv4l2 cameras: %s\nboard: %s\n",
+		buildinfo.Read(), jpeg.Backend, cams, board.Local())
 }
 
 func listDevices(w io.Writer, cfg *Config) (bool, error) {
@@ -71,7 +69,7 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 
 // Run serves the configured streams until ctx is cancelled.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	log.Info("flowcamd starting", "version", version, "commit", commit, "board", board.Local().String())
+	log.Info("flowcamd starting", "build", buildinfo.Read().String(), "board", board.Local().String())
 	mf, err := multiflowConfig(cfg.Multiflow)
 	if err != nil {
 		return err
@@ -102,7 +100,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		RTCPInterval:   cfg.RTSP.RTCPInterval,
 		WriteTimeout:   cfg.RTSP.WriteTimeout,
 		QueueDepth:     cfg.RTSP.QueueFrames,
-		ServerName:     "flowcam/" + version,
+		ServerName:     "flowcam/" + buildinfo.Version(),
 		Logger:         log.With("component", "rtsp"),
 		Multiflow:      mf,
 	}, streams...)
