@@ -94,6 +94,8 @@ func (s *Server) resolve(raw string) (target, int) {
 	}
 	p := "/" + strings.Trim(u.Path, "/")
 	base := u.Scheme + "://" + u.Host
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if st, ok := s.streams[p]; ok {
 		return target{stream: st, base: base + st.Path + "/"}, 0
 	}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -79,13 +78,13 @@ func (c *Config) setDefaults() {
 // ErrClosed is returned by Serve after Close.
 var ErrClosed = errors.New("rtspserver: closed")
 
-// Server is an RTSP server for a fixed set of streams.
+// Server is an RTSP server for a set of streams that a reload may change.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	streams map[string]*Stream
+	cfg Config
+	log *slog.Logger
 
 	mu       sync.Mutex
+	streams  map[string]*Stream
 	sessions map[string]*session
 	conns    map[*conn]struct{}
 	lns      []net.Listener
@@ -105,16 +104,8 @@ func New(cfg Config, streams ...Stream) (*Server, error) {
 		conns:    make(map[*conn]struct{}),
 		done:     make(chan struct{}),
 	}
-	for i := range streams {
-		st := streams[i]
-		st.Path = "/" + strings.Trim(st.Path, "/")
-		if st.Frames == nil || st.Path == "/" {
-			return nil, fmt.Errorf("rtspserver: stream %q needs a path and a frame source", st.Path)
-		}
-		if _, dup := s.streams[st.Path]; dup {
-			return nil, fmt.Errorf("rtspserver: stream path %q configured twice", st.Path)
-		}
-		s.streams[st.Path] = &st
+	if err := s.SetStreams(streams...); err != nil {
+		return nil, err
 	}
 	s.wg.Add(1)
 	go s.reap()
