@@ -11,10 +11,12 @@
 // $FLOWCAM_VM_CACHE), appending the per-test files (binaries, startup
 // script) as a second cpio archive on each boot, running qemu, and driving
 // the guest's serial console. Only the first boot on a machine downloads
-// (~70 MB, a few seconds); later boots reuse the cache and take ~5-10 s.
+// (~70 MB of kernel, plus ~155 MB of linux-source, headers and kbuild to
+// build vim2m, ~30 s in all); later boots reuse the cache and take ~5-10 s.
 //
 // The guest's /init mounts proc, sysfs and devtmpfs, loads e1000 and the
-// vivid chain (and vim2m's when the kernel builds it: Debian 12's does not),
+// vivid chain and vim2m's (built out of tree when the kernel lacks it, as
+// Debian 12's does),
 // sets eth0 to 10.0.2.15/24 with the default route via 10.0.2.2 (qemu
 // user-mode networking; the host is reachable there), runs Options.Startup,
 // and then serves a shell on the console that Guest.Run drives. TCP ports
@@ -308,6 +310,18 @@ func (g *Guest) Run(ctx context.Context, cmd string) (string, error) {
 // ("vivid", "e1000", "vim2m", or a dependency's chain end), for rmmod and
 // insmod in tests; "" when this kernel does not have it.
 func (g *Guest) ModulePath(name string) string { return g.kernel.modulePath(name) }
+
+// MissingReason says why the guest kernel lacks an optional module (e.g.
+// why vim2m could not be built out of tree), or "" when it has it.
+func (g *Guest) MissingReason(name string) string {
+	if g.kernel.modulePath(name) != "" {
+		return ""
+	}
+	if why := g.kernel.Why[name]; why != "" {
+		return why
+	}
+	return "kernel " + g.kernel.Version + " has no " + name
+}
 
 // KernelVersion is the guest kernel's version, e.g. "6.1.0-56-amd64".
 func (g *Guest) KernelVersion() string { return g.kernel.Version }
