@@ -29,6 +29,11 @@ type Transcoder interface {
 	Transcode(dst, jpeg []byte) ([]byte, error)
 }
 
+// ErrEnded is what a source returns when it has nothing more to deliver,
+// such as a file played to its end with loop off. The pipeline then stops
+// reading and counts as healthy: an ended clip is not a wedged camera.
+var ErrEnded = errors.New("source ended")
+
 // ErrCorrupt marks a source JPEG that is damaged (truncated, malformed):
 // it is dropped, since re-encoding would only send the damage on.
 var ErrCorrupt = errors.New("corrupt JPEG")
@@ -46,6 +51,11 @@ type Stats struct {
 
 // Option adjusts a Pipeline.
 type Option func(*Pipeline)
+
+// WithClock replaces time.Now for the liveness check (see Alive).
+func WithClock(now func() time.Time) Option {
+	return func(p *Pipeline) { p.now = now }
+}
 
 // WithPassthroughCheck sends source JPEG frames that pass check as they
 // are, drops those check calls ErrCorrupt, and re-encodes the others with
@@ -68,13 +78,18 @@ type Pipeline struct {
 	warned     bool
 
 	captured, encoded, passthrough, transcoded, dropped, sourceErrs, encodeNanos atomic.Uint64
+	// lastActive is when the source last answered (UnixNano), frame or
+	// error; ended is set once it returned ErrEnded.
+	lastActive atomic.Int64
+	ended      atomic.Bool
+	now        func() time.Time
 }
 
 // NewPipeline wires src through enc into sink. The sink is called on the
 // pipeline's goroutine and must copy what it keeps: the frame's buffers are
 // reused as soon as it returns.
 func NewPipeline(src Source, enc Encoder, sink func(*Frame), log *slog.Logger, opts ...Option) *Pipeline {
-	p := &Pipeline{src: src, enc: enc, sink: sink, log: log}
+	p := &Pipeline{src: src, enc: enc, sink: sink, log: log, now: time.Now}
 	for _, o := range opts {
 		o(p)
 	}
@@ -87,10 +102,17 @@ func NewPipeline(src Source, enc Encoder, sink func(*Frame), log *slog.Logger, o
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.src.Close()
 	backoff := retryBackoff{min: 100 * time.Millisecond, max: 5 * time.Second}
+	p.lastActive.Store(p.now().UnixNano())
 	for {
 		f, err := p.src.Next(ctx)
+		p.lastActive.Store(p.now().UnixNano())
 		if ctx.Err() != nil {
 			f.Release()
+			return nil
+		}
+		if errors.Is(err, ErrEnded) {
+			p.ended.Store(true)
+			<-ctx.Done()
 			return nil
 		}
 		if err != nil {
@@ -171,6 +193,19 @@ func (p *Pipeline) drop(f *Frame, err error) {
 	if n := p.dropped.Add(1); n == 1 || n%100 == 0 {
 		p.log.Warn("frame dropped", "seq", f.Seq, "dropped_total", n, "err", err)
 	}
+}
+
+// Alive reports whether the pipeline is doing its job: its source answered
+// (with a frame or an error it retries) within the last d, or ended. A
+// pipeline that is not running yet is not alive. The service watchdog is
+// fed only while every pipeline is alive, so a capture thread stuck in a
+// driver call gets the daemon restarted.
+func (p *Pipeline) Alive(d time.Duration) bool {
+	if p.ended.Load() {
+		return true
+	}
+	last := p.lastActive.Load()
+	return last != 0 && p.now().Sub(time.Unix(0, last)) <= d
 }
 
 // Stats returns a snapshot of the counters.

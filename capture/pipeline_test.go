@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 )
 
 // scriptedSource replays a list of frames and errors, then blocks.
@@ -109,4 +110,52 @@ func TestNewYCbCrIsPadded(t *testing.T) {
 	if img.Rect.Dx() != 1288 || img.YStride != 1296 || len(img.Y) != 1296*736 || len(img.Cb) != 648*368 {
 		t.Fatalf("bounds %v stride %d planes %d/%d", img.Rect, img.YStride, len(img.Y), len(img.Cb))
 	}
+}
+
+// TestAlive drives the liveness check with a fake clock: alive while the
+// source answers, not once it has been silent too long, and alive for good
+// once the source ended.
+func TestAlive(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	src := &scriptedSource{script: []any{raw(1, 0)}}
+	delivered := make(chan struct{}, 1)
+	p := NewPipeline(src, tagEncoder{}, func(*Frame) { delivered <- struct{}{} }, log, WithClock(clock))
+	if p.Alive(time.Second) {
+		t.Fatal("alive before it ran")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	<-delivered // the source now blocks, as a stuck driver would
+	if !p.Alive(time.Second) {
+		t.Error("not alive right after a frame")
+	}
+	advance(2 * time.Second)
+	if p.Alive(time.Second) {
+		t.Error("still alive after the source was silent for 2s")
+	}
+	cancel()
+	<-done
+
+	ended := &scriptedSource{script: []any{raw(1, 0), ErrEnded}}
+	p = NewPipeline(ended, tagEncoder{}, func(*Frame) {}, log, WithClock(clock))
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- p.Run(ctx) }()
+	for !p.ended.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	advance(time.Hour)
+	if !p.Alive(time.Second) {
+		t.Error("an ended source must count as alive")
+	}
+	if st := p.Stats(); st.SourceErrs != 0 {
+		t.Errorf("the end of a source is not an error: %+v", st)
+	}
+	cancel()
+	<-done
 }

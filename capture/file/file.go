@@ -202,16 +202,15 @@ func (s *Source) nextInput(ctx context.Context) (*capture.Frame, time.Duration, 
 }
 
 // endOfFile loops, continuing the clock one frame period after the last
-// frame so the restart is seamless, or without loop idles until the daemon
-// stops.
+// frame so the restart is seamless, or without loop reports the end
+// (capture.ErrEnded), after which the pipeline stops reading.
 func (s *Source) endOfFile(ctx context.Context) error {
 	if !s.cfg.Loop {
 		if !s.ended {
 			s.ended = true
 			s.log.Info("file ended (loop is off)")
 		}
-		<-ctx.Done()
-		return ctx.Err()
+		return capture.ErrEnded
 	}
 	if err := s.r.rewind(); err != nil {
 		return fmt.Errorf("file %s: restart: %w", s.cfg.Path, err)
