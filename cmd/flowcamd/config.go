@@ -37,6 +37,7 @@ type Config struct {
 	Loop    bool             `mapstructure:"loop"`
 	Rate    float64          `mapstructure:"rate"`
 	Quality int              `mapstructure:"quality"`
+	Encoder string           `mapstructure:"encoder"`
 	List    []map[string]any `mapstructure:"streams"`
 
 	ShowVersion    bool   `mapstructure:"-"`
@@ -88,6 +89,7 @@ type StreamConfig struct {
 	Size    capture.Size // zero: a file's own size
 	FPS     float64      // zero: a file's own rate
 	Quality int
+	Encoder string  // auto, libjpeg, hardware or passthrough
 	Loop    bool    // files: restart at the end
 	Rate    float64 // files: playback speed
 }
@@ -124,6 +126,7 @@ var defaults = map[string]any{
 	"loop":                 true,
 	"rate":                 1.0,
 	"quality":              80,
+	"encoder":              "auto",
 }
 
 // flags maps command-line flags to config keys.
@@ -134,6 +137,7 @@ var flags = []struct{ name, key, usage string }{
 	{"loop", "loop", "files: restart at the end"},
 	{"rate", "rate", "files: playback speed factor"},
 	{"quality", "quality", "JPEG quality 1-100"},
+	{"encoder", "encoder", "JPEG encoder: auto, libjpeg, hardware or passthrough"},
 	{"path", "path", "RTSP path of the stream"},
 	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12 or YU12"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
@@ -300,10 +304,10 @@ func (c *Config) streams(p *problems) []StreamConfig {
 			prefix = fmt.Sprintf("streams[%d].", i)
 		}
 		raw := map[string]any{"path": c.Path, "source": c.Source, "size": c.Size, "fps": c.FPS, "quality": c.Quality,
-			"loop": c.Loop, "rate": c.Rate}
+			"loop": c.Loop, "rate": c.Rate, "encoder": c.Encoder}
 		for k, val := range e {
 			if _, ok := raw[k]; !ok {
-				*p = append(*p, fmt.Errorf("%s%s: unknown key (stream keys are path, source, size, fps, quality, loop, rate)", prefix, k))
+				*p = append(*p, fmt.Errorf("%s%s: unknown key (stream keys are path, source, size, fps, quality, encoder, loop, rate)", prefix, k))
 				continue
 			}
 			raw[k] = val
@@ -341,6 +345,13 @@ func parseStream(prefix string, raw map[string]any, p *problems) StreamConfig {
 	}
 	if s.Quality, err = strconv.Atoi(fmt.Sprint(raw["quality"])); err != nil || s.Quality < 1 || s.Quality > 100 {
 		p.bad(prefix+"quality", raw["quality"], "must be a whole number from 1 to 100, e.g. 80")
+	}
+	s.Encoder = fmt.Sprint(raw["encoder"])
+	switch {
+	case !oneOf(s.Encoder, encoderChoices...):
+		p.bad(prefix+"encoder", quote(s.Encoder), "accepted values are auto, libjpeg, hardware, passthrough")
+	case s.Encoder == "passthrough" && s.Source == "pattern":
+		p.bad(prefix+"encoder", quote(s.Encoder), "the pattern source makes raw pictures, which must be encoded: use auto or libjpeg")
 	}
 	if s.Loop, err = strconv.ParseBool(fmt.Sprint(raw["loop"])); err != nil {
 		p.bad(prefix+"loop", raw["loop"], "must be true or false")

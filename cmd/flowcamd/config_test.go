@@ -56,7 +56,7 @@ func TestConfigSources(t *testing.T) {
 		{"defaults", nil, nil, "", func(c *Config) bool {
 			return c.RTSP.Addr == ":8554" && len(c.Streams) == 1 && c.Streams[0] == StreamConfig{
 				Path: "/cam", Source: "pattern", Size: capture.Size{Width: 1280, Height: 720}, FPS: 25, Quality: 80,
-				Loop: true, Rate: 1}
+				Encoder: "auto", Loop: true, Rate: 1}
 		}},
 		{"flags", []string{"--size", "640x480", "--fps", "29.97", "--quality", "50", "--rtsp-addr", "127.0.0.1:9000",
 			"--session-timeout", "3s", "--path", "front"}, nil, "", func(c *Config) bool {
@@ -74,10 +74,11 @@ func TestConfigSources(t *testing.T) {
 				s := c.Streams[0]
 				return s.FPS == 5 && s.Quality == 60 && s.Size.Width == 320
 			}},
-		{"streams inherit", nil, nil, "fps: 10\nstreams:\n  - path: /a\n  - path: /b\n    size: 320x240\n    fps: 5\n",
+		{"streams inherit", nil, nil, "fps: 10\nencoder: libjpeg\nstreams:\n  - path: /a\n  - path: /b\n    size: 320x240\n    fps: 5\n    encoder: hardware\n",
 			func(c *Config) bool {
 				return len(c.Streams) == 2 && c.Streams[0].FPS == 10 && c.Streams[0].Size.Width == 1280 &&
-					c.Streams[1].Path == "/b" && c.Streams[1].FPS == 5 && c.Streams[1].Size.Width == 320
+					c.Streams[1].Path == "/b" && c.Streams[1].FPS == 5 && c.Streams[1].Size.Width == 320 &&
+					c.Streams[0].Encoder == "libjpeg" && c.Streams[1].Encoder == "hardware"
 			}},
 	}
 	for _, c := range cases {
@@ -128,6 +129,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{file: "streams:\n  - path: /a\n    fps: -1\n", want: []string{"streams[0].fps = -1"}},
 		{file: "{{{", want: []string{"flowcamd.yaml"}},
 		{args: []string{"--fps", "0", "--quality", "0"}, want: []string{"fps = 0", "quality = 0"}},
+		{args: []string{"--encoder", "gpu"}, want: []string{`encoder = "gpu"`, "auto, libjpeg, hardware, passthrough"}},
+		{args: []string{"--encoder", "passthrough"}, want: []string{"encoder", "pattern source makes raw pictures"}},
 	}
 	for _, c := range cases {
 		args := c.args

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,7 +15,8 @@ import (
 )
 
 func main() {
-	cfg, err := loadConfig(os.Args[1:], os.Stderr)
+	args := os.Args[1:]
+	cfg, err := loadConfig(args, os.Stderr)
 	if errors.Is(err, pflag.ErrHelp) {
 		return
 	}
@@ -22,27 +24,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "flowcamd:", err)
 		os.Exit(2)
 	}
-	if cfg.ShowVersion {
-		printVersion(os.Stdout)
-		return
-	}
-	if done, err := listDevices(os.Stdout, cfg); done {
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "flowcamd:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if cfg.ListInterfaces {
-		if err := listInterfaces(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "flowcamd:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, cfg, newLogger(cfg.Log, os.Stderr)); err != nil {
+	reload := func() (*Config, error) { return loadConfig(args, io.Discard) }
+	if err := Run(ctx, cfg, reload); err != nil {
 		fmt.Fprintln(os.Stderr, "flowcamd:", err)
 		os.Exit(1)
 	}

@@ -7,8 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"flowcam/capture"
@@ -34,32 +34,16 @@ func printVersion(w io.Writer) {
 	if !v4l2.Available {
 		cams = "no (needs a Linux cgo build)"
 	}
-	fmt.Fprintf(w, "flowcamd %s\njpeg encoder: %s\nv4l2 cameras: %s\nboard: %s\n",
-		buildinfo.Read(), jpeg.Backend, cams, board.Local())
+	b := board.Local()
+	fmt.Fprintf(w, "flowcamd %s\njpeg encoder: %s\nhardware jpeg: %s\nv4l2 cameras: %s\nboard: %s\n",
+		buildinfo.Read(), jpeg.Backend, probeHardware(b, slog.New(slog.DiscardHandler)), cams, b)
 }
 
-func listDevices(w io.Writer, cfg *Config) (bool, error) {
-	switch {
-	case cfg.ListDevices:
-		return true, v4l2.ListDevices(w)
-	case cfg.ListFormats != "":
-		return true, v4l2.ListFormats(w, cfg.ListFormats)
-	}
-	return false, nil
-}
-
-func listInterfaces(w io.Writer) error {
-	ifs, err := netif.List()
-	if err != nil {
-		return err
-	}
-	netif.Format(w, ifs)
-	return nil
-}
-
-func newLogger(c LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(c.Level))
+// newLogger logs at the level a reload may change later.
+func newLogger(c LogConfig, level *slog.LevelVar, w io.Writer) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(c.Level))
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -67,90 +51,28 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// Run serves the configured streams until ctx is cancelled.
-func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	log.Info("flowcamd starting", "build", buildinfo.Read().String(), "board", board.Local().String())
-	mf, err := multiflowConfig(cfg.Multiflow)
-	if err != nil {
-		return err
-	}
-	mtu := cfg.RTSP.MTU
-	if mf != nil {
-		mtu -= multiflow.ExtensionOverhead // room for the flow header extension
-	}
-	var streams []rtspserver.Stream
-	var pipes []*capture.Pipeline
-	for _, sc := range cfg.Streams {
-		pipe, st, err := buildStream(sc, cfg.V4L2, mtu, log.With("path", sc.Path))
-		if err != nil && len(cfg.Streams) == 1 {
-			return fmt.Errorf("stream %s: %w", sc.Path, err)
-		}
+// Run does what the command line asks: print version or device lists, or
+// serve the configured streams until ctx is cancelled. load reads the
+// config again for a SIGHUP reload.
+func Run(ctx context.Context, cfg *Config, load func() (*Config, error)) error {
+	switch {
+	case cfg.ShowVersion:
+		printVersion(os.Stdout)
+		return nil
+	case cfg.ListDevices:
+		return v4l2.ListDevices(os.Stdout)
+	case cfg.ListFormats != "":
+		return v4l2.ListFormats(os.Stdout, cfg.ListFormats)
+	case cfg.ListInterfaces:
+		ifs, err := netif.List()
 		if err != nil {
-			// One bad file must not take the other paths down.
-			log.Error("stream left out", "path", sc.Path, "err", err)
-			continue
+			return err
 		}
-		pipes, streams = append(pipes, pipe), append(streams, st)
+		netif.Format(os.Stdout, ifs)
+		return nil
 	}
-	if len(streams) == 0 {
-		return errors.New("no stream could start (see the errors above)")
-	}
-	srv, err := rtspserver.New(rtspserver.Config{
-		SessionTimeout: cfg.RTSP.SessionTimeout,
-		RTCPInterval:   cfg.RTSP.RTCPInterval,
-		WriteTimeout:   cfg.RTSP.WriteTimeout,
-		QueueDepth:     cfg.RTSP.QueueFrames,
-		ServerName:     "flowcam/" + buildinfo.Version(),
-		Logger:         log.With("component", "rtsp"),
-		Multiflow:      mf,
-	}, streams...)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.RTSP.Addr)
-	if err != nil {
-		srv.Close()
-		return fmt.Errorf("rtsp.addr %s: %w", cfg.RTSP.Addr, err)
-	}
-	log.Info("rtsp listening", "addr", ln.Addr().String())
-	for _, st := range streams {
-		for _, u := range streamURLs(ln.Addr().(*net.TCPAddr), st.Path) {
-			log.Info("serving", "path", st.Path, "url", u, "size", fmt.Sprintf("%dx%d", st.Width, st.Height), "fps", st.FPS)
-		}
-	}
-
-	capCtx, stopCapture := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, p := range pipes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.Run(capCtx)
-		}()
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
-	select {
-	case <-ctx.Done():
-		err = nil
-	case err = <-served:
-	}
-	log.Info("flowcamd stopping")
-	stopped := make(chan struct{})
-	go func() {
-		srv.Close()
-		stopCapture()
-		wg.Wait()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-		log.Info("flowcamd stopped")
-	case <-time.After(shutdownGrace):
-		log.Warn("shutdown did not finish in time; exiting anyway")
-	}
-	return err
+	level := new(slog.LevelVar)
+	return serve(ctx, cfg, load, newLogger(cfg.Log, level, os.Stderr), level)
 }
 
 // multiflowConfig resolves the multiflow keys: modes, and the interfaces
@@ -181,12 +103,8 @@ func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
 	return mf, nil
 }
 
-func buildStream(sc StreamConfig, cam V4L2Config, mtu int, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {
+func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {
 	src, size, fps, err := buildSource(sc, cam, log)
-	if err != nil {
-		return nil, rtspserver.Stream{}, err
-	}
-	enc, err := jpeg.New(sc.Quality)
 	if err != nil {
 		return nil, rtspserver.Stream{}, err
 	}
@@ -207,6 +125,9 @@ func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Sou
 		src, err := pattern.New(sc.Size, sc.FPS)
 		return src, sc.Size, sc.FPS, err
 	case strings.HasPrefix(sc.Source, "/dev/"):
+		if sc.Encoder == "passthrough" && cam.Format == 0 {
+			cam.Format = v4l2.MJPEG // the camera's own JPEG or nothing
+		}
 		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: cam.Format},
 			Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: cam.Controls_, Logger: log})
 		return src, sc.Size, sc.FPS, err

@@ -1,0 +1,196 @@
+package daemon_test
+
+import (
+	"bytes"
+	"fmt"
+	"image/jpeg"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/pion/rtp"
+
+	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/player"
+)
+
+// notifications plays systemd's end of sd_notify for one daemon.
+type notifications struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func listenNotify(t *testing.T) *notifications {
+	sock := filepath.Join(t.TempDir(), "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	t.Setenv("NOTIFY_SOCKET", sock)
+	n := &notifications{}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.msgs = append(n.msgs, strings.SplitN(string(buf[:k]), "\n", 2)[0])
+			n.mu.Unlock()
+		}
+	}()
+	return n
+}
+
+// states lists the READY/RELOADING/STOPPING messages in order.
+func (n *notifications) states() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for _, m := range n.msgs {
+		if !strings.HasPrefix(m, "STATUS=") && !strings.HasPrefix(m, "WATCHDOG=") {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// viewer counts a path's RTP packets and notices sequence gaps.
+type viewer struct {
+	mu      sync.Mutex
+	packets int
+	gaps    int
+	last    uint16
+	frame   []byte
+	client  *gortsplib.Client
+}
+
+func watch(t *testing.T, url string) *viewer {
+	t.Helper()
+	v := &viewer{}
+	c, err := player.Play(url, gortsplib.TransportTCP, func(p *rtp.Packet) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.packets > 0 && p.SequenceNumber != v.last+1 {
+			v.gaps++
+		}
+		v.last = p.SequenceNumber
+		v.packets++
+	}, func(f []byte) {
+		v.mu.Lock()
+		v.frame = append(v.frame[:0], f...)
+		v.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("play %s: %v", url, err)
+	}
+	v.client = c
+	t.Cleanup(c.Close)
+	return v
+}
+
+func (v *viewer) count() (int, int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.packets, v.gaps
+}
+
+func (v *viewer) size(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		v.mu.Lock()
+		f := append([]byte(nil), v.frame...)
+		v.mu.Unlock()
+		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(f)); err == nil {
+			return fmt.Sprintf("%dx%d", cfg.Width, cfg.Height)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no frame decoded")
+	return ""
+}
+
+// TestReloadRestartsOnlyWhatChanged: SIGHUP with /b resized and /c added
+// ends /b's session only; /a's viewer receives every packet throughout. A
+// broken config on the next SIGHUP changes nothing. systemd hears READY,
+// then RELOADING/READY around each reload.
+func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
+	notes := listenNotify(t)
+	cfg := filepath.Join(t.TempDir(), "flowcamd.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("size: 320x240\nstreams:\n  - path: /a\n  - path: /b\n")
+	d, err := daemon.Start(bin, "--config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	a, b := watch(t, d.URL("/a")), watch(t, d.URL("/b"))
+	time.Sleep(time.Second)
+	if got := b.size(t); got != "320x240" {
+		t.Fatalf("/b is %s before the reload", got)
+	}
+
+	write("size: 320x240\nstreams:\n  - path: /a\n  - path: /b\n    size: 640x480\n  - path: /c\n")
+	hup(t, d, "config reloaded")
+	if !strings.Contains(d.Logs(), `"kept":"/a","restarted":"/b","added":"/c"`) {
+		t.Errorf("reload summary missing:\n%s", tail(d.Logs(), 10))
+	}
+	if err := waitClosed(b.client, 5*time.Second); err != nil {
+		t.Error("/b's viewer was not disconnected when /b changed")
+	}
+	if got := watch(t, d.URL("/b")).size(t); got != "640x480" {
+		t.Errorf("/b is %s after the reload, want 640x480", got)
+	}
+	watch(t, d.URL("/c")).size(t)
+
+	write("streams:\n  - path: /a\n    fps: 0\n")
+	hup(t, d, "reload failed")
+	before, _ := a.count()
+	time.Sleep(time.Second)
+	after, gaps := a.count()
+	if after <= before || gaps != 0 {
+		t.Errorf("/a across two reloads: %d packets (%d in the last second), %d sequence gaps; want a steady flow and none", after, after-before, gaps)
+	}
+	if got, want := notes.states(), "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1"; got != want {
+		t.Errorf("sd_notify states %q, want %q", got, want)
+	}
+}
+
+func hup(t *testing.T, d *daemon.Daemon, logged string) {
+	t.Helper()
+	n := strings.Count(d.Logs(), logged)
+	if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(d.Logs(), logged) == n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q after SIGHUP:\n%s", logged, tail(d.Logs(), 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitClosed(c *gortsplib.Client, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(timeout):
+		return os.ErrDeadlineExceeded
+	}
+}
