@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"os"
 
 	"flowcam/capture"
 	"flowcam/capture/jpeg"
@@ -36,10 +37,10 @@ func probeHardware(b board.Info, log *slog.Logger) hardware {
 			return m2m.NewEncoder(info.Path, q, log)
 		}}
 	}
-	if b.Kind == board.Jetson {
+	if nodes := board.JetsonJPEG(os.DirFS("/")); len(nodes) > 0 || b.Kind == board.Jetson {
 		// Jetson's nvjpg engine is reached through NVIDIA's libraries, not a
 		// V4L2 device; there is no supported path to it from here.
-		return hardware{reason: "NVIDIA Jetson JPEG engine (nvjpg) is not supported by flowcamd"}
+		return hardware{reason: fmt.Sprintf("NVIDIA Jetson JPEG engine %v found but not supported by flowcamd", nodes)}
 	}
 	return hardware{reason: err.Error()}
 }
