@@ -203,7 +203,9 @@ func (s *Source) lose(err error) {
 }
 
 // down records a failed or lost device and schedules the next attempt:
-// quickly at first (a replug takes a moment), then backing off to 5 s.
+// quickly at first (a replug takes a moment), then once a second. A longer
+// backoff buys nothing, since a missing node costs one failed open(), and
+// it would keep viewers on "no signal" for seconds after the camera is back.
 func (s *Source) down(err error) {
 	now := s.now()
 	if s.failures == 0 {
@@ -212,6 +214,6 @@ func (s *Source) down(err error) {
 		s.signalAt = now
 	}
 	s.failures++
-	s.backoff = min(max(2*s.backoff, 250*time.Millisecond), 5*time.Second)
+	s.backoff = min(max(2*s.backoff, 250*time.Millisecond), time.Second)
 	s.retryAt = now.Add(s.backoff)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/pion/rtp"
 
+	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/internal/testutil/vm"
@@ -68,7 +69,31 @@ func TestCameraInAVM(t *testing.T) {
 			t.Fatalf("err %v, output:\n%s", err, out)
 		}
 	})
+	t.Run("encoder choice sees vim2m but no JPEG engine", func(t *testing.T) { encoderChoice(t, g) })
 	t.Run("unplug and replug", func(t *testing.T) { unplugReplug(t, g, url) })
+}
+
+// encoderChoice: with vim2m loaded the guest has a memory-to-memory device
+// that makes no JPEG, so auto settles on libjpeg-turbo and says why, and
+// encoder = hardware refuses to start rather than pretend.
+func encoderChoice(t *testing.T, g *vm.Guest) {
+	if g.ModulePath("vim2m") == "" {
+		need.Skip(t, "the guest kernel has no vim2m: %s", g.MissingReason("vim2m"))
+	}
+	ctx := context.Background()
+	out, err := g.Run(ctx, "flowcamd --version 2>&1")
+	const noJPEG = "no V4L2 memory-to-memory device produces JPEG"
+	if err != nil || !strings.Contains(out, "hardware jpeg: none (m2m: "+noJPEG) {
+		t.Errorf("--version in the guest (%v):\n%s", err, out)
+	}
+	out, _ = g.Run(ctx, "cat /tmp/flowcamd.log")
+	if !strings.Contains(out, noJPEG) || !strings.Contains(out, "libjpeg-turbo encodes") {
+		t.Errorf("the running daemon did not log its encoder choice:\n%s", out)
+	}
+	out, err = g.Run(ctx, "timeout 20 flowcamd --source pattern --encoder hardware --rtsp-addr :9555 2>&1")
+	if err == nil || !strings.Contains(out, "encoder = hardware: no hardware JPEG encoder") {
+		t.Errorf("encoder = hardware without an engine: %v\n%s", err, out)
+	}
 }
 
 func waitForServer(t *testing.T, addr string) {
