@@ -15,10 +15,13 @@ import (
 // interleaved RTCP; writes (responses and TCP media) share a mutex so a
 // response never lands inside a media frame.
 type conn struct {
-	srv *Server
-	nc  net.Conn
-	log *slog.Logger
-	r   *rtsp.Reader
+	srv    *Server
+	nc     net.Conn
+	log    *slog.Logger
+	r      *rtsp.Reader
+	id     string // binds digest nonces to this connection
+	secure bool   // RTSPS: media must stay inside the TLS connection
+	user   string // last authenticated user, for the log
 
 	wmu  sync.Mutex
 	rbuf []byte // response scratch, used only by the conn goroutine
@@ -33,6 +36,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:       nc,
 		log:      s.log.With("remote", nc.RemoteAddr().String()),
 		r:        rtsp.NewReader(nc, s.cfg.Limits),
+		id:       newConnID(),
+		secure:   secure(nc),
 		channels: make(map[uint8]*session),
 	}
 }

@@ -28,6 +28,9 @@ func (c *conn) handle(req *rtsp.Request) *rtsp.Response {
 	if res.Status != rtsp.StatusOK {
 		return res
 	}
+	if !c.authorize(req, res) {
+		return res
+	}
 	if bad := c.srv.unsupported(req); len(bad) > 0 {
 		// RFC 2326 12.32: refuse, naming what is missing, so a client can
 		// fall back (ours to a single plain flow).

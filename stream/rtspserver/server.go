@@ -41,6 +41,8 @@ type Config struct {
 	Logger       *slog.Logger
 	// Multiflow enables multi-flow sessions; nil refuses them with 551.
 	Multiflow *MultiflowConfig
+	// Auth checks every request but OPTIONS; nil lets everyone watch.
+	Auth Authorizer
 }
 
 func (c *Config) setDefaults() {

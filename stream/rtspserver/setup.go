@@ -23,6 +23,11 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 		return
 	}
 	if slices.Contains(rtsp.OptionTags(req.Header.Get("Require")), multiflow.OptionTag) {
+		if c.secure {
+			res.Status = rtsp.StatusUnsupportedTransport
+			res.Reason = "RTSPS carries media inside the TLS connection only"
+			return
+		}
 		c.setupMultiflow(req, res, t)
 		return
 	}
@@ -38,6 +43,7 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 		return
 	}
 	ss := newSession(c.srv, t.stream, t.base)
+	ss.client = c.nc.RemoteAddr().String()
 	reply, status := c.attach(ss, tr)
 	if status != 0 {
 		res.Status = status
@@ -68,8 +74,9 @@ func (c *conn) chooseTransport(alts []rtsp.Transport) (rtsp.Transport, bool) {
 		switch t.Lower {
 		case rtsp.LowerUDP:
 			// A destination other than the client itself would let anyone
-			// aim the stream at a third party.
-			if t.ClientPorts[0] == 0 ||
+			// aim the stream at a third party. Over RTSPS, UDP would send
+			// in clear what the viewer asked to receive encrypted.
+			if c.secure || t.ClientPorts[0] == 0 ||
 				(t.Destination != "" && !net.ParseIP(t.Destination).Equal(remoteIP(c.nc))) {
 				continue
 			}

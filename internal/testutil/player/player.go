@@ -18,18 +18,27 @@ import (
 // depacketizer. The caller closes the client.
 func Play(url string, tr gortsplib.Transport, onPacket func(*rtp.Packet), onFrame func([]byte)) (*gortsplib.Client, error) {
 	c := &gortsplib.Client{Transport: &tr}
-	u, err := base.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
-		return nil, err
-	}
-	if err := setup(c, u, onPacket, onFrame); err != nil {
-		c.Close()
+	if err := PlayWith(c, url, onPacket, onFrame); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// PlayWith is Play with a client the caller configured (TLS, transport).
+// On error the client is closed.
+func PlayWith(c *gortsplib.Client, url string, onPacket func(*rtp.Packet), onFrame func([]byte)) error {
+	u, err := base.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	if err := c.Start(u.Scheme, u.Host); err != nil {
+		return err
+	}
+	if err := setup(c, u, onPacket, onFrame); err != nil {
+		c.Close()
+		return err
+	}
+	return nil
 }
 
 func setup(c *gortsplib.Client, u *base.URL, onPacket func(*rtp.Packet), onFrame func([]byte)) error {
