@@ -42,8 +42,12 @@ type Config struct {
 	// block that address for the rest of the window; 5 per minute.
 	MaxFailures   int
 	FailureWindow time.Duration
-	Now           func() time.Time // time.Now by default
-	Logger        *slog.Logger
+	// NonceKey signs nonces; 32 random bytes when nil. Passing the same key
+	// to the Authenticator that replaces this one on a reload keeps the
+	// nonces players hold valid.
+	NonceKey []byte
+	Now      func() time.Time // time.Now by default
+	Logger   *slog.Logger
 }
 
 // Request is what Check needs to know of a request.
@@ -111,7 +115,7 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.users[u.Name] = u
 	}
-	n, err := newNonces(cfg.NonceLifetime, cfg.Now)
+	n, err := newNonces(cfg.NonceKey, cfg.NonceLifetime, cfg.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -32,10 +32,12 @@ type usedNonce struct {
 
 const nonceMAC = 16
 
-func newNonces(life time.Duration, now func() time.Time) (*nonces, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, errNoSecret
+func newNonces(key []byte, life time.Duration, now func() time.Time) (*nonces, error) {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, errNoSecret
+		}
 	}
 	return &nonces{key: key, life: life, now: now, used: map[string]usedNonce{}}, nil
 }

@@ -1,6 +1,7 @@
 package pull
 
 import (
+	"net/url"
 	"slices"
 	"time"
 
@@ -88,7 +89,15 @@ type PathSnapshot struct {
 }
 
 func newReport(cfg Config, d *rtspclient.Description) *Report {
-	return &Report{URL: cfg.URL, StreamFPS: d.FPS, Width: d.Width, Height: d.Height}
+	return &Report{URL: redacted(cfg.URL), StreamFPS: d.FPS, Width: d.Width, Height: d.Height}
+}
+
+// redacted keeps a password out of reports and logs.
+func redacted(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return raw
 }
 
 func (r *Report) finish(elapsed time.Duration, st playout.Stats, flows []multiflow.FlowStats, names []string,

@@ -6,6 +6,8 @@ package rtspclient
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"flowcam/stream/auth"
 	"flowcam/stream/rtsp"
 )
 
@@ -53,6 +56,9 @@ type Client struct {
 
 	mu      sync.Mutex // one request at a time
 	cseq    int
+	creds   *url.Userinfo   // from the URL; never sent in it
+	digest  *auth.Challenge // the server's challenge once it asked
+	nc      uint32          // uses of digest's nonce
 	session string
 	timeout time.Duration // the server's session timeout
 	public  string
@@ -89,7 +95,9 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtspclient: connect %s: %w", host, err)
 	}
-	c := &Client{opts: opts, url: u, conn: conn, log: opts.Logger, timeout: 60 * time.Second,
+	creds := u.User
+	u.User = nil
+	c := &Client{opts: opts, url: u, conn: conn, log: opts.Logger, timeout: 60 * time.Second, creds: creds,
 		frames: make(chan rtsp.Interleaved, 256), replies: make(chan reply, 1), done: make(chan struct{})}
 	c.wg.Add(1)
 	go c.read()
@@ -142,11 +150,41 @@ func (c *Client) read() {
 func (c *Client) Do(ctx context.Context, method, target string, h ...rtsp.Field) (*rtsp.Response, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	res, err := c.do(ctx, method, target, h)
+	if c.mayRetry(res) {
+		res, err = c.do(ctx, method, target, h)
+	}
+	return res, err
+}
+
+// mayRetry takes a 401's challenge and reports whether the request should
+// be sent again with credentials: once for a first challenge, and when the
+// server only found our nonce stale.
+func (c *Client) mayRetry(res *rtsp.Response) bool {
+	if res == nil || res.Status != rtsp.StatusUnauthorized || c.creds == nil {
+		return false
+	}
+	ch, err := auth.ChooseChallenge(res.Header.Values("WWW-Authenticate"))
+	if err != nil {
+		c.log.Warn("cannot answer the server's authentication challenge", "err", err)
+		return false
+	}
+	first := c.digest == nil
+	c.digest, c.nc = &ch, 0
+	return first || ch.Stale
+}
+
+func (c *Client) do(ctx context.Context, method, target string, h []rtsp.Field) (*rtsp.Response, error) {
 	c.cseq++
 	req := &rtsp.Request{Method: method, URL: target, Header: rtsp.Header{
 		{Name: "CSeq", Value: strconv.Itoa(c.cseq)}, {Name: "User-Agent", Value: c.opts.UserAgent}}}
 	if c.session != "" {
 		req.Header.Add("Session", c.session)
+	}
+	if c.digest != nil {
+		c.nc++
+		pass, _ := c.creds.Password()
+		req.Header.Add("Authorization", c.digest.Authorization(c.creds.Username(), pass, method, target, c.nc, cnonce()))
 	}
 	req.Header = append(req.Header, h...)
 	c.conn.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
@@ -243,4 +281,10 @@ func (c *Client) Close() error {
 		return nil
 	}
 	return err
+}
+
+func cnonce() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
