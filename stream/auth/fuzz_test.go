@@ -23,6 +23,9 @@ func FuzzParseAuthorization(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if len(c.String()) > maxHeader {
+			return // quoting every value may push a maximal header past the cap
+		}
 		again, err := ParseAuthorization(c.String())
 		if err != nil {
 			t.Fatalf("%q -> %q does not parse: %v", v, c.String(), err)

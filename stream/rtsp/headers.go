@@ -138,8 +138,10 @@ func parseRange(v string, lo, hi int) ([2]int, error) {
 func (t Transport) String() string {
 	var b strings.Builder
 	b.WriteString(t.Protocol)
-	if t.Lower == LowerTCP {
-		b.WriteString("/TCP")
+	if t.Lower != LowerUDP && t.Lower != "" {
+		// TCP, or an unknown lower transport kept so it can be refused:
+		// dropping it would turn it into UDP.
+		b.WriteString("/" + t.Lower)
 	}
 	if t.Multicast {
 		b.WriteString(";multicast")

@@ -198,7 +198,9 @@ func (r *Reader) headerAndBody() (Header, []byte, error) {
 			return h, nil, badRequest(true, "header too large")
 		}
 		if (line[0] == ' ' || line[0] == '\t') && len(h) > 0 {
-			h[len(h)-1].Value += " " + strings.TrimSpace(line) // folded continuation
+			// Folded continuation: joined with one space, and like any
+			// value without leading or trailing white space.
+			h[len(h)-1].Value = strings.TrimSpace(h[len(h)-1].Value + " " + strings.TrimSpace(line))
 			continue
 		}
 		name, value, ok := strings.Cut(line, ":")

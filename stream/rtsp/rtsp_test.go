@@ -189,20 +189,68 @@ func TestRTPInfo(t *testing.T) {
 	}
 }
 
+// TestFoldedHeaderBlankContinuation is the regression test for a
+// FuzzReadRequest finding: a blank continuation line left a value of " ",
+// which did not survive being written and read again.
+func TestFoldedHeaderBlankContinuation(t *testing.T) {
+	for raw, want := range map[string]string{
+		"OPTIONS * RTSP/1.0\nX:\n \n\n":             "",
+		"OPTIONS * RTSP/1.0\r\nX: a\r\n \t\r\n\r\n": "a",
+		"OPTIONS * RTSP/1.0\r\nX:\r\n b\r\n\r\n":    "b",
+		"OPTIONS * RTSP/1.0\r\nX: a\r\n b\r\n\r\n":  "a b",
+	} {
+		req, _, err := NewReader(strings.NewReader(raw), Limits{}).ReadRequest()
+		if err != nil || req.Header.Get("X") != want {
+			t.Errorf("%q: %+v %v, want X %q", raw, req, err, want)
+			continue
+		}
+		checkRequestRoundTrip(t, req)
+	}
+}
+
+// Requests as real players send them: ffmpeg (Lavf), GStreamer's rtspsrc
+// and VLC (live555), over UDP and TCP.
+var playerRequests = []string{
+	"OPTIONS rtsp://127.0.0.1:8554/cam RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: Lavf60.16.100\r\n\r\n",
+	"DESCRIBE rtsp://127.0.0.1:8554/cam RTSP/1.0\r\nAccept: application/sdp\r\nCSeq: 2\r\nUser-Agent: Lavf60.16.100\r\n\r\n",
+	"SETUP rtsp://127.0.0.1:8554/cam/trackID=0 RTSP/1.0\r\nTransport: RTP/AVP/UDP;unicast;client_port=20000-20001\r\nCSeq: 3\r\nUser-Agent: Lavf60.16.100\r\n\r\n",
+	"SETUP rtsp://127.0.0.1:8554/cam/trackID=0 RTSP/1.0\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\nCSeq: 3\r\nUser-Agent: Lavf60.16.100\r\n\r\n",
+	"PLAY rtsp://127.0.0.1:8554/cam/ RTSP/1.0\r\nRange: npt=0.000-\r\nCSeq: 4\r\nUser-Agent: Lavf60.16.100\r\nSession: 4f2a9c0d11e3b5a7\r\n\r\n",
+	"TEARDOWN rtsp://127.0.0.1:8554/cam/ RTSP/1.0\r\nCSeq: 5\r\nUser-Agent: Lavf60.16.100\r\nSession: 4f2a9c0d11e3b5a7\r\n\r\n",
+	"OPTIONS rtsp://127.0.0.1:8554/cam RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: GStreamer/1.22.0\r\n\r\n",
+	"DESCRIBE rtsp://127.0.0.1:8554/cam RTSP/1.0\r\nCSeq: 2\r\nUser-Agent: GStreamer/1.22.0\r\nAccept: application/sdp\r\n\r\n",
+	"SETUP rtsp://127.0.0.1:8554/cam/trackID=0 RTSP/1.0\r\nCSeq: 3\r\nUser-Agent: GStreamer/1.22.0\r\nTransport: RTP/AVP;unicast;client_port=38912-38913\r\n\r\n",
+	"PLAY rtsp://127.0.0.1:8554/cam/ RTSP/1.0\r\nCSeq: 4\r\nUser-Agent: GStreamer/1.22.0\r\nRange: npt=0-\r\nSession: 4f2a9c0d11e3b5a7\r\n\r\n",
+	"OPTIONS rtsp://192.168.1.20:8554/cam RTSP/1.0\r\nCSeq: 2\r\nUser-Agent: LibVLC/3.0.18 (LIVE555 Streaming Media v2022.02.07)\r\n\r\n",
+	"SETUP rtsp://192.168.1.20:8554/cam/trackID=0 RTSP/1.0\r\nCSeq: 4\r\nUser-Agent: LibVLC/3.0.18 (LIVE555 Streaming Media v2022.02.07)\r\nTransport: RTP/AVP;unicast;client_port=54070-54071\r\n\r\n",
+	"PLAY rtsp://192.168.1.20:8554/cam/ RTSP/1.0\r\nCSeq: 5\r\nUser-Agent: LibVLC/3.0.18 (LIVE555 Streaming Media v2022.02.07)\r\nSession: 4f2a9c0d11e3b5a7\r\nRange: npt=0.000-\r\n\r\n",
+	"GET_PARAMETER rtsp://192.168.1.20:8554/cam/ RTSP/1.0\r\nCSeq: 6\r\nUser-Agent: LibVLC/3.0.18 (LIVE555 Streaming Media v2022.02.07)\r\nSession: 4f2a9c0d11e3b5a7\r\n\r\n",
+	"DESCRIBE rtsp://h/cam RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Digest username=\"admin\", realm=\"flowcam\", nonce=\"abc\", uri=\"rtsp://h/cam\", response=\"0123456789abcdef0123456789abcdef\"\r\n\r\n",
+	"SETUP rtsp://h/cam/trackID=0 RTSP/1.0\r\nCSeq: 3\r\nRequire: com.flowcam.multiflow\r\nMultiflow: flows=2;mode=stripe\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n\r\n",
+}
+
 func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
 	f.Add([]byte("SETUP rtsp://h/cam/trackID=0 RTSP/1.0\r\nCSeq: 3\r\nTransport: RTP/AVP;unicast;client_port=1-2\r\n\r\n"))
 	f.Add([]byte("$\x00\x00\x04abcdPLAY x RTSP/1.0\r\nContent-Length: 2\r\n\r\nhi"))
+	for _, r := range playerRequests {
+		f.Add([]byte(r))
+	}
+	f.Add([]byte(strings.Join(playerRequests[:6], "")))
+	limits := Limits{MaxLine: 256, MaxHeaderBytes: 1024, MaxHeaders: 8, MaxBody: 512}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewReader(bytes.NewReader(data), Limits{MaxLine: 256, MaxHeaderBytes: 1024, MaxHeaders: 8, MaxBody: 512})
+		r := NewReader(bytes.NewReader(data), limits)
 		for i := 0; i < 8; i++ {
 			req, frame, err := r.ReadRequest()
 			var pe *ProtocolError
 			if errors.As(err, &pe) && (pe.Status < 400 || pe.Status > 599) {
 				t.Fatalf("error status %d", pe.Status)
 			}
-			if err == nil && req != nil && len(req.Body) > 512 {
-				t.Fatal("body over the limit")
+			if err == nil && req != nil {
+				if len(req.Body) > limits.MaxBody || len(req.Header) > limits.MaxHeaders || len(req.URL) > limits.MaxLine {
+					t.Fatalf("request over the limits: %d headers, body %d, URL %d", len(req.Header), len(req.Body), len(req.URL))
+				}
+				checkRequestRoundTrip(t, req)
 			}
 			if err != nil && (!errors.As(err, &pe) || pe.Fatal) || (frame == nil && req == nil) {
 				return
@@ -211,18 +259,82 @@ func FuzzReadRequest(f *testing.F) {
 	})
 }
 
+// checkRequestRoundTrip: a request we accepted, written out again, reads
+// back the same (Content-Length aside, which AppendTo derives).
+func checkRequestRoundTrip(t *testing.T, req *Request) {
+	t.Helper()
+	wire := req.AppendTo(nil)
+	back, frame, err := NewReader(bytes.NewReader(wire), Limits{MaxLine: 1 << 16, MaxHeaderBytes: 1 << 20, MaxHeaders: 1000, MaxBody: 1 << 20}).ReadRequest()
+	if err != nil || frame != nil || back == nil {
+		t.Fatalf("%q written as %q does not read back: %v", req.Method, wire, err)
+	}
+	// A bare CR inside a value is accepted but written as a space
+	// (sanitize), so no value can ever break a line on the way out.
+	strip := func(h Header) Header {
+		var out Header
+		for _, f := range h {
+			if !strings.EqualFold(f.Name, "Content-Length") {
+				out = append(out, Field{Name: f.Name, Value: sanitize(f.Value)})
+			}
+		}
+		return out
+	}
+	if back.Method != req.Method || back.URL != req.URL || !bytes.Equal(back.Body, req.Body) ||
+		!reflect.DeepEqual(strip(back.Header), strip(req.Header)) {
+		t.Fatalf("round trip changed the request:\n%+v\n%+v\nwire %q", req, back, wire)
+	}
+}
+
+// TestTransportStringKeepsLower is the regression test for a FuzzParseTransports
+// finding: an unknown lower transport ("RTP/AVP/SCTP") was written back
+// without it, which reads as UDP.
+func TestTransportStringKeepsLower(t *testing.T) {
+	for _, in := range []string{"RTP/AVP/SCTP;unicast", "RTP/AVP/TCP;unicast;interleaved=0-1", "RTP/AVP;unicast;client_port=5000-5001"} {
+		ts, err := ParseTransports(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseTransports(ts[0].String())
+		if err != nil || back[0] != ts[0] {
+			t.Errorf("%q -> %q -> %+v %v", in, ts[0].String(), back, err)
+		}
+	}
+	if got := (Transport{Protocol: "RTP/AVP"}).String(); got != "RTP/AVP;unicast" {
+		t.Errorf("zero lower transport written as %q", got)
+	}
+}
+
 func FuzzParseTransports(f *testing.F) {
 	f.Add("RTP/AVP;unicast;client_port=5000-5001")
 	f.Add("RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=12345678;mode=play")
+	for _, s := range []string{
+		"RTP/AVP/UDP;unicast;client_port=20000-20001",                               // ffmpeg
+		"RTP/AVP/TCP;unicast;interleaved=0-1",                                       // ffmpeg -rtsp_transport tcp
+		"RTP/AVP;unicast;client_port=38912-38913",                                   // GStreamer, VLC
+		"RTP/AVP;unicast;client_port=5000-5001,RTP/AVP/TCP;unicast;interleaved=0-1", // alternatives
+		"RTP/AVP;multicast;destination=224.2.0.1;ttl=16;port=5000-5001",             // multicast
+		"RTP/AVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=DEADBEEF", // a server's reply
+		`RTP/AVP;unicast;client_port=5000;mode="PLAY"`,
+		"RTP/SAVP;unicast;client_port=5000-5001",
+		"RTP/AVP/SCTP;unicast",
+		"rtp/avp/tcp;UNICAST;INTERLEAVED=254-255",
+	} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		ts, err := ParseTransports(s)
 		if err != nil {
 			return
 		}
 		for _, tr := range ts {
-			// What we accept we must be able to write and read back.
-			if _, err := ParseTransports(tr.String()); err != nil {
-				t.Fatalf("%q -> %q: %v", s, tr.String(), err)
+			// What we accept we must be able to write and read back, unchanged.
+			back, err := ParseTransports(tr.String())
+			if err != nil || len(back) != 1 || back[0] != tr {
+				t.Fatalf("%q -> %q -> %+v: %v", s, tr.String(), back, err)
+			}
+			if tr.ClientPorts[0] != 0 && (tr.ClientPorts[0] < 1 || tr.ClientPorts[1] > 65535 || tr.ClientPorts[1] < tr.ClientPorts[0]) ||
+				tr.HasInterl && (tr.Interleaved[0] < 0 || tr.Interleaved[1] > 255 || tr.Interleaved[1] < tr.Interleaved[0]) {
+				t.Fatalf("%q: out of range %+v", s, tr)
 			}
 		}
 	})

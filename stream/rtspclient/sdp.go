@@ -24,6 +24,13 @@ type Description struct {
 	Height    int
 }
 
+// ParseDescription parses a DESCRIBE body the way Dial's client does; base
+// is the Content-Base (or request URL) the control attributes resolve
+// against.
+func ParseDescription(sdp []byte, base string) (*Description, error) {
+	return parseDescription(sdp, base)
+}
+
 // parseDescription reads the SDP (RFC 4566) lines that matter for one
 // MJPEG track; unknown lines are ignored, as the RFC asks.
 func parseDescription(sdp []byte, base string) (*Description, error) {

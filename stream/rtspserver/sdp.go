@@ -2,6 +2,7 @@ package rtspserver
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ func sessionDescription(st *Stream, local net.IP) []byte {
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\r\n", args...) }
 	line("v=0")
 	line("o=- 0 0 IN %s %s", family, addr)
-	line("s=flowcam %s", st.Path)
+	line("s=flowcam %s", sdpText(st.Path))
 	line("c=IN %s %s", family, map[string]string{"IP4": "0.0.0.0", "IP6": "::"}[family])
 	line("t=0 0")
 	line("a=tool:flowcam")
@@ -32,11 +33,36 @@ func sessionDescription(st *Stream, local net.IP) []byte {
 	line("m=video 0 RTP/AVP 26")
 	line("a=rtpmap:26 JPEG/90000")
 	line("a=control:%s", trackControl)
-	if st.FPS > 0 {
+	if st.FPS > 0 && !math.IsInf(st.FPS, 0) {
 		line("a=framerate:%s", strconv.FormatFloat(st.FPS, 'f', -1, 64))
 	}
 	if st.Width > 0 && st.Height > 0 {
 		line("a=x-dimensions:%d,%d", st.Width, st.Height)
 	}
 	return []byte(b.String())
+}
+
+// sdpText makes s safe for an SDP text field (RFC 4566 5: any byte but
+// NUL, CR and LF): control characters are percent-encoded, so a stream
+// path can never end its line and inject lines of its own.
+func sdpText(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
