@@ -10,7 +10,9 @@ COMMIT      ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS     := -s -w -X flowcam/internal/buildinfo.version=$(VERSION) -X flowcam/internal/buildinfo.commit=$(COMMIT)
 RTSP_ADDR   ?= :8554
 RTSP_PORT    = $(lastword $(subst :, ,$(RTSP_ADDR)))
-FUZZTIME    ?= 30s
+FUZZTIME    ?= 10s
+# Fuzz workers per target; 1 leaves the other cores to whoever shares the machine.
+FUZZPARALLEL ?= 1
 # Unit tests run with the race detector; integration tests drive the real binary.
 UNIT_PKGS   := ./capture/... ./stream/... ./platform/... ./cmd/... ./internal/...
 
@@ -29,7 +31,7 @@ DEBARCH_arm64 := arm64
 DEBARCH_armv7 := armhf
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build amd64 arm64 armv7 cross nocgo run test test-unit test-integration test-netns test-v4l2 test-boards bench fuzz lint clean deb deb-amd64 deb-arm64 deb-armhf test-packaging
+.PHONY: help deps build amd64 arm64 armv7 cross nocgo run test test-unit test-integration test-netns test-v4l2 test-boards test-web bench fuzz lint clean deb deb-amd64 deb-arm64 deb-armhf test-packaging
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -69,13 +71,17 @@ run: build ## serve the built-in test pattern on rtsp://localhost:8554/cam
 test: ## run every test: vet, unit (race), the daemon against ffmpeg/GStreamer/gortsplib, multi-flow in network namespaces, a V4L2 camera in a VM
 	@.ci/deps test
 	$(MAKE) --no-print-directory lint build
-	$(MAKE) --no-print-directory test-unit test-integration test-netns test-v4l2 test-boards test-packaging
+	$(MAKE) --no-print-directory test-unit test-integration test-web test-netns test-v4l2 test-boards test-packaging
 
 test-unit: ## unit tests with the race detector
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-integration: build ## the real daemon against real clients
 	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 10m ./test/daemon/ ./test/files/
+
+test-web: build ## the status page and /stream.mjpg in headless Chromium; screenshot to FLOWCAM_SCREENSHOT
+	@.ci/deps test
+	FLOWCAMD=$(CURDIR)/bin/flowcamd $(GO) test -count=1 -v -timeout 2m ./test/web/
 
 test-netns: build ## multi-flow scenarios over two impaired paths in network namespaces (needs root)
 	@.ci/deps test
@@ -88,17 +94,24 @@ test-v4l2: ## flowcamd on the kernel's virtual camera (vivid) in a qemu guest: p
 test-boards: arm64 armv7 ## the static ARM builds under qemu-user play in ffmpeg; the CGO_ENABLED=0 build serves
 	FLOWCAM_BIN_ROOT=$(CURDIR)/bin $(GO) test -count=1 -v -timeout 10m ./test/boards/
 
-bench: build ## benchmarks: encoder, packetizer, serving cost, against tjbench, ffmpeg and GStreamer
+bench: build amd64 arm64 ## benchmarks: encoder, packetizer, serving cost, against tjbench, ffmpeg and GStreamer; release builds' size, start, memory
 	@.ci/deps test
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./capture/... ./stream/...
-	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM_BENCH=1 $(GO) test -count=1 -v -run TestReport -timeout 20m ./test/bench/
+	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM_BIN_ROOT=$(CURDIR)/bin FLOWCAM_BENCH=1 $(GO) test -count=1 -v -run TestReport -timeout 20m ./test/bench/
 
-fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+fuzz: ## run every fuzz target for FUZZTIME (default 10s) each, then a summary line per target
+	@fail=0; summary=; \
+	for pkg in $$(grep -rlE '^func Fuzz[A-Za-z0-9_]*\(' --include='*_test.go' capture stream platform cmd internal | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -hoE '^func Fuzz[A-Za-z0-9_]*' $$pkg/*_test.go | sed 's/^func //' | sort); do \
+	    start=$$(date +%s); echo "== ./$$pkg $$f"; \
+	    if out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$$pkg 2>&1); then res=ok; \
+	    else res=FAIL; fail=1; echo "$$out" | tail -25; fi; \
+	    line=$$(printf '%-4s %-26s %-24s %4ss  %s' $$res ./$$pkg $$f $$(( $$(date +%s) - start )) \
+	      "$$(echo "$$out" | grep -oE 'execs: [0-9]+|new interesting: [0-9]+ \(total: [0-9]+\)' | tail -2 | paste -sd' ')"); \
+	    summary="$$summary$$line"$$'\n'; \
 	  done; \
-	done
+	done; \
+	echo "== fuzz summary (FUZZTIME=$(FUZZTIME) per target)"; printf '%s' "$$summary"; exit $$fail
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

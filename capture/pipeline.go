@@ -64,6 +64,13 @@ func WithPassthroughCheck(check func(jpeg []byte) error, tr Transcoder) Option {
 	return func(p *Pipeline) { p.check, p.transcoder = check, tr }
 }
 
+// WithEncodeObserver reports how long each encode or transcode took, for
+// an encode-time histogram. It runs on the pipeline's goroutine once per
+// frame, so it must be quick and should not allocate.
+func WithEncodeObserver(observe func(time.Duration)) Option {
+	return func(p *Pipeline) { p.observe = observe }
+}
+
 // Pipeline runs one source through one encoder and hands every finished
 // frame to a sink, once, however many viewers there are downstream.
 type Pipeline struct {
@@ -73,6 +80,7 @@ type Pipeline struct {
 	log        *slog.Logger
 	check      func([]byte) error
 	transcoder Transcoder
+	observe    func(time.Duration)
 	buf        []byte
 	out        Frame // what the sink sees; reused, so publishing allocates nothing
 	warned     bool
@@ -115,6 +123,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			<-ctx.Done()
 			return nil
 		}
+		if errors.Is(err, ErrIdle) {
+			continue // stopped on purpose, and alive
+		}
 		if err != nil {
 			p.sourceErrs.Add(1)
 			wait := backoff.next()
@@ -150,7 +161,9 @@ func (p *Pipeline) jpeg(f *Frame) ([]byte, error) {
 	case f.JPEG != nil:
 		return p.fromSource(f.JPEG)
 	case f.Image != nil:
+		t := time.Now()
 		out, err := p.enc.Encode(p.buf[:0], f.Image)
+		p.observeSince(t)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +187,9 @@ func (p *Pipeline) fromSource(data []byte) ([]byte, error) {
 	if errors.Is(reason, ErrCorrupt) {
 		return nil, reason
 	}
+	t := time.Now()
 	out, err := p.transcoder.Transcode(p.buf[:0], data)
+	p.observeSince(t)
 	if err != nil {
 		return nil, fmt.Errorf("corrupt source JPEG (%v): %w", reason, err)
 	}
@@ -185,6 +200,14 @@ func (p *Pipeline) fromSource(data []byte) ([]byte, error) {
 	p.buf = out
 	p.transcoded.Add(1)
 	return out, nil
+}
+
+// observeSince reports an encode that started at t. Passthrough frames
+// are left out: they cost no encoding and would drown the histogram.
+func (p *Pipeline) observeSince(t time.Time) {
+	if p.observe != nil {
+		p.observe(time.Since(t))
+	}
 }
 
 func (p *Pipeline) drop(f *Frame, err error) {

@@ -159,3 +159,33 @@ func TestAlive(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestEncodeObserver: every encode is timed (failed ones too, since they
+// cost the time); passthrough frames are not, having cost nothing.
+func TestEncodeObserver(t *testing.T) {
+	src := &scriptedSource{script: []any{
+		raw(1, 0),
+		&Frame{JPEG: []byte("camera jpeg"), Seq: 1},
+		raw(0xFF, 2),
+		raw(3, 3),
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	sent := 0
+	sink := func(*Frame) {
+		if sent++; sent == 3 {
+			cancel()
+		}
+	}
+	var observed []time.Duration
+	p := NewPipeline(src, tagEncoder{}, sink, slog.New(slog.DiscardHandler),
+		WithEncodeObserver(func(d time.Duration) { observed = append(observed, d) }))
+	p.Run(ctx)
+	if len(observed) != 3 {
+		t.Fatalf("observed %d encode times, want 3 (two encodes, one failed encode, no passthrough)", len(observed))
+	}
+	for _, d := range observed {
+		if d < 0 {
+			t.Fatalf("negative encode time %v", d)
+		}
+	}
+}

@@ -128,6 +128,9 @@ func (s *Source) Stats() Stats {
 		Reconnects: s.reconnects.Load(), NoSignal: s.nosignal.Load()}
 }
 
+// Reconnects counts how often the device was reopened after a failure.
+func (s *Source) Reconnects() uint64 { return s.reconnects.Load() }
+
 // Close releases the device.
 func (s *Source) Close() error {
 	if s.cam != nil {

@@ -24,8 +24,11 @@ import (
 type Config struct {
 	Log       LogConfig       `mapstructure:"log"`
 	RTSP      RTSPConfig      `mapstructure:"rtsp"`
+	HTTP      HTTPConfig      `mapstructure:"http"`
 	Multiflow MultiflowConfig `mapstructure:"multiflow"`
 	V4L2      V4L2Config      `mapstructure:"v4l2"`
+	Auth      AuthConfig      `mapstructure:"auth"`
+	RTSPS     RTSPSConfig     `mapstructure:"rtsps"`
 	Streams   []StreamConfig  `mapstructure:"-"`
 
 	// Top-level stream keys: the default stream, and defaults for every
@@ -38,6 +41,7 @@ type Config struct {
 	Rate    float64          `mapstructure:"rate"`
 	Quality int              `mapstructure:"quality"`
 	Encoder string           `mapstructure:"encoder"`
+	Idle    string           `mapstructure:"idle"`
 	List    []map[string]any `mapstructure:"streams"`
 
 	ShowVersion    bool   `mapstructure:"-"`
@@ -45,6 +49,7 @@ type Config struct {
 	ListDevices    bool   `mapstructure:"-"`
 	ListFormats    string `mapstructure:"-"`
 	File           string `mapstructure:"-"`
+	HashUser       string `mapstructure:"-"` // hash-password NAME
 }
 
 // LogConfig selects log verbosity and format.
@@ -61,6 +66,54 @@ type RTSPConfig struct {
 	WriteTimeout   time.Duration `mapstructure:"write_timeout"`
 	MTU            int           `mapstructure:"mtu"`
 	QueueFrames    int           `mapstructure:"queue_frames"`
+
+	MaxSessions         int           `mapstructure:"max_sessions"`
+	MaxSessionsPerIP    int           `mapstructure:"max_sessions_per_ip"`
+	MaxConnections      int           `mapstructure:"max_connections"`
+	MaxConnectionsPerIP int           `mapstructure:"max_connections_per_ip"`
+	RequestsPerSecond   int           `mapstructure:"requests_per_second"`
+	RequestTimeout      time.Duration `mapstructure:"request_timeout"`
+	IdleTimeout         time.Duration `mapstructure:"idle_timeout"`
+	MaxLineBytes        int           `mapstructure:"max_line_bytes"`
+	MaxHeaderBytes      int           `mapstructure:"max_header_bytes"`
+	MaxBodyBytes        int           `mapstructure:"max_body_bytes"`
+	UDPPorts            string        `mapstructure:"udp_ports"`
+	udpPorts            [2]int
+}
+
+// HTTPConfig configures the HTTP side: status page, MJPEG, snapshots,
+// metrics and health check.
+type HTTPConfig struct {
+	Addr string `mapstructure:"addr"` // "" turns HTTP off
+	// Public paths answer without credentials even when auth.users is
+	// set, e.g. /healthz for a probe, /metrics for a scraper.
+	Public []string `mapstructure:"public"`
+}
+
+// AuthConfig lists who may watch; no users means everyone may.
+type AuthConfig struct {
+	Realm         string        `mapstructure:"realm"`
+	Users         []UserConfig  `mapstructure:"users"`
+	NonceLifetime time.Duration `mapstructure:"nonce_lifetime"`
+	MaxFailures   int           `mapstructure:"max_failures"`
+	FailureWindow time.Duration `mapstructure:"failure_window"`
+}
+
+// UserConfig is one account, as `flowcamd hash-password` prints it.
+type UserConfig struct {
+	Name   string   `mapstructure:"name"`
+	SHA256 string   `mapstructure:"sha256"`
+	MD5    string   `mapstructure:"md5"`
+	Paths  []string `mapstructure:"paths"`
+}
+
+// RTSPSConfig configures RTSP over TLS.
+type RTSPSConfig struct {
+	Enabled    bool   `mapstructure:"enabled"`
+	Addr       string `mapstructure:"addr"`
+	Cert       string `mapstructure:"cert"`
+	Key        string `mapstructure:"key"`
+	SelfSigned bool   `mapstructure:"self_signed"`
 }
 
 // MultiflowConfig configures multi-flow sessions (docs/multiflow.md).
@@ -90,6 +143,7 @@ type StreamConfig struct {
 	FPS     float64      // zero: a file's own rate
 	Quality int
 	Encoder string  // auto, libjpeg, hardware or passthrough
+	Idle    string  // keep or stop: what the source does while nobody watches
 	Loop    bool    // files: restart at the end
 	Rate    float64 // files: playback speed
 }
@@ -103,30 +157,54 @@ var (
 // defaults are every key's default value; registering each one is also
 // what lets FLOWCAM_* environment variables reach it.
 var defaults = map[string]any{
-	"log.level":            "info",
-	"log.format":           "text",
-	"rtsp.addr":            ":8554",
-	"rtsp.session_timeout": 60 * time.Second,
-	"rtsp.rtcp_interval":   5 * time.Second,
-	"rtsp.write_timeout":   5 * time.Second,
-	"rtsp.mtu":             rtpjpeg.DefaultMTU,
-	"rtsp.queue_frames":    4,
-	"multiflow.enabled":    true,
-	"multiflow.max_flows":  4,
-	"multiflow.modes":      []string{"stripe", "duplicate", "failover"},
-	"multiflow.interfaces": []string{},
-	"v4l2.pixel_format":    "auto",
-	"v4l2.buffers":         4,
-	"v4l2.watchdog":        2 * time.Second,
-	"v4l2.controls":        map[string]int64{},
-	"path":                 "/cam",
-	"source":               "pattern",
-	"size":                 "auto",
-	"fps":                  "auto",
-	"loop":                 true,
-	"rate":                 1.0,
-	"quality":              80,
-	"encoder":              "auto",
+	"log.level":                   "info",
+	"log.format":                  "text",
+	"rtsp.addr":                   ":8554",
+	"rtsp.session_timeout":        60 * time.Second,
+	"rtsp.rtcp_interval":          5 * time.Second,
+	"rtsp.write_timeout":          5 * time.Second,
+	"rtsp.mtu":                    rtpjpeg.DefaultMTU,
+	"rtsp.queue_frames":           4,
+	"rtsp.max_sessions":           64,
+	"rtsp.max_sessions_per_ip":    16,
+	"rtsp.max_connections":        256,
+	"rtsp.max_connections_per_ip": 32,
+	"rtsp.requests_per_second":    20,
+	"rtsp.request_timeout":        10 * time.Second,
+	"rtsp.idle_timeout":           60 * time.Second,
+	"rtsp.max_line_bytes":         4096,
+	"rtsp.max_header_bytes":       16384,
+	"rtsp.max_body_bytes":         65536,
+	"rtsp.udp_ports":              "30000-30999",
+	"http.addr":                   ":8080",
+	"http.public":                 []string{"/healthz"},
+	"multiflow.enabled":           true,
+	"multiflow.max_flows":         4,
+	"multiflow.modes":             []string{"stripe", "duplicate", "failover"},
+	"multiflow.interfaces":        []string{},
+	"auth.realm":                  "flowcam",
+	"auth.users":                  []map[string]any{},
+	"auth.nonce_lifetime":         5 * time.Minute,
+	"auth.max_failures":           5,
+	"auth.failure_window":         time.Minute,
+	"rtsps.enabled":               false,
+	"rtsps.addr":                  ":8322",
+	"rtsps.cert":                  "",
+	"rtsps.key":                   "",
+	"rtsps.self_signed":           false,
+	"v4l2.pixel_format":           "auto",
+	"v4l2.buffers":                4,
+	"v4l2.watchdog":               2 * time.Second,
+	"v4l2.controls":               map[string]int64{},
+	"path":                        "/cam",
+	"source":                      "pattern",
+	"size":                        "auto",
+	"fps":                         "auto",
+	"loop":                        true,
+	"rate":                        1.0,
+	"quality":                     80,
+	"encoder":                     "auto",
+	"idle":                        "keep",
 }
 
 // flags maps command-line flags to config keys.
@@ -141,8 +219,11 @@ var flags = []struct{ name, key, usage string }{
 	{"path", "path", "RTSP path of the stream"},
 	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12 or YU12"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
+	{"rtsps", "rtsps.enabled", "serve RTSP over TLS too (rtsps://) on rtsps.addr"},
+	{"rtsps-addr", "rtsps.addr", "RTSPS listen address host:port"},
 	{"session-timeout", "rtsp.session_timeout", "close sessions idle this long"},
 	{"mtu", "rtsp.mtu", "largest RTP packet in bytes"},
+	{"http-addr", "http.addr", "HTTP listen address host:port (status page, MJPEG, snapshot, metrics, health); empty: no HTTP"},
 	{"log-level", "log.level", "debug, info, warn or error"},
 	{"log-format", "log.format", "text or json"},
 }
@@ -179,8 +260,11 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	hashUser := ""
+	if fs.NArg() == 2 && fs.Arg(0) == "hash-password" {
+		hashUser = fs.Arg(1)
+	} else if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with --; the one command is: hash-password NAME)", fs.Arg(0))
 	}
 	for k, d := range defaults {
 		v.SetDefault(k, d)
@@ -189,7 +273,7 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	cfg := &Config{ShowVersion: *version, ListInterfaces: *listIfs, ListDevices: *listDevs, ListFormats: *listFmts,
-		File: *cfgFile}
+		File: *cfgFile, HashUser: hashUser}
 	if *cfgFile != "" {
 		v.SetConfigFile(*cfgFile)
 		v.SetConfigType("yaml")
@@ -235,6 +319,9 @@ func (c *Config) validate() error {
 	if _, port, err := net.SplitHostPort(c.RTSP.Addr); err != nil || !validPort(port) {
 		p.bad("rtsp.addr", quote(c.RTSP.Addr), "must be host:port or :port, e.g. :8554")
 	}
+	if _, port, err := net.SplitHostPort(c.HTTP.Addr); c.HTTP.Addr != "" && (err != nil || !validPort(port)) {
+		p.bad("http.addr", quote(c.HTTP.Addr), `must be host:port or :port, e.g. :8080, or "" for no HTTP`)
+	}
 	for _, d := range []struct {
 		key string
 		val time.Duration
@@ -259,6 +346,8 @@ func (c *Config) validate() error {
 		}
 	}
 	c.checkV4L2(&p)
+	c.checkAccess(&p)
+	c.checkGuard(&p)
 	c.Streams = c.streams(&p)
 	return errors.Join(p...)
 }
@@ -304,10 +393,10 @@ func (c *Config) streams(p *problems) []StreamConfig {
 			prefix = fmt.Sprintf("streams[%d].", i)
 		}
 		raw := map[string]any{"path": c.Path, "source": c.Source, "size": c.Size, "fps": c.FPS, "quality": c.Quality,
-			"loop": c.Loop, "rate": c.Rate, "encoder": c.Encoder}
+			"loop": c.Loop, "rate": c.Rate, "encoder": c.Encoder, "idle": c.Idle}
 		for k, val := range e {
 			if _, ok := raw[k]; !ok {
-				*p = append(*p, fmt.Errorf("%s%s: unknown key (stream keys are path, source, size, fps, quality, encoder, loop, rate)", prefix, k))
+				*p = append(*p, fmt.Errorf("%s%s: unknown key (stream keys are path, source, size, fps, quality, encoder, idle, loop, rate)", prefix, k))
 				continue
 			}
 			raw[k] = val
@@ -352,6 +441,9 @@ func parseStream(prefix string, raw map[string]any, p *problems) StreamConfig {
 		p.bad(prefix+"encoder", quote(s.Encoder), "accepted values are auto, libjpeg, hardware, passthrough")
 	case s.Encoder == "passthrough" && s.Source == "pattern":
 		p.bad(prefix+"encoder", quote(s.Encoder), "the pattern source makes raw pictures, which must be encoded: use auto or libjpeg")
+	}
+	if s.Idle = fmt.Sprint(raw["idle"]); !oneOf(s.Idle, "keep", "stop") {
+		p.bad(prefix+"idle", quote(s.Idle), "accepted values are keep, stop")
 	}
 	if s.Loop, err = strconv.ParseBool(fmt.Sprint(raw["loop"])); err != nil {
 		p.bad(prefix+"loop", raw["loop"], "must be true or false")

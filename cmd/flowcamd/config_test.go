@@ -56,7 +56,7 @@ func TestConfigSources(t *testing.T) {
 		{"defaults", nil, nil, "", func(c *Config) bool {
 			return c.RTSP.Addr == ":8554" && len(c.Streams) == 1 && c.Streams[0] == StreamConfig{
 				Path: "/cam", Source: "pattern", Size: capture.Size{Width: 1280, Height: 720}, FPS: 25, Quality: 80,
-				Encoder: "auto", Loop: true, Rate: 1}
+				Encoder: "auto", Idle: "keep", Loop: true, Rate: 1}
 		}},
 		{"flags", []string{"--size", "640x480", "--fps", "29.97", "--quality", "50", "--rtsp-addr", "127.0.0.1:9000",
 			"--session-timeout", "3s", "--path", "front"}, nil, "", func(c *Config) bool {
@@ -64,6 +64,9 @@ func TestConfigSources(t *testing.T) {
 			return s.Size == capture.Size{Width: 640, Height: 480} && s.FPS == 29.97 && s.Quality == 50 &&
 				c.RTSP.Addr == "127.0.0.1:9000" && c.RTSP.SessionTimeout == 3*time.Second && s.Path == "/front"
 		}},
+		{"http", nil, nil, "", func(c *Config) bool { return c.HTTP.Addr == ":8080" }},
+		{"http off", []string{"--http-addr", ""}, nil, "", func(c *Config) bool { return c.HTTP.Addr == "" }},
+		{"http in file", nil, nil, "http:\n  addr: 127.0.0.1:9080\n", func(c *Config) bool { return c.HTTP.Addr == "127.0.0.1:9080" }},
 		{"env", nil, map[string]string{"FLOWCAM_RTSP_ADDR": ":7000", "FLOWCAM_FPS": "10", "FLOWCAM_LOG_LEVEL": "debug"}, "",
 			func(c *Config) bool {
 				return c.RTSP.Addr == ":7000" && c.Streams[0].FPS == 10 && c.Log.Level == "debug"
@@ -119,6 +122,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{args: []string{"--loop=maybe"}, want: []string{"loop"}},
 		{args: []string{"--log-level", "loud"}, want: []string{"log.level", "debug, info, warn, error"}},
 		{args: []string{"--rtsp-addr", "8554"}, want: []string{"rtsp.addr", ":8554"}},
+		{args: []string{"--http-addr", "8080"}, want: []string{"http.addr", ":8080", `""`}},
 		{args: []string{"--mtu", "100"}, want: []string{"rtsp.mtu = 100", "220"}},
 		{args: []string{"--session-timeout", "0s"}, want: []string{"rtsp.session_timeout", "positive"}},
 		{args: []string{"stray"}, want: []string{"unexpected argument"}},

@@ -20,6 +20,7 @@ import (
 	"flowcam/platform/sdnotify"
 	"flowcam/stream/multiflow"
 	"flowcam/stream/rtspserver"
+	"flowcam/stream/web"
 )
 
 // daemon is a running flowcamd: one RTSP server and a pipeline per path.
@@ -35,6 +36,8 @@ type daemon struct {
 	cfg     *Config
 	srv     *rtspserver.Server
 	streams map[string]*running // by path
+	access  *access
+	web     *webSide // nil without HTTP
 
 	lastStatus string // the STATUS= line last sent
 }
@@ -44,6 +47,7 @@ type running struct {
 	spec   streamSpec
 	stream rtspserver.Stream
 	pipe   *capture.Pipeline
+	src    capture.Source
 	enc    *streamEncoder
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -85,9 +89,17 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 	d := &daemon{log: log, level: level, notify: notify, cfg: cfg, streams: map[string]*running{}}
 	d.hw = probeHardware(b, log.With("component", "m2m"))
 	log.Info("hardware JPEG encoder", "encoder", d.hw.String())
+	if d.access, err = newAccess(cfg, log.With("component", "auth")); err != nil {
+		return err
+	}
+	d.web = newWebSide(cfg, b, d.hw, start, log.With("component", "http"), web.WithAuth(d.httpAuth, cfg.HTTP.Public...))
 	ln, err := d.start()
 	if err != nil {
 		return err
+	}
+	if err := d.web.listen(d); err != nil {
+		ln.Close()
+		return d.shutdown(err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- d.srv.Serve(ln) }()
@@ -109,6 +121,7 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 			return d.shutdown(err)
 		case <-hup:
 			d.reload(load)
+			d.web.refresh(d)
 		case <-tick.C:
 			d.ping()
 		}
@@ -149,6 +162,9 @@ func (d *daemon) start() (net.Listener, error) {
 		ServerName:     "flowcam/" + buildinfo.Version(),
 		Logger:         d.log.With("component", "rtsp"),
 		Multiflow:      mf,
+		Auth:           d.access,
+		Guard:          d.cfg.RTSP.guard(),
+		Limits:         d.cfg.RTSP.limits(),
 	}, d.served()...)
 	if err != nil {
 		d.stopStreams()
@@ -160,7 +176,13 @@ func (d *daemon) start() (net.Listener, error) {
 		d.stopStreams()
 		return nil, fmt.Errorf("rtsp.addr %s: %w", d.cfg.RTSP.Addr, err)
 	}
-	d.log.Info("rtsp listening", "addr", ln.Addr().String())
+	d.log.Info("rtsp listening", "addr", ln.Addr().String(), "users", len(d.cfg.Auth.Users))
+	if _, err := d.listenRTSPS(); err != nil {
+		ln.Close()
+		d.srv.Close()
+		d.stopStreams()
+		return nil, err
+	}
 	for _, st := range d.served() {
 		for _, u := range streamURLs(ln.Addr().(*net.TCPAddr), st.Path) {
 			d.log.Info("serving", "path", st.Path, "url", u, "size", fmt.Sprintf("%dx%d", st.Width, st.Height), "fps", st.FPS)
@@ -176,13 +198,13 @@ func (d *daemon) startStream(sp streamSpec) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, st, err := buildStream(sp.StreamConfig, d.cfg.V4L2, d.mtu, enc, log)
+	pipe, src, st, err := buildStream(sp.StreamConfig, d.cfg.V4L2, d.mtu, enc, d.web.tap(sp.Path), log)
 	if err != nil {
 		enc.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{spec: sp, stream: st, pipe: pipe, enc: enc, cancel: cancel, done: make(chan struct{})}
+	r := &running{spec: sp, stream: st, pipe: pipe, src: src, enc: enc, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		pipe.Run(ctx)
@@ -223,6 +245,7 @@ func (d *daemon) shutdown(err error) error {
 	d.notify.Stopping()
 	stopped := make(chan struct{})
 	go func() {
+		d.web.close()
 		d.srv.Close()
 		d.stopStreams()
 		close(stopped)

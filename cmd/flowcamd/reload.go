@@ -24,6 +24,7 @@ func (d *daemon) reload(load func() (*Config, error)) {
 		return
 	}
 	d.restartOnly(next)
+	d.reloadAccess(next)
 	var level = d.level.Level()
 	if err := level.UnmarshalText([]byte(next.Log.Level)); err == nil {
 		d.level.Set(level)
@@ -85,6 +86,8 @@ func (d *daemon) restartOnly(next *Config) {
 		old, next any
 	}{
 		{"rtsp", d.cfg.RTSP, next.RTSP},
+		{"rtsps", d.cfg.RTSPS, next.RTSPS},
+		{"http", d.cfg.HTTP, next.HTTP},
 		{"multiflow", d.cfg.Multiflow, next.Multiflow},
 		{"log.format", d.cfg.Log.Format, next.Log.Format},
 	} {
@@ -92,7 +95,8 @@ func (d *daemon) restartOnly(next *Config) {
 			d.log.Warn("changed setting takes effect at the next restart", "key", s.key)
 		}
 	}
-	next.RTSP, next.Multiflow, next.Log.Format = d.cfg.RTSP, d.cfg.Multiflow, d.cfg.Log.Format
+	next.RTSP, next.RTSPS, next.Multiflow, next.Log.Format = d.cfg.RTSP, d.cfg.RTSPS, d.cfg.Multiflow, d.cfg.Log.Format
+	next.HTTP = d.cfg.HTTP
 }
 
 func stopAll(rs []*running) {

@@ -59,6 +59,8 @@ func Run(ctx context.Context, cfg *Config, load func() (*Config, error)) error {
 	case cfg.ShowVersion:
 		printVersion(os.Stdout)
 		return nil
+	case cfg.HashUser != "":
+		return hashPassword(os.Stdin, os.Stdout, os.Stderr, cfg.HashUser, cfg.Auth.Realm)
 	case cfg.ListDevices:
 		return v4l2.ListDevices(os.Stdout)
 	case cfg.ListFormats != "":
@@ -103,18 +105,31 @@ func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
 	return mf, nil
 }
 
-func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, log *slog.Logger) (*capture.Pipeline, rtspserver.Stream, error) {
+func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, tap streamTap, log *slog.Logger) (*capture.Pipeline, capture.Source, rtspserver.Stream, error) {
 	src, size, fps, err := buildSource(sc, cam, log)
 	if err != nil {
-		return nil, rtspserver.Stream{}, err
+		return nil, nil, rtspserver.Stream{}, err
 	}
 	pk, err := rtpjpeg.NewPacketizer(mtu)
 	if err != nil {
-		return nil, rtspserver.Stream{}, err
+		src.Close()
+		return nil, nil, rtspserver.Stream{}, err
 	}
 	b := broadcast.New(pk, log)
 	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
-	return capture.NewPipeline(src, enc, b.Publish, log, capture.WithPassthroughCheck(sendable, enc)), st, nil
+	feed := src
+	if sc.Idle == "stop" {
+		watched := func() bool { return b.Stats().Viewers > 0 || (tap.viewers != nil && tap.viewers() > 0) }
+		if feed, err = onDemand(src, sc, cam, watched, log); err != nil {
+			return nil, nil, rtspserver.Stream{}, err
+		}
+	}
+	sink := b.Publish
+	if tap.publish != nil {
+		sink = func(f *capture.Frame) { b.Publish(f); tap.publish(f) }
+	}
+	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
+	return capture.NewPipeline(feed, enc, sink, log, opts...), src, st, nil
 }
 
 // buildSource opens the stream's frame source and says what size and
@@ -170,4 +185,22 @@ func streamURLs(addr *net.TCPAddr, path string) []string {
 		out = append(out, fmt.Sprintf("rtsp://%s%s", net.JoinHostPort(h, fmt.Sprint(addr.Port)), path))
 	}
 	return out
+}
+
+// idleGrace is how long a source runs on after its last viewer left: a
+// player reconnecting, or a page reloading, should not restart a camera.
+const idleGrace = 5 * time.Second
+
+// onDemand runs the stream's source only while someone watches; first is
+// the source already opened at start, reopened sources are built alike.
+func onDemand(first capture.Source, sc StreamConfig, cam V4L2Config, watched func() bool, log *slog.Logger) (capture.Source, error) {
+	open := func() (capture.Source, error) {
+		if s := first; s != nil {
+			first = nil
+			return s, nil
+		}
+		s, _, _, err := buildSource(sc, cam, log)
+		return s, err
+	}
+	return capture.NewOnDemand(open, watched, idleGrace, log)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,6 +23,9 @@ type conn struct {
 	id     string // binds digest nonces to this connection
 	secure bool   // RTSPS: media must stay inside the TLS connection
 	user   string // last authenticated user, for the log
+	remote netip.Addr
+	dr     *deadlineReader
+	rate   *bucket
 
 	wmu  sync.Mutex
 	rbuf []byte // response scratch, used only by the conn goroutine
@@ -31,11 +35,16 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
+	g := s.cfg.Guard
+	dr := &deadlineReader{nc: nc, now: s.cfg.Now, idle: g.IdleTimeout, request: g.RequestTimeout}
 	return &conn{
 		srv:      s,
 		nc:       nc,
 		log:      s.log.With("remote", nc.RemoteAddr().String()),
-		r:        rtsp.NewReader(nc, s.cfg.Limits),
+		r:        rtsp.NewReader(dr, s.cfg.Limits),
+		remote:   remoteAddr(nc),
+		dr:       dr,
+		rate:     newBucket(g.RequestsPerSecond, s.cfg.Now()),
 		id:       newConnID(),
 		secure:   secure(nc),
 		channels: make(map[uint8]*session),
@@ -46,6 +55,7 @@ func (c *conn) serve() {
 	c.log.Debug("connection opened")
 	defer c.teardown()
 	for {
+		c.dr.expectRequest(true)
 		req, frame, err := c.r.ReadRequest()
 		if frame != nil {
 			c.interleaved(frame)
@@ -57,7 +67,11 @@ func (c *conn) serve() {
 			}
 			continue
 		}
-		if err := c.respond(c.handle(req)); err != nil {
+		res, keep := c.admit(req)
+		if res == nil {
+			res = c.handle(req)
+		}
+		if err := c.respond(res); err != nil || !keep {
 			c.log.Debug("write response", "err", err)
 			return
 		}

@@ -65,6 +65,7 @@ func (c *conn) setupMultiflow(req *rtsp.Request, res *rtsp.Response, t target) {
 		return
 	}
 	ss := newSession(c.srv, t.stream, t.base)
+	ss.client = c.nc.RemoteAddr().String()
 	reply, err := c.attachFlows(ss, want)
 	if err != nil {
 		ss.log.Warn("cannot open flow sockets", "err", err)
@@ -133,7 +134,7 @@ func (c *conn) listenFlow(mf *MultiflowConfig, i int) (net.PacketConn, netip.Add
 		listen, addr = p.ListenPacket, p.Addr
 	}
 	addr = addr.Unmap()
-	pc, err := listen("udp", netip.AddrPortFrom(addr, 0).String())
+	pc, err := c.srv.ports.listen(listen, addr.String())
 	if err != nil {
 		return nil, netip.AddrPort{}, err
 	}

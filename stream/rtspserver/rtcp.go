@@ -99,6 +99,7 @@ func (r *receiverStats) update(rr rtcp.ReceptionReport, now time.Time) {
 // SessionInfo is a snapshot of one session, for tests, logs and metrics.
 type SessionInfo struct {
 	ID, Path, Transport string
+	Client              string // the RTSP client's address, host:port
 	Playing             bool
 	Frames, Packets     uint64
 	Octets, SendErrors  uint64
@@ -116,7 +117,7 @@ type SessionInfo struct {
 
 func (s *session) info() SessionInfo {
 	s.mu.Lock()
-	in := SessionInfo{ID: s.id, Path: s.stream.Path, Playing: s.state == statePlaying}
+	in := SessionInfo{ID: s.id, Path: s.stream.Path, Client: s.client, Playing: s.state == statePlaying}
 	if s.sub != nil {
 		in.Dropped = s.sub.Dropped()
 	}

@@ -43,6 +43,8 @@ type Config struct {
 	Multiflow *MultiflowConfig
 	// Auth checks every request but OPTIONS; nil lets everyone watch.
 	Auth Authorizer
+	// Guard bounds sessions, connections, request rates and ports.
+	Guard Guard
 }
 
 func (c *Config) setDefaults() {
@@ -70,6 +72,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	c.Guard.setDefaults()
 	if c.Multiflow != nil {
 		mf := *c.Multiflow
 		mf.setDefaults()
@@ -91,6 +94,8 @@ type Server struct {
 	conns    map[*conn]struct{}
 	lns      []net.Listener
 	closed   bool
+	refusals int // connections refused by the guard, for rate-limited logging
+	ports    *portRange
 	done     chan struct{}
 	wg       sync.WaitGroup
 }
@@ -105,6 +110,7 @@ func New(cfg Config, streams ...Stream) (*Server, error) {
 		sessions: make(map[string]*session),
 		conns:    make(map[*conn]struct{}),
 		done:     make(chan struct{}),
+		ports:    &portRange{lo: cfg.Guard.UDPPorts[0], hi: cfg.Guard.UDPPorts[1]},
 	}
 	if err := s.SetStreams(streams...); err != nil {
 		return nil, err
@@ -147,6 +153,16 @@ func (s *Server) startConn(nc net.Conn) {
 	c := newConn(s, nc)
 	s.mu.Lock()
 	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if ok, why := s.admitConnLocked(c.remote); !ok {
+		// Log the first refusals and then every 100th, so a flood cannot
+		// flood the journal too.
+		if s.refusals++; s.refusals <= 10 || s.refusals%100 == 0 {
+			s.log.Warn("connection refused", "remote", nc.RemoteAddr().String(), "reason", why, "refused_total", s.refusals)
+		}
 		s.mu.Unlock()
 		nc.Close()
 		return

@@ -44,6 +44,7 @@ type session struct {
 	srv      *Server
 	stream   *Stream
 	base     string
+	client   string // the control connection's remote address, for status
 	log      *slog.Logger
 	ssrc     uint32
 	tsOffset uint32

@@ -22,6 +22,12 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 		}
 		return
 	}
+	if why := c.srv.admitSession(c.remote); why != "" {
+		res.Status = rtsp.StatusNotEnoughBandwidth
+		res.Reason = why
+		c.log.Warn("session refused", "reason", why)
+		return
+	}
 	if slices.Contains(rtsp.OptionTags(req.Header.Get("Require")), multiflow.OptionTag) {
 		if c.secure {
 			res.Status = rtsp.StatusUnsupportedTransport
@@ -106,7 +112,7 @@ func (c *conn) attach(ss *session, tr rtsp.Transport) (rtsp.Transport, int) {
 		return reply, 0
 	}
 	client := remoteIP(c.nc)
-	m, err := listenUDP(c.srv.cfg.ListenPacket, localIP(c.nc), client, tr.ClientPorts)
+	m, err := listenUDP(c.srv.ports, c.srv.cfg.ListenPacket, localIP(c.nc), client, tr.ClientPorts)
 	if err != nil {
 		ss.log.Warn("cannot open UDP ports", "err", err)
 		return reply, rtsp.StatusServiceUnavailable

@@ -1,10 +1,7 @@
 package rtspserver
 
 import (
-	"errors"
-	"fmt"
 	"net"
-	"strconv"
 
 	"github.com/pion/rtp"
 
@@ -24,8 +21,12 @@ type udpMedia struct {
 
 // listenUDP opens a server port pair on the local address the client
 // reached us on.
-func listenUDP(listen func(string, string) (net.PacketConn, error), local, client net.IP, clientPorts [2]int) (*udpMedia, error) {
-	rtpConn, rtcpConn, err := listenPair(listen, local)
+func listenUDP(ports *portRange, listen func(string, string) (net.PacketConn, error), local, client net.IP, clientPorts [2]int) (*udpMedia, error) {
+	host := ""
+	if local != nil && !local.IsUnspecified() {
+		host = local.String()
+	}
+	rtpConn, rtcpConn, err := ports.pair(listen, host)
 	if err != nil {
 		return nil, err
 	}
@@ -37,35 +38,6 @@ func listenUDP(listen func(string, string) (net.PacketConn, error), local, clien
 		dstRTCP:  &net.UDPAddr{IP: client, Port: clientPorts[1]},
 		out:      udpbatch.New(rtpConn),
 	}, nil
-}
-
-// listenPair finds two adjacent free ports, the first even, as RFC 3550
-// and most players expect.
-func listenPair(listen func(string, string) (net.PacketConn, error), local net.IP) (net.PacketConn, net.PacketConn, error) {
-	host := ""
-	if local != nil && !local.IsUnspecified() {
-		host = local.String()
-	}
-	var lastErr error
-	for try := 0; try < 64; try++ {
-		a, err := listen("udp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, nil, fmt.Errorf("listen udp: %w", err)
-		}
-		port := a.LocalAddr().(*net.UDPAddr).Port
-		if port%2 != 0 || port == 65535 {
-			a.Close()
-			continue
-		}
-		b, err := listen("udp", net.JoinHostPort(host, strconv.Itoa(port+1)))
-		if err != nil {
-			a.Close()
-			lastErr = err
-			continue
-		}
-		return a, b, nil
-	}
-	return nil, nil, fmt.Errorf("no free UDP port pair: %w", errors.Join(errors.New("64 attempts"), lastErr))
 }
 
 func (m *udpMedia) name() string { return "udp" }

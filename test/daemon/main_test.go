@@ -21,6 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	daemon.LoopbackCrowd() // every test's players share 127.0.0.1
 	dir, err := os.MkdirTemp("", "flowcamd-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

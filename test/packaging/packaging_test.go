@@ -52,7 +52,7 @@ type entry struct {
 var want = map[string]entry{
 	"/usr/bin/flowcamd":                                      {0o755, ""},
 	"/usr/bin/flowcam":                                       {0o755, ""},
-	"/etc/flowcam/flowcamd.yaml":                             {0o644, "configs/flowcamd.yaml"},
+	"/etc/flowcam/flowcamd.yaml":                             {0o640, "configs/flowcamd.yaml"},
 	"/usr/lib/systemd/system/flowcamd.service":               {0o644, "systemd/flowcamd.service"},
 	"/usr/lib/systemd/system/flowcamd.service.d/camera.conf": {0o644, "systemd/flowcamd.service.d/camera.conf"},
 	"/usr/lib/udev/rules.d/70-flowcam.rules":                 {0o644, "systemd/70-flowcam.rules"},
@@ -440,6 +440,8 @@ func TestMaintainerScripts(t *testing.T) {
 			t.Fatal(err)
 		}
 		os.WriteFile(filepath.Join(r, "usr/lib/sysusers.d/flowcam.conf"), b, 0o644)
+		os.MkdirAll(filepath.Join(r, "etc/flowcam"), 0o755)
+		os.WriteFile(filepath.Join(r, "etc/flowcam/flowcamd.yaml"), []byte("# config\n"), 0o644)
 		return r
 	}
 	script := func(t *testing.T, r, path string, env []string, args ...string) {
@@ -472,6 +474,12 @@ func TestMaintainerScripts(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^video:[^:]*:\d+:(.*,)?flowcam(,.*)?$`).Match(group) {
 			t.Errorf("flowcam is not in the video group of the root's /etc/group")
 		}
+		// The config holds password hashes: root and the flowcam group only.
+		if st, err := os.Stat(filepath.Join(r, "etc/flowcam/flowcamd.yaml")); err != nil || st.Mode().Perm() != 0o640 {
+			t.Errorf("config mode after postinst: %v %v, want 0640", st.Mode().Perm(), err)
+		} else if gid := st.Sys().(*syscall.Stat_t).Gid; !regexp.MustCompile(`(?m)^flowcam:[^:]*:` + strconv.Itoa(int(gid)) + `:`).Match(group) {
+			t.Errorf("config group is gid %d, not flowcam's", gid)
+		}
 		// The host itself must be left alone.
 		if host, _ := os.ReadFile("/etc/passwd"); bytes.Contains(host, []byte("\nflowcam:")) && !hostHadUser {
 			t.Errorf("the host's /etc/passwd gained a flowcam user")
@@ -496,7 +504,7 @@ func TestMaintainerScripts(t *testing.T) {
 			t.Skip("useradd --prefix needs root")
 		}
 		path := t.TempDir()
-		for _, tool := range []string{"sh", "grep", "cut", "tr", "useradd", "usermod"} {
+		for _, tool := range []string{"sh", "grep", "cut", "tr", "useradd", "usermod", "chgrp", "chmod"} {
 			p, err := exec.LookPath(tool)
 			if err != nil {
 				need.Skip(t, "%s is not installed", tool)

@@ -49,8 +49,9 @@ func ClientBinary(dir string) (string, error) {
 
 // Daemon is a running flowcamd.
 type Daemon struct {
-	Cmd  *exec.Cmd
-	Addr string // RTSP listen address, host:port
+	Cmd      *exec.Cmd
+	Addr     string // RTSP listen address, host:port
+	HTTPAddr string // HTTP listen address, host:port; "" when HTTP is off
 
 	mu     sync.Mutex
 	logs   bytes.Buffer
@@ -58,8 +59,8 @@ type Daemon struct {
 	err    error
 }
 
-// Start runs bin with args plus JSON logging and, unless args choose one,
-// a free loopback RTSP port; it returns once the daemon is listening.
+// Start runs bin with args plus JSON logging and, unless args choose them,
+// free loopback RTSP and HTTP ports; it returns once the daemon listens.
 func Start(bin string, args ...string) (*Daemon, error) {
 	return StartWrapped(nil, bin, args...)
 }
@@ -71,6 +72,13 @@ func StartWrapped(wrap []string, bin string, args ...string) (*Daemon, error) {
 	if !strings.Contains(joined, "--rtsp-addr") {
 		args = append(args, "--rtsp-addr", "127.0.0.1:0")
 	}
+	// Listening on :8080 would collide between daemons run side by side.
+	wantHTTP := true
+	if !strings.Contains(joined, "--http-addr") {
+		args = append(args, "--http-addr", "127.0.0.1:0")
+	} else {
+		wantHTTP = httpAddrArg(args) != ""
+	}
 	args = append(args, "--log-format", "json")
 	argv := append(append(append([]string(nil), wrap...), bin), args...)
 	d := &Daemon{Cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}
@@ -81,20 +89,37 @@ func StartWrapped(wrap []string, bin string, args ...string) (*Daemon, error) {
 	if err := d.Cmd.Start(); err != nil {
 		return nil, err
 	}
-	listening := make(chan string, 1)
-	go d.readLogs(stderr, listening)
-	select {
-	case d.Addr = <-listening:
-		return d, nil
-	case <-d.exited:
-		return nil, fmt.Errorf("flowcamd exited at start: %v\n%s", d.err, d.Logs())
-	case <-time.After(15 * time.Second):
-		d.Cmd.Process.Kill()
-		return nil, fmt.Errorf("flowcamd did not start listening:\n%s", d.Logs())
+	rtsp, http := make(chan string, 1), make(chan string, 1)
+	go d.readLogs(stderr, rtsp, http)
+	timeout := time.After(15 * time.Second)
+	for d.Addr == "" || (wantHTTP && d.HTTPAddr == "") {
+		select {
+		case d.Addr = <-rtsp:
+		case d.HTTPAddr = <-http:
+		case <-d.exited:
+			return nil, fmt.Errorf("flowcamd exited at start: %v\n%s", d.err, d.Logs())
+		case <-timeout:
+			d.Cmd.Process.Kill()
+			return nil, fmt.Errorf("flowcamd did not start listening:\n%s", d.Logs())
+		}
 	}
+	return d, nil
 }
 
-func (d *Daemon) readLogs(r io.Reader, listening chan<- string) {
+// httpAddrArg is the value given to --http-addr, in either flag form.
+func httpAddrArg(args []string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--http-addr="); ok {
+			return v
+		}
+		if a == "--http-addr" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+func (d *Daemon) readLogs(r io.Reader, rtsp, http chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -104,19 +129,33 @@ func (d *Daemon) readLogs(r io.Reader, listening chan<- string) {
 		d.logs.WriteByte('\n')
 		d.mu.Unlock()
 		var rec struct{ Msg, Addr string }
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "rtsp listening" {
-			select {
-			case listening <- rec.Addr:
-			default:
-			}
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		switch rec.Msg {
+		case "rtsp listening":
+			offer(rtsp, rec.Addr)
+		case "http listening":
+			offer(http, rec.Addr)
 		}
 	}
 	d.err = d.Cmd.Wait()
 	close(d.exited)
 }
 
+// offer hands the first address over and ignores repeats.
+func offer(ch chan<- string, addr string) {
+	select {
+	case ch <- addr:
+	default:
+	}
+}
+
 // URL is the RTSP URL of path on this daemon.
 func (d *Daemon) URL(path string) string { return "rtsp://" + d.Addr + path }
+
+// HTTPURL is the URL of an HTTP endpoint, such as "/snapshot.jpg?path=/cam".
+func (d *Daemon) HTTPURL(path string) string { return "http://" + d.HTTPAddr + path }
 
 // Logs returns everything the daemon logged so far.
 func (d *Daemon) Logs() string {

@@ -1,0 +1,200 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics is /metrics: a collector that reads the daemon's counters when
+// Prometheus scrapes (nothing on the frame path but the encode-time
+// histogram), plus Go runtime and process metrics.
+type metrics struct {
+	http.Handler
+	encode *prometheus.HistogramVec
+}
+
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{encode: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "flowcam_encode_duration_seconds",
+		Help: "Time to encode or transcode one frame to JPEG (passthrough frames are not counted).",
+		// 0.5 ms (a small frame in hardware) to about 1 s (a huge frame on
+		// a slow board's CPU).
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
+	}, []string{"path"})}
+	reg.MustRegister(m.encode, &collector{s: s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return m
+}
+
+// encodeObserver binds the path's histogram once, so each observation is
+// a lock-free update that allocates nothing.
+func (m *metrics) encodeObserver(path string) func(time.Duration) {
+	h, err := m.encode.GetMetricWithLabelValues(path)
+	if err != nil {
+		// A path that is no valid label value (not UTF-8) goes unmeasured.
+		return func(time.Duration) {}
+	}
+	return func(d time.Duration) { h.Observe(d.Seconds()) }
+}
+
+func (m *metrics) forget(path string) { m.encode.DeleteLabelValues(path) }
+
+// Every series the collector reports, by label set.
+var (
+	pathLabels    = []string{"path"}
+	sessionLabels = []string{"session", "path", "transport"}
+	flowLabels    = []string{"session", "path", "flow", "interface"}
+
+	descBuild = prometheus.NewDesc("flowcam_build_info", "Always 1; labels say what runs where.",
+		[]string{"version", "board"}, nil)
+	descStart = prometheus.NewDesc("flowcam_start_time_seconds", "When the daemon started, in Unix seconds.", nil, nil)
+
+	descCaptured    = pathDesc("frames_captured_total", "Frames the source delivered.")
+	descEncoded     = pathDesc("frames_encoded_total", "Raw frames compressed to JPEG.")
+	descPassthrough = pathDesc("frames_passthrough_total", "Source JPEG frames sent as they came.")
+	descTranscoded  = pathDesc("frames_transcoded_total", "Source JPEG frames re-encoded because RTP/JPEG cannot carry them.")
+	descDropped     = pathDesc("frames_dropped_total", "Frames lost to encoder errors or corrupt source JPEG.")
+	descSourceErrs  = pathDesc("source_errors_total", "Failed reads from the source (retried).")
+	descReconnects  = pathDesc("source_reconnects_total", "Times a camera was reopened after a failure.")
+	descAlive       = pathDesc("pipeline_alive", "1 while the path's pipeline delivers frames, else 0.")
+	descHTTPViewers = pathDesc("http_viewers", "Open MJPEG responses.")
+	descSessions    = prometheus.NewDesc("flowcam_sessions", "Open RTSP sessions.", []string{"path", "transport"}, nil)
+
+	descSessFrames  = sessionDesc("session_frames_total", "Frames sent to the session.")
+	descSessPackets = sessionDesc("session_packets_total", "RTP packets sent to the session.")
+	descSessBytes   = sessionDesc("session_bytes_total", "RTP payload and header bytes sent to the session.")
+	descSessDropped = sessionDesc("session_dropped_frames_total", "Frames the session skipped because it lagged.")
+	descSessLoss    = sessionDesc("session_rtcp_fraction_lost", "Fraction of packets lost, from the latest RTCP receiver report.")
+	descSessJitter  = sessionDesc("session_rtcp_jitter_seconds", "Interarrival jitter, from the latest RTCP receiver report.")
+	descSessRTT     = sessionDesc("session_rtt_seconds", "Round-trip time measured from RTCP sender and receiver reports.")
+
+	descFlowPackets = flowDesc("flow_packets_total", "RTP packets sent on one flow of a multi-flow session.")
+	descFlowBytes   = flowDesc("flow_bytes_total", "Bytes sent on one flow of a multi-flow session.")
+	descFlowLoss    = flowDesc("flow_loss_ratio", "Smoothed fraction of packets lost on the flow.")
+	descFlowJitter  = flowDesc("flow_jitter_seconds", "Interarrival jitter on the flow.")
+	descFlowRTT     = flowDesc("flow_rtt_seconds", "Smoothed round-trip time of the flow.")
+	descFlowUsable  = flowDesc("flow_usable", "1 while the flow is heard from and may carry traffic.")
+)
+
+func pathDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("flowcam_"+name, help, pathLabels, nil)
+}
+
+func sessionDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("flowcam_"+name, help, sessionLabels, nil)
+}
+
+func flowDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("flowcam_"+name, help, flowLabels, nil)
+}
+
+// collector turns one status snapshot into series at scrape time, so
+// sessions that ended leave no stale series behind.
+type collector struct{ s *Server }
+
+// transports are reported for every path, zero included, so a dashboard
+// never sees a series vanish when the last viewer leaves.
+var transports = []string{"udp", "tcp", "multiflow"}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descBuild, descStart, descCaptured, descEncoded, descPassthrough,
+		descTranscoded, descDropped, descSourceErrs, descReconnects, descAlive, descHTTPViewers, descSessions,
+		descSessFrames, descSessPackets, descSessBytes, descSessDropped, descSessLoss, descSessJitter, descSessRTT,
+		descFlowPackets, descFlowBytes, descFlowLoss, descFlowJitter, descFlowRTT, descFlowUsable} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.status()
+	ch <- constMetric(descBuild, prometheus.GaugeValue, 1, st.Version, st.Board)
+	if !st.Started.IsZero() {
+		ch <- constMetric(descStart, prometheus.GaugeValue, float64(st.Started.UnixNano())/1e9)
+	}
+	sessions := map[[2]string]int{}
+	for _, p := range st.Paths {
+		collectPath(ch, &p)
+		for _, t := range transports {
+			sessions[[2]string{p.Path, t}] = 0
+		}
+	}
+	for i := range st.Sessions {
+		ss := &st.Sessions[i]
+		sessions[[2]string{ss.Path, ss.Transport}]++
+		collectSession(ch, ss)
+	}
+	for k, n := range sessions {
+		ch <- constMetric(descSessions, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+}
+
+func collectPath(ch chan<- prometheus.Metric, p *PathStatus) {
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- constMetric(d, prometheus.CounterValue, float64(v), p.Path)
+	}
+	s := p.Pipeline
+	counter(descCaptured, s.Captured)
+	counter(descEncoded, s.Encoded)
+	counter(descPassthrough, s.Passthrough)
+	counter(descTranscoded, s.Transcoded)
+	counter(descDropped, s.Dropped)
+	counter(descSourceErrs, s.SourceErrs)
+	if p.Reconnects != nil {
+		counter(descReconnects, *p.Reconnects)
+	}
+	ch <- constMetric(descAlive, prometheus.GaugeValue, bool01(p.Alive), p.Path)
+	ch <- constMetric(descHTTPViewers, prometheus.GaugeValue, float64(p.HTTPViewers), p.Path)
+}
+
+func collectSession(ch chan<- prometheus.Metric, ss *SessionStatus) {
+	metric := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {
+		ch <- constMetric(d, t, v, ss.ID, ss.Path, ss.Transport)
+	}
+	metric(descSessFrames, prometheus.CounterValue, float64(ss.Frames))
+	metric(descSessPackets, prometheus.CounterValue, float64(ss.Packets))
+	metric(descSessBytes, prometheus.CounterValue, float64(ss.Bytes))
+	metric(descSessDropped, prometheus.CounterValue, float64(ss.Dropped))
+	metric(descSessLoss, prometheus.GaugeValue, ss.FractionLost)
+	metric(descSessJitter, prometheus.GaugeValue, ss.Jitter.Seconds())
+	metric(descSessRTT, prometheus.GaugeValue, ss.RTT.Seconds())
+	for i := range ss.Flows {
+		f := &ss.Flows[i]
+		flow := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {
+			ch <- constMetric(d, t, v, ss.ID, ss.Path, strconv.Itoa(f.Index), f.Interface)
+		}
+		flow(descFlowPackets, prometheus.CounterValue, float64(f.Packets))
+		flow(descFlowBytes, prometheus.CounterValue, float64(f.Bytes))
+		flow(descFlowLoss, prometheus.GaugeValue, f.Loss)
+		flow(descFlowJitter, prometheus.GaugeValue, f.Jitter.Seconds())
+		flow(descFlowRTT, prometheus.GaugeValue, f.RTT.Seconds())
+		flow(descFlowUsable, prometheus.GaugeValue, bool01(f.Usable))
+	}
+}
+
+// constMetric reports a bad label value (say, a path that is not UTF-8)
+// as a scrape error for that series instead of panicking.
+func constMetric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(d, t, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
+}
+
+func bool01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

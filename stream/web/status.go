@@ -1,0 +1,96 @@
+package web
+
+import (
+	"time"
+
+	"flowcam/capture"
+)
+
+// StatusSource describes the running daemon. Status is called from HTTP
+// goroutines, on every page load, JSON poll and metrics scrape, so it must
+// be safe for concurrent use and cheap: counters read at call time.
+type StatusSource interface {
+	Status() Status
+}
+
+// StatusFunc adapts a function to StatusSource.
+type StatusFunc func() Status
+
+// Status implements StatusSource.
+func (f StatusFunc) Status() Status { return f() }
+
+// Status is a snapshot of the whole daemon.
+type Status struct {
+	Version string    `json:"version"`
+	Build   string    `json:"build"`   // one line: commit, target, cgo, linking
+	Board   string    `json:"board"`   // e.g. "raspberrypi: Raspberry Pi 4 Model B"
+	Encoder string    `json:"encoder"` // the board's hardware JPEG encoder, or why none
+	Started time.Time `json:"started"`
+	// Paths in the order the default path is chosen from: the first one
+	// is what /stream.mjpg shows without ?path=.
+	Paths    []PathStatus    `json:"paths"`
+	Sessions []SessionStatus `json:"sessions"`
+}
+
+// PathStatus is one served path.
+type PathStatus struct {
+	Path    string  `json:"path"`
+	Source  string  `json:"source"` // pattern, a device or a file
+	Encoder string  `json:"encoder"`
+	Width   int     `json:"width"`
+	Height  int     `json:"height"`
+	FPS     float64 `json:"fps"`
+	// Alive: the pipeline delivered recently (capture.Pipeline.Alive).
+	Alive    bool          `json:"alive"`
+	Pipeline capture.Stats `json:"pipeline"`
+	// Camera sources count reopened devices; others leave Reconnects nil.
+	Reconnects *uint64 `json:"reconnects,omitempty"`
+	// RTSPViewers are the path's playing RTSP sessions; HTTPViewers its
+	// open MJPEG responses (filled in by this package).
+	RTSPViewers int `json:"rtsp_viewers"`
+	HTTPViewers int `json:"http_viewers"`
+}
+
+// SessionStatus is one RTSP session.
+type SessionStatus struct {
+	ID        string `json:"id"`
+	Path      string `json:"path"`
+	Transport string `json:"transport"` // udp, tcp or multiflow
+	Client    string `json:"client"`
+	Playing   bool   `json:"playing"`
+	Frames    uint64 `json:"frames"`
+	Packets   uint64 `json:"packets"`
+	Bytes     uint64 `json:"bytes"`
+	Dropped   uint64 `json:"dropped"` // frames skipped because the viewer lagged
+	// From the client's RTCP receiver reports.
+	FractionLost float64       `json:"fraction_lost"`
+	TotalLost    uint32        `json:"total_lost"`
+	Jitter       time.Duration `json:"jitter_ns"`
+	RTT          time.Duration `json:"rtt_ns"`
+	Mode         string        `json:"mode,omitempty"` // multi-flow only
+	Flows        []FlowStatus  `json:"flows,omitempty"`
+}
+
+// FlowStatus is one flow of a multi-flow session.
+type FlowStatus struct {
+	Index     int           `json:"index"`
+	Interface string        `json:"interface"` // the server-side interface, "" when unknown
+	Local     string        `json:"local"`
+	Client    string        `json:"client"`
+	Usable    bool          `json:"usable"`
+	Packets   uint64        `json:"packets"`
+	Bytes     uint64        `json:"bytes"`
+	Loss      float64       `json:"loss"` // smoothed fraction lost
+	RTT       time.Duration `json:"rtt_ns"`
+	Jitter    time.Duration `json:"jitter_ns"`
+}
+
+// find returns the named path's status.
+func (s *Status) find(path string) (*PathStatus, bool) {
+	for i := range s.Paths {
+		if s.Paths[i].Path == path {
+			return &s.Paths[i], true
+		}
+	}
+	return nil, false
+}

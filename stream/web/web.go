@@ -1,0 +1,219 @@
+// Package web owns flowcamd's HTTP side: live MJPEG a browser shows
+// directly (/stream.mjpg), the latest frame (/snapshot.jpg), Prometheus
+// metrics (/metrics), a health check for load balancers and probes
+// (/healthz) and a small status page (/, /status.json). It reads the
+// daemon through a StatusSource and a frame Hub, so it knows nothing of
+// how streams are built or reloaded.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Option adjusts a Server.
+type Option func(*Server)
+
+// WithAuth puts every endpoint behind mw (HTTP authentication), except the
+// URL paths listed in public, such as "/healthz" for a probe that carries
+// no credentials.
+func WithAuth(mw func(http.Handler) http.Handler, public ...string) Option {
+	return func(s *Server) { s.auth, s.public = mw, public }
+}
+
+// WithWriteTimeout bounds each write to a viewer (one MJPEG frame, one
+// page): a browser that stops reading is dropped after it. 10 s by default.
+func WithWriteTimeout(d time.Duration) Option {
+	return func(s *Server) { s.writeTimeout = d }
+}
+
+// WithMaxViewers caps the open MJPEG responses overall; more get 503.
+// 32 by default: each costs a goroutine and a frame-sized buffer.
+func WithMaxViewers(n int) Option {
+	return func(s *Server) { s.maxViewers = int64(n) }
+}
+
+// Server serves the HTTP endpoints for one daemon.
+type Server struct {
+	src          StatusSource
+	hub          *Hub
+	log          *slog.Logger
+	metrics      *metrics
+	auth         func(http.Handler) http.Handler
+	public       []string
+	writeTimeout time.Duration
+	maxViewers   int64
+	viewers      atomic.Int64
+
+	httpSrv *http.Server
+	ctx     context.Context // ends every response on Close
+	cancel  context.CancelFunc
+}
+
+// New returns a server reading the daemon through src and frames through
+// hub.
+func New(src StatusSource, hub *Hub, log *slog.Logger, opts ...Option) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{src: src, hub: hub, log: log, writeTimeout: 10 * time.Second, maxViewers: 32}
+	for _, o := range opts {
+		o(s)
+	}
+	s.metrics = newMetrics(s)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.httpSrv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Handler routes every endpoint; Serve uses it, tests may mount it.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	routes := []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{"GET /{$}", s.page},
+		{"GET /status.json", s.statusJSON},
+		{"GET /stream.mjpg", s.mjpeg},
+		{"GET /snapshot.jpg", s.snapshot},
+		{"GET /healthz", s.healthz},
+		{"GET /metrics", s.metrics.ServeHTTP},
+	}
+	for _, r := range routes {
+		var h http.Handler = r.h
+		url := r.pattern[strings.IndexByte(r.pattern, ' ')+1:]
+		if s.auth != nil && !slices.Contains(s.public, strings.TrimSuffix(url, "{$}")) {
+			h = s.auth(h)
+		}
+		mux.Handle(r.pattern, h)
+	}
+	return mux
+}
+
+// Serve answers HTTP on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.httpSrv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("http: %w", err)
+}
+
+// Close stops listening and ends every response at once, MJPEG viewers
+// included: a shutdown must not wait for browsers.
+func (s *Server) Close() error {
+	s.cancel()
+	return s.httpSrv.Close()
+}
+
+// EncodeObserver returns what a path's pipeline reports each encode time
+// to (capture.WithEncodeObserver).
+func (s *Server) EncodeObserver(path string) func(time.Duration) {
+	return s.metrics.encodeObserver(path)
+}
+
+// Forget drops what the server keeps of a path a reload removed: its
+// latest frame (ending its MJPEG viewers) and its encode-time series.
+func (s *Server) Forget(path string) {
+	s.hub.Remove(path)
+	s.metrics.forget(path)
+}
+
+// status reads the daemon and adds what only this package knows.
+func (s *Server) status() Status {
+	st := s.src.Status()
+	for i := range st.Paths {
+		st.Paths[i].HTTPViewers = s.hub.Viewers(st.Paths[i].Path)
+	}
+	return st
+}
+
+// resolvePath picks the path ?path= names, or the first one served.
+func (s *Server) resolvePath(w http.ResponseWriter, r *http.Request, st *Status) (string, bool) {
+	want := r.URL.Query().Get("path")
+	if want == "" {
+		if len(st.Paths) == 0 {
+			http.Error(w, "no stream is being served", http.StatusServiceUnavailable)
+			return "", false
+		}
+		return st.Paths[0].Path, true
+	}
+	want = "/" + strings.Trim(want, "/")
+	if _, ok := st.find(want); !ok {
+		names := make([]string, len(st.Paths))
+		for i, p := range st.Paths {
+			names[i] = p.Path
+		}
+		http.Error(w, fmt.Sprintf("no stream at path %q; served paths: %s", want, strings.Join(names, ", ")), http.StatusNotFound)
+		return "", false
+	}
+	return want, true
+}
+
+// snapshot answers the path's newest frame.
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	st := s.src.Status()
+	path, ok := s.resolvePath(w, r, &st)
+	if !ok {
+		return
+	}
+	frame, at, ok := s.hub.snapshot(path, nil)
+	if !ok {
+		http.Error(w, fmt.Sprintf("no frame yet on %s: its source has not delivered a picture", path), http.StatusServiceUnavailable)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Content-Length", fmt.Sprint(len(frame)))
+	h.Set("Cache-Control", "no-store")
+	if !at.IsZero() {
+		h.Set("Last-Modified", at.UTC().Format(http.TimeFormat))
+	}
+	s.setDeadline(w)
+	w.Write(frame)
+}
+
+// healthz is ok only while every path's pipeline delivers.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	st := s.src.Status()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if len(st.Paths) == 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "no stream is being served")
+		return
+	}
+	var stalled []string
+	for _, p := range st.Paths {
+		if !p.Alive {
+			stalled = append(stalled, p.Path)
+		}
+	}
+	if len(stalled) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "stalled: %s (no frames recently)\n", strings.Join(stalled, ", "))
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) setDeadline(w http.ResponseWriter) {
+	// Errors mean the writer cannot take deadlines (a test recorder).
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.writeTimeout))
+}

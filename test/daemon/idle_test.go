@@ -1,0 +1,67 @@
+package daemon_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/pion/rtp"
+
+	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/player"
+)
+
+// TestIdleStopsTheSource: with idle: stop, the source stops once nobody has
+// watched for the grace period, and the next PLAY starts it again; frames
+// then flow with RTP timestamps that kept following the clock. The time
+// from PLAY to the first frame is printed, not judged.
+func TestIdleStopsTheSource(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "flowcamd.yaml")
+	os.WriteFile(cfg, []byte("size: 320x240\nidle: stop\n"), 0o644)
+	d, err := daemon.Start(bin, "--config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	waitLog(t, d, "nobody is watching: source stopped", 20*time.Second)
+
+	var first atomic.Int64
+	var packets atomic.Int64
+	var ts0 atomic.Uint32
+	start := time.Now()
+	c, err := player.Play(d.URL("/cam"), gortsplib.TransportTCP, func(p *rtp.Packet) {
+		// PLAY answers with the last frame from before the stop at once;
+		// what counts is the first frame the restarted source makes.
+		if packets.Add(1) == 1 {
+			ts0.Store(p.Timestamp)
+		} else if p.Timestamp != ts0.Load() && first.Load() == 0 {
+			first.Store(int64(time.Since(start)))
+		}
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitLog(t, d, "viewer back: source restarted", 10*time.Second)
+	time.Sleep(time.Second)
+	if first.Load() == 0 {
+		t.Fatal("no new frame after the restart")
+	}
+	t.Logf("PLAY to the first new frame after an idle stop: %v (%d packets so far)",
+		time.Duration(first.Load()).Round(time.Millisecond), packets.Load())
+}
+
+func waitLog(t *testing.T, d *daemon.Daemon, msg string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(d.Logs(), msg) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", msg, tail(d.Logs(), 20))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
