@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,5 +195,56 @@ func TestFailedAttemptsBlockTheAddress(t *testing.T) {
 	}
 	if !strings.Contains(d.Logs(), "address blocked after repeated failed attempts") {
 		t.Error("blocking not logged")
+	}
+}
+
+// TestHTTPAuthenticates: the HTTP side asks for the same users with
+// Digest, honours per-path permissions, and leaves /healthz open.
+func TestHTTPAuthenticates(t *testing.T) {
+	d, err := daemon.Start(bin, "--config", authConfig(t, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	get := func(path, user, pass string) (int, []string) {
+		t.Helper()
+		url := d.HTTPURL(path)
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 401 || user == "" {
+			return res.StatusCode, nil
+		}
+		ch, err := auth.ChooseChallenge(res.Header.Values("WWW-Authenticate"))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", ch.Authorization(user, pass, "GET", path, 1, "abcdef"))
+		res, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Values("WWW-Authenticate")
+	}
+	cases := []struct {
+		path, user, pass string
+		want             int
+	}{
+		{"/healthz", "", "", 200},
+		{"/snapshot.jpg", "", "", 401},
+		{"/snapshot.jpg", "alice", "s3cret", 200},
+		{"/snapshot.jpg?path=/yard", "bob", "hunter2", 200},
+		{"/snapshot.jpg", "bob", "hunter2", 403},
+		{"/metrics", "alice", "wrong", 401},
+		{"/status.json", "alice", "s3cret", 200},
+	}
+	for _, c := range cases {
+		if got, _ := get(c.path, c.user, c.pass); got != c.want {
+			t.Errorf("GET %s as %q: %d, want %d", c.path, c.user, got, c.want)
+		}
 	}
 }
