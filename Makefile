@@ -31,7 +31,7 @@ DEBARCH_arm64 := arm64
 DEBARCH_armv7 := armhf
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build amd64 arm64 armv7 cross nocgo run test test-unit test-integration test-netns test-v4l2 test-boards test-web bench fuzz lint clean deb deb-amd64 deb-arm64 deb-armhf test-packaging
+.PHONY: help deps build amd64 arm64 armv7 cross nocgo run test test-unit test-integration test-hostile soak test-netns test-v4l2 test-boards test-web bench fuzz lint clean deb deb-amd64 deb-arm64 deb-armhf test-packaging
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -71,13 +71,21 @@ run: build ## serve the built-in test pattern on rtsp://localhost:8554/cam
 test: ## run every test: vet, unit (race), the daemon against ffmpeg/GStreamer/gortsplib, multi-flow in network namespaces, a V4L2 camera in a VM
 	@.ci/deps test
 	$(MAKE) --no-print-directory lint build
-	$(MAKE) --no-print-directory test-unit test-integration test-web test-netns test-v4l2 test-boards test-packaging
+	$(MAKE) --no-print-directory test-unit test-integration test-hostile test-web test-netns test-v4l2 test-boards test-packaging
 
 test-unit: ## unit tests with the race detector
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-integration: build ## the real daemon against real clients
 	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 10m ./test/daemon/ ./test/files/
+
+test-hostile: build ## hostile clients (10 000 fuzzed requests, slowloris, floods, spoofed RTCP) while ffmpeg watches
+	@.ci/deps test
+	FLOWCAMD=$(CURDIR)/bin/flowcamd $(GO) test -count=1 -v -timeout 3m ./test/hostile/
+
+soak: build ## 50 gortsplib viewers for 60 s: frames per viewer, fd and goroutine growth, CPU, RSS (not in make test)
+	@.ci/deps test
+	FLOWCAMD=$(CURDIR)/bin/flowcamd $(GO) test -count=1 -v -timeout 10m ./test/soak/
 
 test-web: build ## the status page and /stream.mjpg in headless Chromium; screenshot to FLOWCAM_SCREENSHOT
 	@.ci/deps test

@@ -36,7 +36,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	g := s.cfg.Guard
-	dr := &deadlineReader{nc: nc, now: s.cfg.Now, idle: g.IdleTimeout, request: g.RequestTimeout}
+	dr := &deadlineReader{nc: nc, now: s.cfg.Now, request: g.RequestTimeout}
 	return &conn{
 		srv:      s,
 		nc:       nc,
@@ -55,7 +55,7 @@ func (c *conn) serve() {
 	c.log.Debug("connection opened")
 	defer c.teardown()
 	for {
-		c.dr.expectRequest(true)
+		c.dr.expectRequest(c.idleWait())
 		req, frame, err := c.r.ReadRequest()
 		if frame != nil {
 			c.interleaved(frame)
@@ -73,6 +73,9 @@ func (c *conn) serve() {
 		}
 		if err := c.respond(res); err != nil || !keep {
 			c.log.Debug("write response", "err", err)
+			if err == nil {
+				c.closeGently()
+			}
 			return
 		}
 	}
@@ -98,7 +101,31 @@ func (c *conn) refuse(req *rtsp.Request, err error) bool {
 		res.Header.Add("Connection", "close")
 	}
 	werr := c.respond(res)
+	if pe.Fatal && werr == nil {
+		c.closeGently()
+	}
 	return !pe.Fatal && werr == nil
+}
+
+// After a refusal that ends the connection, the server goes on reading
+// (and discarding) for up to lingerTime or lingerBytes.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// closeGently ends a connection after its final response (Connection:
+// close): it sends FIN after the response, then discards what the client
+// still sends for a moment. Closed with input unread, the connection would
+// be reset, and the kernel would drop the responses not yet delivered with
+// it: a flood's last 503s, the refusal of an oversized request.
+func (c *conn) closeGently() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.nc, lingerBytes)
 }
 
 func (c *conn) respond(res *rtsp.Response) error {

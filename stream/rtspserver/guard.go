@@ -24,8 +24,9 @@ type Guard struct {
 	// RequestTimeout is how long a request may take to arrive once its
 	// first byte has (no slowloris); 10 s.
 	RequestTimeout time.Duration
-	// IdleTimeout closes a connection that sends nothing for this long
-	// and carries no session; 60 s.
+	// IdleTimeout closes a connection that sends nothing for this long;
+	// one carrying TCP media waits at least the session timeout, which
+	// reaps a silent viewer anyway; 60 s.
 	IdleTimeout time.Duration
 	// UDPPorts is the inclusive range session and flow sockets bind in;
 	// zero means any port the kernel picks.
@@ -115,7 +116,6 @@ func (b *bucket) take(now time.Time) (ok bool, debt float64) {
 type deadlineReader struct {
 	nc      net.Conn
 	now     func() time.Time
-	idle    time.Duration
 	request time.Duration
 	started bool
 }
@@ -129,14 +129,21 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// expectRequest arms the idle deadline before the next request.
-func (d *deadlineReader) expectRequest(idle bool) {
+// expectRequest arms the deadline for the wait before the next request.
+func (d *deadlineReader) expectRequest(wait time.Duration) {
 	d.started = false
-	wait := d.request
-	if idle {
-		wait = d.idle
-	}
 	d.nc.SetReadDeadline(d.now().Add(wait))
+}
+
+// idleWait is how long the connection may stay silent.
+func (c *conn) idleWait() time.Duration {
+	c.mu.Lock()
+	carries := len(c.channels) > 0
+	c.mu.Unlock()
+	if carries {
+		return max(c.srv.cfg.Guard.IdleTimeout, c.srv.cfg.SessionTimeout)
+	}
+	return c.srv.cfg.Guard.IdleTimeout
 }
 
 // portRange binds UDP sockets inside a configured range.

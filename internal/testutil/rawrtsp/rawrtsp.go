@@ -31,6 +31,18 @@ func Dial(addr string) (*Client, error) {
 	return &Client{Conn: c, r: rtsp.NewReader(c, rtsp.Limits{MaxBody: 1 << 20})}, nil
 }
 
+// DialFrom connects to addr from the local IP local (such as 127.0.0.7),
+// so one test can act as several hosts on loopback, each with its own
+// per-address limits.
+func DialFrom(addr, local string) (*Client, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Conn: c, r: rtsp.NewReader(c, rtsp.Limits{MaxBody: 1 << 20})}, nil
+}
+
 // Close closes the connection.
 func (c *Client) Close() error { return c.Conn.Close() }
 

@@ -14,15 +14,18 @@ type UDPReceiver struct {
 }
 
 // ListenUDP opens an even/odd port pair on 127.0.0.1.
-func ListenUDP() (*UDPReceiver, error) {
+func ListenUDP() (*UDPReceiver, error) { return ListenUDPOn(net.IPv4(127, 0, 0, 1)) }
+
+// ListenUDPOn opens an even/odd port pair on ip.
+func ListenUDPOn(ip net.IP) (*UDPReceiver, error) {
 	for try := 0; try < 100; try++ {
-		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 		if err != nil {
 			return nil, err
 		}
 		p := a.LocalAddr().(*net.UDPAddr).Port
 		if p%2 == 0 {
-			if b, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1}); err == nil {
+			if b, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: p + 1}); err == nil {
 				return &UDPReceiver{RTP: a, RTCP: b}, nil
 			}
 		}
