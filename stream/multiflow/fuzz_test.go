@@ -5,12 +5,13 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"flowcam/internal/testutil/packetconn"
 )
 
 // FuzzParseRequest: whatever the client's Multiflow header holds, an
@@ -119,59 +120,10 @@ func FuzzVerifyRegistration(f *testing.F) {
 	})
 }
 
-// fakeConn is a flow socket fed by the test: each datagram is handed to
-// the reader, and deliver returns once the reader asks for the next one,
-// so the datagram has been handled.
-type fakeConn struct {
-	in     chan datagram
-	closed chan struct{}
-	reads  atomic.Int64
-	local  *net.UDPAddr
+// flowConn is a flow socket fed by the test, bound to 10.0.0.1:port.
+func flowConn(port int) *packetconn.Conn {
+	return packetconn.New(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: port})
 }
-
-type datagram struct {
-	data []byte
-	from net.Addr
-	ack  chan int64 // the reader's read count when it took the datagram
-}
-
-func newFakeConn(port int) *fakeConn {
-	return &fakeConn{in: make(chan datagram), closed: make(chan struct{}), local: &net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: port}}
-}
-
-func (c *fakeConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	n := c.reads.Add(1)
-	select {
-	case d := <-c.in:
-		d.ack <- n
-		return copy(b, d.data), d.from, nil
-	case <-c.closed:
-		return 0, nil, net.ErrClosed
-	}
-}
-
-func (c *fakeConn) deliver(d datagram) {
-	d.ack = make(chan int64, 1)
-	c.in <- d
-	n := <-d.ack
-	for c.reads.Load() <= n {
-		time.Sleep(10 * time.Microsecond)
-	}
-}
-
-func (c *fakeConn) WriteTo(b []byte, _ net.Addr) (int, error) { return len(b), nil }
-func (c *fakeConn) Close() error {
-	select {
-	case <-c.closed:
-	default:
-		close(c.closed)
-	}
-	return nil
-}
-func (c *fakeConn) LocalAddr() net.Addr              { return c.local }
-func (c *fakeConn) SetDeadline(time.Time) error      { return nil }
-func (c *fakeConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *fakeConn) SetWriteDeadline(time.Time) error { return nil }
 
 var (
 	fuzzToken   = [16]byte{0xf1, 0x0c, 0xa3, 7, 6, 5, 4, 3, 2, 1, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
@@ -250,7 +202,7 @@ func FuzzSenderDatagrams(f *testing.F) {
 			&net.IPAddr{IP: net.IPv4(192, 0, 2, 10)}, // not a UDP address
 			&net.UDPAddr{IP: net.ParseIP("::ffff:192.0.2.10"), Port: 5000},
 		}
-		conns := []*fakeConn{newFakeConn(6000), newFakeConn(6002)}
+		conns := []*packetconn.Conn{flowConn(6000), flowConn(6002)}
 		s, err := NewSender(SenderConfig{Session: fuzzSession, Token: fuzzToken, ExtID: 1, SSRC: fuzzSSRC,
 			Conns: []net.PacketConn{conns[0], conns[1]}, ReportEvery: time.Hour, Now: func() time.Time { return fuzzNow }})
 		if err != nil {
@@ -261,7 +213,7 @@ func FuzzSenderDatagrams(f *testing.F) {
 		client := make([]netip.AddrPort, len(conns))
 		counter := make([]uint64, len(conns))
 		for _, r := range records(data, len(conns), len(sources)) {
-			conns[r.flow].deliver(datagram{data: r.data, from: sources[r.src]})
+			conns[r.flow].Deliver(sources[r.src], r.data)
 			ua, ok := sources[r.src].(*net.UDPAddr)
 			if !ok || !IsRTCP(r.data) {
 				continue
@@ -355,7 +307,7 @@ func FuzzReceiverDatagrams(f *testing.F) {
 			}
 			return &net.IPAddr{IP: servers[flow].Addr().AsSlice()}
 		}
-		conns := []*fakeConn{newFakeConn(5000), newFakeConn(5002)}
+		conns := []*packetconn.Conn{flowConn(5000), flowConn(5002)}
 		r, err := NewReceiver(ReceiverConfig{Session: fuzzSession, Token: fuzzToken, ExtID: DefaultExtID, ServerSSRC: fuzzSSRC,
 			Servers: servers, Conns: []net.PacketConn{conns[0], conns[1]}, ReportEvery: time.Hour,
 			Now: func() time.Time { return fuzzNow }})
@@ -372,7 +324,7 @@ func FuzzReceiverDatagrams(f *testing.F) {
 		acked := make([]bool, 2)
 		var lastSR *SenderReport
 		for _, rec := range records(data, 2, 4) {
-			conns[rec.flow].deliver(datagram{data: rec.data, from: sourceFor(rec.flow, rec.src)})
+			conns[rec.flow].Deliver(sourceFor(rec.flow, rec.src), rec.data)
 			if rec.src != 0 {
 				foreign[rec.flow]++
 				continue

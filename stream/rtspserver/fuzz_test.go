@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	gsdp "github.com/bluenviron/gortsplib/v4/pkg/sdp"
 	"github.com/pion/rtcp"
 
+	"flowcam/internal/testutil/packetconn"
 	"flowcam/stream/ntp"
 	"flowcam/stream/rtspclient"
 )
@@ -270,61 +270,6 @@ func appendOurs(dst, reports []rtcp.ReceptionReport, ssrc uint32) []rtcp.Recepti
 	return dst
 }
 
-// fakePacketConn delivers queued datagrams to one reader, one at a time,
-// and counts how often the reader came back for more, so a test knows when
-// a datagram has been fully handled.
-type fakePacketConn struct {
-	in     chan fakeDatagram
-	closed chan struct{}
-	reads  atomic.Int64
-	local  net.Addr
-}
-
-type fakeDatagram struct {
-	data []byte
-	from net.Addr
-	ack  chan int64 // the reader's read count when it took the datagram
-}
-
-func newFakePacketConn(local net.Addr) *fakePacketConn {
-	return &fakePacketConn{in: make(chan fakeDatagram), closed: make(chan struct{}), local: local}
-}
-
-func (c *fakePacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	n := c.reads.Add(1)
-	select {
-	case d := <-c.in:
-		d.ack <- n
-		return copy(b, d.data), d.from, nil
-	case <-c.closed:
-		return 0, nil, net.ErrClosed
-	}
-}
-
-// deliver hands d to the reader and waits until it asks for the next one.
-func (c *fakePacketConn) deliver(d fakeDatagram) {
-	d.ack = make(chan int64, 1)
-	c.in <- d
-	n := <-d.ack
-	for c.reads.Load() <= n {
-		time.Sleep(10 * time.Microsecond)
-	}
-}
-
-func (c *fakePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) { return len(b), nil }
-func (c *fakePacketConn) Close() error {
-	select {
-	case <-c.closed:
-	default:
-		close(c.closed)
-	}
-	return nil
-}
-func (c *fakePacketConn) LocalAddr() net.Addr              { return c.local }
-func (c *fakePacketConn) SetDeadline(time.Time) error      { return nil }
-func (c *fakePacketConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *fakePacketConn) SetWriteDeadline(time.Time) error { return nil }
-
 // FuzzUDPMediaRead drives a UDP session's two receive sockets with
 // datagrams from the client and from other addresses (records of
 // [source][socket][length][bytes]). Datagrams from anyone but the client
@@ -346,7 +291,7 @@ func FuzzUDPMediaRead(f *testing.F) {
 			&net.IPAddr{IP: client},                               // not UDP at all
 		}
 		ss := rtcpSession(now)
-		conns := [2]*fakePacketConn{newFakePacketConn(&net.UDPAddr{Port: 6000}), newFakePacketConn(&net.UDPAddr{Port: 6001})}
+		conns := [2]*packetconn.Conn{packetconn.New(&net.UDPAddr{Port: 6000}), packetconn.New(&net.UDPAddr{Port: 6001})}
 		m := &udpMedia{rtpConn: conns[0], rtcpConn: conns[1], client: client}
 		m.start(ss)
 		var spoofed, invalid, reports uint64
@@ -374,7 +319,7 @@ func FuzzUDPMediaRead(f *testing.F) {
 					}
 				}
 			}
-			conns[sock].deliver(fakeDatagram{data: pkt, from: sources[src]})
+			conns[sock].Deliver(sources[src], pkt)
 		}
 		m.close()
 		ss.srv.wg.Wait()

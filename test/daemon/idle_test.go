@@ -60,7 +60,7 @@ func waitLog(t *testing.T, d *daemon.Daemon, msg string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for !strings.Contains(d.Logs(), msg) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the log:\n%s", msg, tail(d.Logs(), 20))
+			t.Fatalf("no %q in the log:\n%s", msg, daemon.Tail(d.Logs(), 20))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

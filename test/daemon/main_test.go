@@ -42,21 +42,9 @@ func run(m *testing.M) int {
 		code = 1
 	}
 	if code != 0 || testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "--- flowcamd log ---\n%s", tail(shared.Logs(), 60))
+		fmt.Fprintf(os.Stderr, "--- flowcamd log ---\n%s", daemon.Tail(shared.Logs(), 60))
 	}
 	return code
-}
-
-func tail(s string, lines int) string {
-	n := 0
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '\n' {
-			if n++; n > lines {
-				return s[i+1:]
-			}
-		}
-	}
-	return s
 }
 
 // need skips a test whose external client is missing; `make test`

@@ -146,7 +146,7 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 	write("size: 320x240\nstreams:\n  - path: /a\n  - path: /b\n    size: 640x480\n  - path: /c\n")
 	hup(t, d, "config reloaded")
 	if !strings.Contains(d.Logs(), `"kept":"/a","restarted":"/b","added":"/c"`) {
-		t.Errorf("reload summary missing:\n%s", tail(d.Logs(), 10))
+		t.Errorf("reload summary missing:\n%s", daemon.Tail(d.Logs(), 10))
 	}
 	if err := waitClosed(b.client, 5*time.Second); err != nil {
 		t.Error("/b's viewer was not disconnected when /b changed")
@@ -178,7 +178,7 @@ func hup(t *testing.T, d *daemon.Daemon, logged string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for strings.Count(d.Logs(), logged) == n {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q after SIGHUP:\n%s", logged, tail(d.Logs(), 20))
+			t.Fatalf("no %q after SIGHUP:\n%s", logged, daemon.Tail(d.Logs(), 20))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -2,64 +2,31 @@ package daemon_test
 
 import (
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/pion/rtp"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/stream/rtsp"
 )
-
-// frameCounter counts the complete frames one viewer receives and how many
-// the stream clock says were sent meanwhile (25 fps: 3600 ticks apart).
-type frameCounter struct {
-	mu          sync.Mutex
-	frames      int
-	first, last uint32
-	started     bool
-}
-
-func (c *frameCounter) packet(p *rtp.Packet) {
-	if !p.Marker {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.started {
-		c.first, c.started = p.Timestamp, true
-	}
-	c.last = p.Timestamp
-	c.frames++
-}
-
-func (c *frameCounter) result() (got, sent int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.started {
-		return 0, 0
-	}
-	return c.frames, int((c.last-c.first)/3600) + 1
-}
 
 // TestTwentyConcurrentClients holds 10 UDP and 10 TCP viewers for 10 s; each
 // must get at least 99% of the frames sent.
 func TestTwentyConcurrentClients(t *testing.T) {
 	const n = 20
-	counters := make([]*frameCounter, n)
+	counters := make([]*player.FrameCounter, n)
 	clients := make([]*gortsplib.Client, n)
 	for i := range clients {
 		tr := gortsplib.TransportUDP
 		if i%2 == 1 {
 			tr = gortsplib.TransportTCP
 		}
-		counters[i] = &frameCounter{}
-		c := counters[i]
-		clients[i] = startGortsplib(t, shared.URL("/cam"), tr, c.packet, nil)
+		counters[i] = player.NewFrameCounter(25)
+		clients[i] = startGortsplib(t, shared.URL("/cam"), tr, counters[i].Packet, nil)
 	}
 	time.Sleep(10 * time.Second)
 	for _, c := range clients {
@@ -67,7 +34,7 @@ func TestTwentyConcurrentClients(t *testing.T) {
 	}
 	total := 0
 	for i, c := range counters {
-		got, sent := c.result()
+		got, sent := c.Result()
 		total += got
 		t.Logf("client %2d (%s): %d of %d frames", i, []string{"udp", "tcp"}[i%2], got, sent)
 		if sent < 200 || float64(got) < 0.99*float64(sent) {
@@ -172,8 +139,8 @@ func TestSessionTimeout(t *testing.T) {
 // TestBadInputOthersUnaffected sends malformed and invalid requests while a
 // viewer plays; each gets its 4xx and the viewer loses nothing.
 func TestBadInputOthersUnaffected(t *testing.T) {
-	viewer := &frameCounter{}
-	client := startGortsplib(t, shared.URL("/cam"), gortsplib.TransportUDP, viewer.packet, nil)
+	viewer := player.NewFrameCounter(25)
+	client := startGortsplib(t, shared.URL("/cam"), gortsplib.TransportUDP, viewer.Packet, nil)
 	defer client.Close()
 	url := shared.URL("/cam")
 	transport := func(v string) rtsp.Field { return rtsp.Field{Name: "Transport", Value: v} }
@@ -225,7 +192,7 @@ func TestBadInputOthersUnaffected(t *testing.T) {
 		c.Close()
 	}
 	time.Sleep(2 * time.Second)
-	got, sent := viewer.result()
+	got, sent := viewer.Result()
 	t.Logf("viewer received %d of %d frames during the abuse", got, sent)
 	if sent < 25 || float64(got) < 0.99*float64(sent) {
 		t.Fatalf("viewer got %d of %d frames", got, sent)

@@ -115,7 +115,7 @@ func TestHostile(t *testing.T) {
 			os.WriteFile(f, []byte(d.Logs()), 0o644)
 		}
 		if t.Failed() {
-			t.Logf("--- flowcamd log (tail; HOSTILE_LOG=FILE saves all of it) ---\n%s", tail(d.Logs(), 80))
+			t.Logf("--- flowcamd log (tail; HOSTILE_LOG=FILE saves all of it) ---\n%s", daemon.Tail(d.Logs(), 80))
 		}
 	}()
 	url := d.URL("/cam")
@@ -166,10 +166,10 @@ func TestHostile(t *testing.T) {
 		}
 	})
 	if !d.Alive() {
-		t.Fatalf("flowcamd died under attack:\n%s", tail(d.Logs(), 80))
+		t.Fatalf("flowcamd died under attack:\n%s", daemon.Tail(d.Logs(), 80))
 	}
 	if l := d.Logs(); strings.Contains(l, "panic") || strings.Contains(l, "goroutine ") {
-		t.Errorf("panic in the log:\n%s", tail(l, 80))
+		t.Errorf("panic in the log:\n%s", daemon.Tail(l, 80))
 	}
 
 	// Vanished sessions are reaped, including those whose client keeps a
@@ -499,16 +499,4 @@ func isReset(err error) bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func tail(s string, lines int) string {
-	n := 0
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '\n' {
-			if n++; n > lines {
-				return s[i+1:]
-			}
-		}
-	}
-	return s
 }

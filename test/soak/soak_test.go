@@ -12,12 +12,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/pion/rtp"
 
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/need"
@@ -28,37 +26,6 @@ const (
 	clients = 50
 	fps     = 25
 )
-
-// frameCounter counts the complete frames one viewer receives and how many
-// the stream clock says were sent meanwhile (25 fps: 3600 ticks apart).
-type frameCounter struct {
-	mu          sync.Mutex
-	frames      int
-	first, last uint32
-	started     bool
-}
-
-func (c *frameCounter) packet(p *rtp.Packet) {
-	if !p.Marker {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.started {
-		c.first, c.started = p.Timestamp, true
-	}
-	c.last = p.Timestamp
-	c.frames++
-}
-
-func (c *frameCounter) result() (got, sent int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.started {
-		return 0, 0
-	}
-	return c.frames, int((c.last-c.first)/(90000/fps)) + 1
-}
 
 func TestSoak(t *testing.T) {
 	need.Tool(t, "ffmpeg")
@@ -85,15 +52,15 @@ func TestSoak(t *testing.T) {
 	time.Sleep(time.Second)
 	idle := resources(t, d)
 
-	counters := make([]*frameCounter, clients)
+	counters := make([]*player.FrameCounter, clients)
 	viewers := make([]*gortsplib.Client, clients)
 	for i := range viewers {
 		tr := gortsplib.TransportUDP
 		if i%2 == 1 {
 			tr = gortsplib.TransportTCP
 		}
-		counters[i] = &frameCounter{}
-		v, err := player.Play(d.URL("/cam"), tr, counters[i].packet, nil)
+		counters[i] = player.NewFrameCounter(fps)
+		v, err := player.Play(d.URL("/cam"), tr, counters[i].Packet, nil)
 		if err != nil {
 			for _, v := range viewers[:i] {
 				v.Close()
@@ -125,7 +92,7 @@ func TestSoak(t *testing.T) {
 	var got []int
 	low := 0
 	for i, c := range counters {
-		n, sent := c.result()
+		n, sent := c.Result()
 		got = append(got, n)
 		if sent < fps*seconds/2 || float64(n) < 0.99*float64(sent) {
 			low++

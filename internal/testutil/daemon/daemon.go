@@ -164,6 +164,20 @@ func (d *Daemon) Logs() string {
 	return d.logs.String()
 }
 
+// Tail returns the last lines lines of s (a daemon's log), for failure
+// messages.
+func Tail(s string, lines int) string {
+	n := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			if n++; n > lines {
+				return s[i+1:]
+			}
+		}
+	}
+	return s
+}
+
 // Signal sends sig and waits for the exit, returning how long it took.
 func (d *Daemon) Signal(sig syscall.Signal, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()

@@ -77,3 +77,46 @@ func setup(c *gortsplib.Client, u *base.URL, onPacket func(*rtp.Packet), onFrame
 	}
 	return nil
 }
+
+// FrameCounter counts the complete frames one viewer receives (packets with
+// the marker bit) and how many the stream clock says were sent meanwhile,
+// from the first and last frame's RTP timestamps on the 90 kHz clock. Its
+// Packet method suits Play's onPacket; it is safe for concurrent use.
+type FrameCounter struct {
+	ticks       uint32 // RTP ticks between frames
+	mu          sync.Mutex
+	frames      int
+	first, last uint32
+	started     bool
+}
+
+// NewFrameCounter returns a FrameCounter for a stream of fps frames a
+// second.
+func NewFrameCounter(fps int) *FrameCounter {
+	return &FrameCounter{ticks: uint32(90000 / fps)}
+}
+
+// Packet counts p if it ends a frame.
+func (c *FrameCounter) Packet(p *rtp.Packet) {
+	if !p.Marker {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		c.first, c.started = p.Timestamp, true
+	}
+	c.last = p.Timestamp
+	c.frames++
+}
+
+// Result gives the frames received and the frames sent from the first
+// received one to the last; both are 0 before any frame.
+func (c *FrameCounter) Result() (got, sent int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		return 0, 0
+	}
+	return c.frames, int((c.last-c.first)/c.ticks) + 1
+}
