@@ -130,7 +130,8 @@ lint: ## gofmt and go vet
 # daemon; the module proxy refuses version lists, so name the exact version.
 NFPM        ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 DEB_DIR     ?= bin/deb
-# git describe made into a Debian version: v1.2.3 -> 1.2.3; v1.2.3-rc1 ->
+# git describe made into a Debian version (a tag has a dot: v1.2.3 or 1.2;
+# a bare commit id that starts with a digit is not one): v1.2.3 -> 1.2.3; v1.2.3-rc1 ->
 # 1.2.3~rc1 (sorts before 1.2.3); v1.2.3-4-gabc1234 -> 1.2.3+4.gabc1234;
 # untagged abc1234 -> 0.0.0~git20250101.abc1234 (commit date, so later
 # commits sort higher); -dirty -> +dirty or .dirty.
@@ -139,7 +140,7 @@ DEB_DIR     ?= bin/deb
 DEB_VERSION ?= $(shell d=$$(git describe --tags --always --dirty 2>/dev/null || echo unknown); \
   dirty=; case $$d in (*-dirty) dirty=dirty; d=$${d%-dirty};; esac; \
   case $$d in \
-    (v[0-9]* | [0-9]*) v=$$(echo "$${d#v}" | sed -E 's/-([0-9]+)-g([0-9a-f]+)$$/+\1.g\2/; s/-/~/g') ;; \
+    (v[0-9]*.* | [0-9]*.*) v=$$(echo "$${d#v}" | sed -E 's/-([0-9]+)-g([0-9a-f]+)$$/+\1.g\2/; s/-/~/g') ;; \
     (*) v=0.0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$$d ;; \
   esac; \
   case $$v in (*+*) sep=. ;; (*) sep=+ ;; esac; \
