@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -223,5 +222,3 @@ func (f *failures) add(addr netip.Addr) (count int) {
 	w.count++
 	return w.count
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

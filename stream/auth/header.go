@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -149,7 +150,7 @@ func (c Credentials) String() string {
 	for k := range c.Params {
 		names = append(names, k)
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	parts := make([]string, len(names))
 	for i, k := range names {
 		parts[i] = k + "=" + quote(c.Params[k])
