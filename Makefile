@@ -66,6 +66,7 @@ nocgo: ## CGO_ENABLED=0 build: pure-Go JPEG encoder, no V4L2 cameras (bin/nocgo)
 run: build ## serve the built-in test pattern on rtsp://localhost:8554/cam
 	@echo "play it with:  ffplay rtsp://127.0.0.1:$(RTSP_PORT)/cam"
 	@echo "           or: gst-launch-1.0 rtspsrc location=rtsp://127.0.0.1:$(RTSP_PORT)/cam ! rtpjpegdepay ! jpegdec ! autovideosink"
+	@echo "   or browse:  http://127.0.0.1:8080/  (status page, live MJPEG, metrics)"
 	./bin/flowcamd --source pattern --rtsp-addr $(RTSP_ADDR)
 
 test: ## run every test: vet, unit (race), the daemon against ffmpeg/GStreamer/gortsplib, multi-flow in network namespaces, a V4L2 camera in a VM
