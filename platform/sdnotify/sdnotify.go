@@ -6,7 +6,6 @@
 package sdnotify
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -100,16 +99,11 @@ func (n *Notifier) Close() error {
 	return n.conn.Close()
 }
 
-var errClosed = errors.New("sd_notify: closed")
-
 func (n *Notifier) send(msg string) error {
 	if !n.Enabled() {
 		return nil
 	}
 	if _, err := n.conn.Write([]byte(msg)); err != nil {
-		if errors.Is(err, net.ErrClosed) {
-			return errClosed
-		}
 		return fmt.Errorf("sd_notify %s: %w", strings.SplitN(msg, "=", 2)[0], err)
 	}
 	return nil

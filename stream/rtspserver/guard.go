@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	"flowcam/stream/rtsp"
@@ -147,10 +146,7 @@ func (c *conn) idleWait() time.Duration {
 }
 
 // portRange binds UDP sockets inside a configured range.
-type portRange struct {
-	lo, hi int
-	mu     sync.Mutex
-}
+type portRange struct{ lo, hi int }
 
 // listen binds one socket on host at a port in the range, or anywhere
 // when there is no range.
