@@ -43,6 +43,9 @@ func authConfig(t *testing.T, maxFailures int) string {
 // logged finds a JSON log line's field.
 func logged(t *testing.T, d *daemon.Daemon, msg, key string) string {
 	t.Helper()
+	if err := d.WaitLog(`"msg":"`+msg+`"`, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	for _, line := range strings.Split(d.Logs(), "\n") {
 		var rec map[string]any
 		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
@@ -193,8 +196,8 @@ func TestFailedAttemptsBlockTheAddress(t *testing.T) {
 	if want := []int{401, 403, 403}; !slices.Equal(statuses, want) {
 		t.Errorf("statuses %v, want %v", statuses, want)
 	}
-	if !strings.Contains(d.Logs(), "address blocked after repeated failed attempts") {
-		t.Error("blocking not logged")
+	if err := d.WaitLog("address blocked after repeated failed attempts", 5*time.Second); err != nil {
+		t.Error(err)
 	}
 }
 

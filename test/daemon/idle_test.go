@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,7 +26,9 @@ func TestIdleStopsTheSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Stop()
-	waitLog(t, d, "nobody is watching: source stopped", 20*time.Second)
+	if err := d.WaitLog("nobody is watching: source stopped", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	var first atomic.Int64
 	var packets atomic.Int64
@@ -46,22 +47,13 @@ func TestIdleStopsTheSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitLog(t, d, "viewer back: source restarted", 10*time.Second)
+	if err := d.WaitLog("viewer back: source restarted", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(time.Second)
 	if first.Load() == 0 {
 		t.Fatal("no new frame after the restart")
 	}
 	t.Logf("PLAY to the first new frame after an idle stop: %v (%d packets so far)",
 		time.Duration(first.Load()).Round(time.Millisecond), packets.Load())
-}
-
-func waitLog(t *testing.T, d *daemon.Daemon, msg string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !strings.Contains(d.Logs(), msg) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the log:\n%s", msg, daemon.Tail(d.Logs(), 20))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

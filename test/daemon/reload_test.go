@@ -145,8 +145,8 @@ func TestReloadRestartsOnlyWhatChanged(t *testing.T) {
 
 	write("size: 320x240\nstreams:\n  - path: /a\n  - path: /b\n    size: 640x480\n  - path: /c\n")
 	hup(t, d, "config reloaded")
-	if !strings.Contains(d.Logs(), `"kept":"/a","restarted":"/b","added":"/c"`) {
-		t.Errorf("reload summary missing:\n%s", daemon.Tail(d.Logs(), 10))
+	if err := d.WaitLog(`"kept":"/a","restarted":"/b","added":"/c"`, 5*time.Second); err != nil {
+		t.Error(err)
 	}
 	if err := waitClosed(b.client, 5*time.Second); err != nil {
 		t.Error("/b's viewer was not disconnected when /b changed")

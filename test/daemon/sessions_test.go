@@ -131,8 +131,8 @@ func TestSessionTimeout(t *testing.T) {
 	if err := rawrtsp.PortsFree(tr.ServerPorts); err != nil {
 		t.Fatalf("ports %v still held 10 s after the client vanished: %v", tr.ServerPorts, err)
 	}
-	if !strings.Contains(d.Logs(), `"reason":"timeout"`) {
-		t.Fatalf("no timeout logged:\n%s", d.Logs())
+	if err := d.WaitLog(`"reason":"timeout"`, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 

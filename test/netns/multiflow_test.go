@@ -67,8 +67,7 @@ func newLab(t *testing.T) *lab {
 	t.Cleanup(func() {
 		d.Stop()
 		if t.Failed() {
-			logs := strings.Split(d.Logs(), "\n")
-			t.Logf("flowcamd log (last 60 lines):\n%s", strings.Join(logs[max(len(logs)-60, 0):], "\n"))
+			t.Logf("flowcamd log (last 60 lines):\n%s", daemon.Tail(d.Logs(), 60))
 		}
 	})
 	return &lab{t: t, topo: topo, bridge: bridge, client: client, dir: dir,

@@ -164,6 +164,20 @@ func (d *Daemon) Logs() string {
 	return d.logs.String()
 }
 
+// WaitLog waits until the log holds substr. The log reaches us through a
+// pipe, so a line the daemon wrote before answering a request may still be
+// on its way when the answer arrives.
+func (d *Daemon) WaitLog(substr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for !strings.Contains(d.Logs(), substr) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no %q in the log after %v:\n%s", substr, within, Tail(d.Logs(), 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
 // Tail returns the last lines lines of s (a daemon's log), for failure
 // messages.
 func Tail(s string, lines int) string {
