@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/stream/auth"
 	"flowcam/stream/rtsp"
@@ -76,10 +77,8 @@ func TestPlayersAuthenticate(t *testing.T) {
 		need(t, "gst-launch-1.0")
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "gst-launch-1.0", "rtspsrc", "location="+withUser("rtsp", d.Addr, "bob:hunter2", "/yard"),
-			"!", "rtpjpegdepay", "!", "jpegdec", "!", "identity", "eos-after=10", "!", "fakesink").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Got EOS from element") {
-			t.Fatalf("gst-launch: %v\n%s", err, out)
+		if out, err := player.GStreamer(ctx, withUser("rtsp", d.Addr, "bob:hunter2", "/yard"), 10); err != nil {
+			t.Fatalf("%v\n%s\nflowcamd log:\n%s", err, out, daemon.Tail(d.Logs(), 20))
 		}
 	})
 	t.Run("flowcam", func(t *testing.T) {

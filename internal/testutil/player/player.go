@@ -1,5 +1,6 @@
-// Package player plays an RTSP MJPEG stream with gortsplib, an RTSP client
-// independent of ours, for tests and benchmarks.
+// Package player plays an RTSP MJPEG stream with players independent of
+// ours (gortsplib in process, GStreamer as a child), for tests and
+// benchmarks.
 package player
 
 import (
