@@ -107,6 +107,14 @@ func TestStatusPageInChromium(t *testing.T) {
 // background traffic; everything ends with the test.
 func newBrowser(t *testing.T, path string) context.Context {
 	t.Helper()
+	// Not t.TempDir: Chromium's helper processes may still write to the
+	// profile for a moment after the browser exits, and a failed removal
+	// would fail the test. Registered first, it is removed last.
+	profile, err := os.MkdirTemp("", "flowcam-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeEventually(profile, 5*time.Second) })
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -116,7 +124,7 @@ func newBrowser(t *testing.T, path string) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 1400),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -129,6 +137,15 @@ func newBrowser(t *testing.T, path string) context.Context {
 		t.Fatalf("starting %s: %v", path, err)
 	}
 	return bctx
+}
+
+// removeEventually removes dir, retrying while something still writes
+// into it.
+func removeEventually(dir string, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for os.RemoveAll(dir) != nil && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // expectMoving samples the image twice, a second apart: the test pattern
