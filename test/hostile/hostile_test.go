@@ -186,10 +186,10 @@ func TestHostile(t *testing.T) {
 	if len(left) != 1 || !strings.HasPrefix(left[0].Client, "127.0.0.1:") {
 		t.Errorf("sessions after the attack: %+v, want only ffmpeg's", left)
 	}
-	if n := strings.Count(d.Logs(), `"reason":"timeout"`); n == 0 {
-		t.Errorf("no session closed by timeout")
+	if err := d.WaitLog(`"reason":"timeout"`, 5*time.Second); err != nil {
+		t.Errorf("no session closed by timeout: %v", err)
 	} else {
-		t.Logf("%d sessions reaped by timeout", n)
+		t.Logf("%d sessions reaped by timeout", strings.Count(d.Logs(), `"reason":"timeout"`))
 	}
 	for _, c := range stuck {
 		c.Close()
