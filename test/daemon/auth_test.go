@@ -77,7 +77,7 @@ func TestPlayersAuthenticate(t *testing.T) {
 		need(t, "gst-launch-1.0")
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if out, err := player.GStreamer(ctx, withUser("rtsp", d.Addr, "bob:hunter2", "/yard"), 10); err != nil {
+		if out, err := player.GStreamer(ctx, withUser("rtsp", d.Addr, "bob:hunter2", "/yard"), 10, ""); err != nil {
 			t.Fatalf("%v\n%s\nflowcamd log:\n%s", err, out, daemon.Tail(d.Logs(), 20))
 		}
 	})

@@ -11,18 +11,22 @@ import (
 
 // GStreamer plays url with gst-launch-1.0 (rtspsrc ! rtpjpegdepay !
 // jpegdec) until frames frames were decoded, and returns gst-launch's
-// verbose output, which shows the negotiated caps. props are extra rtspsrc
-// properties such as "protocols=tcp".
+// output. caps, if set, must fit the decoded pictures (such as
+// "video/x-raw,width=1280,height=720"), or the pipeline fails to
+// negotiate. props are extra rtspsrc properties such as "protocols=tcp".
 //
 // After the last frame gst-launch tears the pipeline down, and rtspsrc's
 // state change can flush the RTSP connection while its own PAUSE is on the
 // way out; it then reports "Could not send message" for that PAUSE and exits
 // with 1, although the stream played and the TEARDOWN reached the server.
 // That one error, after EOS, is not held against the stream.
-func GStreamer(ctx context.Context, url string, frames int, props ...string) ([]byte, error) {
-	args := append([]string{"-v", "rtspsrc", "location=" + url}, props...)
-	args = append(args, "!", "rtpjpegdepay", "!", "jpegdec", "!",
-		"identity", "eos-after="+strconv.Itoa(frames), "!", "fakesink")
+func GStreamer(ctx context.Context, url string, frames int, caps string, props ...string) ([]byte, error) {
+	args := append([]string{"rtspsrc", "location=" + url}, props...)
+	args = append(args, "!", "rtpjpegdepay", "!", "jpegdec", "!")
+	if caps != "" {
+		args = append(args, caps, "!")
+	}
+	args = append(args, "identity", "eos-after="+strconv.Itoa(frames), "!", "fakesink")
 	out, err := exec.CommandContext(ctx, "gst-launch-1.0", args...).CombinedOutput()
 	eos := bytes.Index(out, []byte("Got EOS from element"))
 	switch {
