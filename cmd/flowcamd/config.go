@@ -88,6 +88,12 @@ type HTTPConfig struct {
 	// Public paths answer without credentials even when auth.users is
 	// set, e.g. /healthz for a probe, /metrics for a scraper.
 	Public []string `mapstructure:"public"`
+	// MaxViewers caps the open /stream.mjpg responses overall: each holds
+	// a connection and a frame copy. More get 503.
+	MaxViewers int `mapstructure:"max_viewers"`
+	// WriteTimeout bounds each write to a viewer; a viewer that cannot
+	// take one frame in that time is dropped, not waited for.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 }
 
 // AuthConfig lists who may watch; no users means everyone may.
@@ -178,6 +184,8 @@ var defaults = map[string]any{
 	"rtsp.udp_ports":              "30000-30999",
 	"http.addr":                   ":8080",
 	"http.public":                 []string{"/healthz"},
+	"http.max_viewers":            32,
+	"http.write_timeout":          10 * time.Second,
 	"multiflow.enabled":           true,
 	"multiflow.max_flows":         4,
 	"multiflow.modes":             []string{"stripe", "duplicate", "failover"},
@@ -272,6 +280,8 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	v.SetEnvPrefix("FLOWCAM")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
+	// FLOWCAM_HTTP_ADDR= (set, empty) turns HTTP off, as --http-addr "" does.
+	v.AllowEmptyEnv(true)
 	cfg := &Config{ShowVersion: *version, ListInterfaces: *listIfs, ListDevices: *listDevs, ListFormats: *listFmts,
 		File: *cfgFile, HashUser: hashUser}
 	if *cfgFile != "" {
@@ -322,11 +332,14 @@ func (c *Config) validate() error {
 	if _, port, err := net.SplitHostPort(c.HTTP.Addr); c.HTTP.Addr != "" && (err != nil || !validPort(port)) {
 		p.bad("http.addr", quote(c.HTTP.Addr), `must be host:port or :port, e.g. :8080, or "" for no HTTP`)
 	}
+	if c.HTTP.MaxViewers < 1 {
+		p.bad("http.max_viewers", c.HTTP.MaxViewers, "must be at least 1, e.g. 32")
+	}
 	for _, d := range []struct {
 		key string
 		val time.Duration
 	}{{"rtsp.session_timeout", c.RTSP.SessionTimeout}, {"rtsp.rtcp_interval", c.RTSP.RTCPInterval},
-		{"rtsp.write_timeout", c.RTSP.WriteTimeout}} {
+		{"rtsp.write_timeout", c.RTSP.WriteTimeout}, {"http.write_timeout", c.HTTP.WriteTimeout}} {
 		if d.val <= 0 {
 			p.bad(d.key, d.val, "must be a positive duration, e.g. 60s")
 		}

@@ -66,6 +66,7 @@ func TestConfigSources(t *testing.T) {
 		}},
 		{"http", nil, nil, "", func(c *Config) bool { return c.HTTP.Addr == ":8080" }},
 		{"http off", []string{"--http-addr", ""}, nil, "", func(c *Config) bool { return c.HTTP.Addr == "" }},
+		{"http off from env", nil, map[string]string{"FLOWCAM_HTTP_ADDR": ""}, "", func(c *Config) bool { return c.HTTP.Addr == "" }},
 		{"http in file", nil, nil, "http:\n  addr: 127.0.0.1:9080\n", func(c *Config) bool { return c.HTTP.Addr == "127.0.0.1:9080" }},
 		{"env", nil, map[string]string{"FLOWCAM_RTSP_ADDR": ":7000", "FLOWCAM_FPS": "10", "FLOWCAM_LOG_LEVEL": "debug"}, "",
 			func(c *Config) bool {
@@ -123,6 +124,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{args: []string{"--log-level", "loud"}, want: []string{"log.level", "debug, info, warn, error"}},
 		{args: []string{"--rtsp-addr", "8554"}, want: []string{"rtsp.addr", ":8554"}},
 		{args: []string{"--http-addr", "8080"}, want: []string{"http.addr", ":8080", `""`}},
+		{file: "http:\n  max_viewers: 0\n", want: []string{"http.max_viewers", "at least 1"}},
+		{file: "http:\n  write_timeout: 0s\n", want: []string{"http.write_timeout", "positive duration"}},
 		{args: []string{"--mtu", "100"}, want: []string{"rtsp.mtu = 100", "220"}},
 		{args: []string{"--session-timeout", "0s"}, want: []string{"rtsp.session_timeout", "positive"}},
 		{args: []string{"stray"}, want: []string{"unexpected argument"}},

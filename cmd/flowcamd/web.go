@@ -60,6 +60,7 @@ func newWebSide(cfg *Config, b board.Info, hw hardware, started time.Time, log *
 		Version: buildinfo.Version(), Build: buildinfo.Read().String(), Board: b.String(),
 		Encoder: hw.String(), Started: started,
 	}}
+	opts = append([]web.Option{web.WithMaxViewers(cfg.HTTP.MaxViewers), web.WithWriteTimeout(cfg.HTTP.WriteTimeout)}, opts...)
 	w.srv = web.New(web.StatusFunc(w.status), w.hub, log, opts...)
 	return w
 }

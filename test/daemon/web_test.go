@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -268,4 +269,74 @@ func TestHTTPFollowsReload(t *testing.T) {
 			t.Fatalf("after the reload, snapshots answer %v; want /a and /c 200, /b 404", codes)
 		}
 	}
+}
+
+// TestHTTPViewerLimits: http.max_viewers caps the MJPEG responses (one
+// more gets 503), and http.write_timeout drops a viewer that stopped
+// reading, which frees its place.
+func TestHTTPViewerLimits(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "flowcamd.yaml")
+	body := "size: 640x480\nhttp:\n  max_viewers: 2\n  write_timeout: 1s\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(bin, "--config", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	url := d.HTTPURL("/stream.mjpg?path=/cam")
+
+	reader, err := http.Get(url)
+	if err != nil || reader.StatusCode != 200 {
+		t.Fatalf("first viewer: %v %v", reader, err)
+	}
+	defer reader.Body.Close()
+	go io.Copy(io.Discard, reader.Body)
+	stalled := stalledViewer(t, d.HTTPAddr)
+	defer stalled.Close()
+	if code := mjpegStatus(t, url); code != http.StatusServiceUnavailable {
+		t.Fatalf("a third viewer with max_viewers 2 got %d, want 503", code)
+	}
+	// The stalled viewer's socket fills, a write waits write_timeout, and
+	// the server drops it: its place is free again.
+	for end := time.Now().Add(20 * time.Second); mjpegStatus(t, url) != 200; time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("a viewer that stopped reading still holds its place 20 s later (write_timeout 1s)")
+		}
+	}
+}
+
+// stalledViewer asks for /stream.mjpg on a socket with a tiny receive
+// buffer and never reads from it.
+func stalledViewer(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return serr
+	}}
+	c, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "GET /stream.mjpg?path=/cam HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	status := make([]byte, len("HTTP/1.1 200"))
+	if _, err := io.ReadFull(c, status); err != nil || string(status) != "HTTP/1.1 200" {
+		t.Fatalf("stalled viewer: %q %v", status, err)
+	}
+	return c
+}
+
+// mjpegStatus opens url, returns the status and closes the response.
+func mjpegStatus(t *testing.T, url string) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
