@@ -280,8 +280,12 @@ func loadConfig(args []string, stderr io.Writer) (*Config, error) {
 	v.SetEnvPrefix("FLOWCAM")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
-	// FLOWCAM_HTTP_ADDR= (set, empty) turns HTTP off, as --http-addr "" does.
-	v.AllowEmptyEnv(true)
+	// An empty FLOWCAM_* variable counts as unset (an empty duration or
+	// number means nothing), except for http.addr, where "" turns HTTP off
+	// as --http-addr "" does.
+	if addr, set := os.LookupEnv("FLOWCAM_HTTP_ADDR"); set && addr == "" && !fs.Changed("http-addr") {
+		v.Set("http.addr", "")
+	}
 	cfg := &Config{ShowVersion: *version, ListInterfaces: *listIfs, ListDevices: *listDevs, ListFormats: *listFmts,
 		File: *cfgFile, HashUser: hashUser}
 	if *cfgFile != "" {

@@ -67,6 +67,10 @@ func TestConfigSources(t *testing.T) {
 		{"http", nil, nil, "", func(c *Config) bool { return c.HTTP.Addr == ":8080" }},
 		{"http off", []string{"--http-addr", ""}, nil, "", func(c *Config) bool { return c.HTTP.Addr == "" }},
 		{"http off from env", nil, map[string]string{"FLOWCAM_HTTP_ADDR": ""}, "", func(c *Config) bool { return c.HTTP.Addr == "" }},
+		{"flag beats empty env", []string{"--http-addr", ":9080"}, map[string]string{"FLOWCAM_HTTP_ADDR": ""}, "",
+			func(c *Config) bool { return c.HTTP.Addr == ":9080" }},
+		{"other empty env is unset", nil, map[string]string{"FLOWCAM_RTSP_SESSION_TIMEOUT": "", "FLOWCAM_FPS": ""}, "",
+			func(c *Config) bool { return c.RTSP.SessionTimeout == 60*time.Second && c.Streams[0].FPS == 25 }},
 		{"http in file", nil, nil, "http:\n  addr: 127.0.0.1:9080\n", func(c *Config) bool { return c.HTTP.Addr == "127.0.0.1:9080" }},
 		{"env", nil, map[string]string{"FLOWCAM_RTSP_ADDR": ":7000", "FLOWCAM_FPS": "10", "FLOWCAM_LOG_LEVEL": "debug"}, "",
 			func(c *Config) bool {
