@@ -255,12 +255,7 @@ func TestHTTPFollowsReload(t *testing.T) {
 	for end := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		codes := map[string]int{}
 		for _, p := range []string{"/a", "/b", "/c"} {
-			r, err := client.Get(d.HTTPURL("/snapshot.jpg?path=" + p))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Body.Close()
-			codes[p] = r.StatusCode
+			codes[p] = httpStatus(t, client, d.HTTPURL("/snapshot.jpg?path="+p))
 		}
 		if codes["/a"] == 200 && codes["/b"] == 404 && codes["/c"] == 200 {
 			return
@@ -286,6 +281,7 @@ func TestHTTPViewerLimits(t *testing.T) {
 	}
 	defer d.Stop()
 	url := d.HTTPURL("/stream.mjpg?path=/cam")
+	client := &http.Client{Timeout: 10 * time.Second}
 
 	reader, err := http.Get(url)
 	if err != nil || reader.StatusCode != 200 {
@@ -295,12 +291,12 @@ func TestHTTPViewerLimits(t *testing.T) {
 	go io.Copy(io.Discard, reader.Body)
 	stalled := stalledViewer(t, d.HTTPAddr)
 	defer stalled.Close()
-	if code := mjpegStatus(t, url); code != http.StatusServiceUnavailable {
+	if code := httpStatus(t, client, url); code != http.StatusServiceUnavailable {
 		t.Fatalf("a third viewer with max_viewers 2 got %d, want 503", code)
 	}
 	// The stalled viewer's socket fills, a write waits write_timeout, and
 	// the server drops it: its place is free again.
-	for end := time.Now().Add(20 * time.Second); mjpegStatus(t, url) != 200; time.Sleep(250 * time.Millisecond) {
+	for end := time.Now().Add(20 * time.Second); httpStatus(t, client, url) != 200; time.Sleep(250 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatal("a viewer that stopped reading still holds its place 20 s later (write_timeout 1s)")
 		}
@@ -330,10 +326,11 @@ func stalledViewer(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-// mjpegStatus opens url, returns the status and closes the response.
-func mjpegStatus(t *testing.T, url string) int {
+// httpStatus opens url, returns the status and closes the response (an
+// MJPEG stream's too, once its headers came).
+func httpStatus(t *testing.T, client *http.Client, url string) int {
 	t.Helper()
-	res, err := http.Get(url)
+	res, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
