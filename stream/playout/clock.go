@@ -31,9 +31,11 @@ func (c *clock) observe(ts int64, arrival time.Time) {
 }
 
 // due is the play-out time of timestamp ts.
-func (c *clock) due(ts int64) time.Time {
-	return c.anchor.Add(c.ticks(ts-c.anchorTS) + c.latency)
-}
+func (c *clock) due(ts int64) time.Time { return c.earliest(ts).Add(c.latency) }
+
+// earliest is when a frame with timestamp ts could have arrived at the
+// fastest transit seen.
+func (c *clock) earliest(ts int64) time.Time { return c.anchor.Add(c.ticks(ts - c.anchorTS)) }
 
 // ticks converts RTP ticks to a duration in two steps, whole seconds then
 // the remainder, so the result is exact (3600 ticks at 90 kHz is exactly

@@ -17,8 +17,15 @@ const (
 type Config struct {
 	// Latency is the play-out delay added to the earliest possible arrival
 	// of a frame: the time its packets have to arrive, be reordered and
-	// recovered across paths. DefaultLatency when 0 or negative.
+	// recovered across paths. With Adaptive it is the most the delay may
+	// grow to. DefaultLatency when 0 or negative.
 	Latency time.Duration
+	// Adaptive makes the delay follow what frames need: a high percentile
+	// of their packets' spread and transit jitter over the last frames,
+	// between MinLatency and Latency.
+	Adaptive bool
+	// MinLatency is the adaptive delay's floor; DefaultMinLatency when 0.
+	MinLatency time.Duration
 	// MaxFrames bounds the frames held at once. DefaultMaxFrames when 0.
 	MaxFrames int
 	// ClockRate is the RTP clock in Hz; rtpjpeg.ClockRate (90 kHz) when 0.
@@ -35,6 +42,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Latency <= 0 {
 		c.Latency = DefaultLatency
+	}
+	if c.MinLatency <= 0 {
+		c.MinLatency = DefaultMinLatency
 	}
 	if c.MaxFrames <= 0 {
 		c.MaxFrames = DefaultMaxFrames
@@ -75,6 +85,9 @@ type Stats struct {
 	FramesLate       uint64 // complete only after their Due
 	FramesIncomplete uint64 // dropped, packets missing
 	FramesMissing    uint64 // inferred from timestamp gaps: nothing seen
+	// FramesSkipped counts frames the sender chose not to send (timestamp
+	// gaps with no gap in the sequence numbers): not lost.
+	FramesSkipped uint64
 
 	DuplicatesDropped uint64
 	PacketsLate       uint64
@@ -98,8 +111,12 @@ type Buffer struct {
 	pending  []*frame // sorted by timestamp, at most cfg.MaxFrames
 	spare    []*frame // storage of finished frames, for reuse
 	dropped  dropped
-	lastTS   int64 // timestamp of the last frame played or dropped
-	finished bool  // lastTS is set
+	lastTS   int64   // timestamp of the last frame played or dropped
+	finished bool    // lastTS is set
+	lastSeq  int64   // the newest sequence number it held
+	seqKnown bool    // it held any packet
+	perFrame float64 // packets in a complete frame, recently
+	delay    delayControl
 
 	depack   rtpjpeg.Depacketizer
 	recycled []*Frame
@@ -109,17 +126,24 @@ type Buffer struct {
 // New returns an empty Buffer.
 func New(cfg Config) *Buffer {
 	cfg = cfg.withDefaults()
-	return &Buffer{
+	b := &Buffer{
 		cfg:      cfg,
 		limit:    cfg.MaxFrameBytes + cfg.MaxFrameBytes/8,
 		seqs:     newSeqWindow(),
 		tss:      unwrapper{bits: 32},
-		clock:    clock{rate: int64(cfg.ClockRate), latency: cfg.Latency},
+		clock:    clock{rate: int64(cfg.ClockRate)},
+		delay:    newDelayControl(cfg.Adaptive, cfg.MinLatency, cfg.Latency),
 		interval: interval{fixed: int64(cfg.FrameInterval)},
 		pending:  make([]*frame, 0, cfg.MaxFrames+1),
 		depack:   rtpjpeg.Depacketizer{MaxFrame: cfg.MaxFrameBytes},
 	}
+	b.clock.latency = b.delay.initial()
+	return b
 }
+
+// Latency is the play-out delay now: fixed, or what the adaptive delay has
+// settled on.
+func (b *Buffer) Latency() time.Duration { return b.clock.latency }
 
 // Stats returns the counters so far.
 func (b *Buffer) Stats() Stats { return b.stats }
@@ -170,6 +194,7 @@ func (b *Buffer) late(ts int64, p pkt) {
 	if b.dropped.late(ts, p) {
 		b.stats.FramesIncomplete--
 		b.stats.FramesLate++
+		b.delay.observe(p.arrival.Sub(b.clock.earliest(ts)))
 	}
 }
 
@@ -219,7 +244,7 @@ func (b *Buffer) notePath(ts int64, path int) {
 // matter most to a live viewer, as on the server side.
 func (b *Buffer) evict() {
 	f := b.shift()
-	b.retire(f.ts)
+	b.retire(f)
 	b.stats.FramesIncomplete++
 	b.stats.PacketsOverflow += uint64(len(f.pkts))
 	b.dropped.add(f)
@@ -235,15 +260,38 @@ func (b *Buffer) shift() *frame {
 	return f
 }
 
-// retire moves the play-out cursor to ts and infers the frames of which
-// nothing arrived in between.
-func (b *Buffer) retire(ts int64) {
+// retire moves the play-out cursor to frame f and infers the frames of
+// which nothing arrived in between. A frame the sender skipped used no
+// sequence numbers, a lost one used about a frame's worth: the sequence
+// numbers nobody saw between the previous frame's newest packet and f's
+// oldest, divided by the packets a frame takes, are the lost frames; the
+// rest of the timestamp gap was skipped.
+func (b *Buffer) retire(f *frame) {
 	if b.finished {
-		gap := ts - b.lastTS
-		b.stats.FramesMissing += uint64(missing(gap, b.interval.get()))
+		gap := f.ts - b.lastTS
+		n := missing(gap, b.interval.get())
+		lost := n
+		if b.seqKnown && len(f.pkts) > 0 && b.perFrame > 0 {
+			unseen := max(f.pkts[0].seq-b.lastSeq-1, 0)
+			lost = min(n, int64(float64(unseen)/b.perFrame+0.5))
+		}
+		b.stats.FramesMissing += uint64(lost)
+		b.stats.FramesSkipped += uint64(n - lost)
 		b.interval.add(gap)
 	}
-	b.lastTS, b.finished = ts, true
+	b.lastTS, b.finished = f.ts, true
+	if b.seqKnown = len(f.pkts) > 0; b.seqKnown {
+		b.lastSeq = f.pkts[len(f.pkts)-1].seq
+	}
+}
+
+// countPackets follows how many packets a complete frame takes.
+func (b *Buffer) countPackets(n int) {
+	if b.perFrame == 0 {
+		b.perFrame = float64(n)
+		return
+	}
+	b.perFrame += (float64(n) - b.perFrame) / 8
 }
 
 // Pop returns the oldest frame if its play-out time has come (now is not
@@ -256,11 +304,34 @@ func (b *Buffer) Pop(now time.Time) (*Frame, time.Time) {
 		if now.Before(due) {
 			return nil, due
 		}
-		if out := b.finish(b.shift(), due); out != nil {
+		// An adaptive delay waits a little past Due for a frame that is
+		// still completing: a stall of a fraction of a frame interval beats
+		// a lost picture, and the delay then grows for the frames after.
+		deadline := due.Add(b.grace())
+		if now.Before(deadline) {
+			if _, _, ok := b.pending[0].complete(); !ok {
+				return nil, deadline
+			}
+		}
+		if out := b.finish(b.shift(), deadline); out != nil {
 			return out, b.next()
 		}
 	}
 	return nil, time.Time{}
+}
+
+// grace is how long past its Due an adaptive delay may hold a frame that
+// is still completing: half a frame interval, within the maximum delay.
+// A fixed delay holds none.
+func (b *Buffer) grace() time.Duration {
+	if !b.cfg.Adaptive {
+		return 0
+	}
+	iv := b.clock.ticks(b.interval.get())
+	if iv <= 0 {
+		iv = 40 * time.Millisecond
+	}
+	return max(min(iv/2, b.cfg.Latency-b.clock.latency), 0)
 }
 
 func (b *Buffer) next() time.Time {
@@ -297,9 +368,10 @@ func (b *Buffer) Recycle(f *Frame) {
 // finish plays or drops the oldest frame f, which is due at due, and
 // returns the picture if it is played.
 func (b *Buffer) finish(f *frame, due time.Time) *Frame {
-	b.retire(f.ts)
+	b.retire(f)
 	out := b.judge(f, due)
 	b.spare = append(b.spare, f)
+	b.clock.latency = b.delay.step(b.clock.latency, b.clock.ticks(b.interval.get()))
 	return out
 }
 
@@ -318,6 +390,8 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 		return nil
 	}
 	first, completed := f.arrivals(lo, hi)
+	b.delay.observe(completed.Sub(b.clock.earliest(f.ts)))
+	b.countPackets(hi - lo + 1)
 	if completed.After(due) {
 		b.stats.FramesLate++
 		return nil
@@ -329,7 +403,10 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 	}
 	b.stats.FramesComplete++
 	out := b.newFrame()
-	out.Timestamp, out.JPEG, out.Due = uint32(f.ts), append(out.JPEG[:0], jpeg...), due
+	out.Timestamp, out.JPEG, out.Due = uint32(f.ts), append(out.JPEG[:0], jpeg...), b.clock.due(f.ts)
+	if completed.After(out.Due) {
+		out.Due = completed // played in its grace: as soon as it was whole
+	}
 	out.FirstArrival, out.Completed, out.Paths = first, completed, f.paths
 	return out
 }
