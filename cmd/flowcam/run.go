@@ -32,8 +32,8 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 	defer closeSink()
 	rep, err := pull.Run(ctx, pull.Config{URL: cfg.URL, Flows: cfg.Flows, Via: via, Mode: cfg.Mode,
-		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, Duration: cfg.Duration,
-		Logger: log}, sink, statusLine(stderr))
+		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, FixedLatency: cfg.FixedLatency,
+		Weights: cfg.Weights, Duration: cfg.Duration, Logger: log}, sink, statusLine(stderr))
 	if isTerminal(stderr) {
 		fmt.Fprintln(stderr)
 	}
@@ -104,9 +104,13 @@ func statusLine(w io.Writer) func(pull.Snapshot) {
 	}
 	return func(s pull.Snapshot) {
 		var b strings.Builder
-		fmt.Fprintf(&b, "\r\033[K%5.0fs  frames %d  %2.0f fps  lost %d  latency %d ms",
+		fmt.Fprintf(&b, "\r\033[K%5.0fs  frames %d  %2.0f fps  lost %d  skipped %d  latency %d ms (delay %d ms)",
 			s.Elapsed.Seconds(), s.Stats.FramesComplete, s.FPS,
-			s.Stats.FramesIncomplete+s.Stats.FramesLate+s.Stats.FramesMissing, s.Latency.Milliseconds())
+			s.Stats.FramesIncomplete+s.Stats.FramesLate+s.Stats.FramesMissing, s.Stats.FramesSkipped,
+			s.Latency.Milliseconds(), s.Delay.Milliseconds())
+		if s.Notice != nil && s.Notice.Permille < 1000 {
+			fmt.Fprintf(&b, "  | server sends %s", s.Notice)
+		}
 		for _, p := range s.Paths {
 			fmt.Fprintf(&b, "  | %s %.1f Mbit/s %.1f%% loss", p.Name, p.Bitrate/1e6, p.Loss*100)
 		}

@@ -162,9 +162,15 @@ func TestDeadFlowStopsCarrying(t *testing.T) {
 	if st.Flows[0].Usable || !st.Flows[1].Usable {
 		t.Fatalf("after flow 0 died: %+v", st.Flows)
 	}
-	before := st.Flows[0].Packets
+	before, other := st.Flows[0].Packets, st.Flows[1].Packets
 	p.s.SendFrame(rtp.Header{Version: 2}, frame(20, 100), time.Now())
-	if st := p.s.Stats(); st.Flows[0].Packets != before || st.Flows[1].Packets < 20 {
+	// The pacer sends it: wait for the live flow to have carried it all.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if p.s.Stats().Flows[1].Packets >= other+20 {
+			break
+		}
+	}
+	if st := p.s.Stats(); st.Flows[0].Packets != before || st.Flows[1].Packets < other+20 {
 		t.Fatalf("a dead flow is still scheduled: %+v", st.Flows)
 	}
 }

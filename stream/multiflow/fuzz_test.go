@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 // accepted request has at least one flow and a known mode, and writes back
 // to a header that parses to the same request.
 func FuzzParseRequest(f *testing.F) {
-	for _, s := range []string{"flows=2;mode=stripe", "flows=3;mode=DUPLICATE", "mode=failover", "", "flows=0", "flows=-1;mode=x", " flows = 2 ; mode=stripe", "flows=9;foo=bar"} {
+	for _, s := range []string{"flows=2;mode=stripe", "flows=3;mode=DUPLICATE", "mode=failover", "", "flows=0",
+		"flows=-1;mode=x", " flows = 2 ; mode=stripe", "flows=9;foo=bar", "flows=2;mode=stripe;report=50;latency=150",
+		"flows=2;mode=stripe;weights=1,2.5", "flows=2;weights=1", "flows=1;report=5", "flows=1;latency=99999999999"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -29,8 +32,11 @@ func FuzzParseRequest(f *testing.F) {
 		if r.Flows < 1 || r.Mode < Stripe || r.Mode > Failover {
 			t.Fatalf("%q accepted as %+v", v, r)
 		}
+		if len(r.Weights) > 0 && len(r.Weights) != r.Flows || r.Report < 0 || r.Latency < 0 {
+			t.Fatalf("%q accepted as %+v", v, r)
+		}
 		back, err := ParseRequest(r.String())
-		if err != nil || back != r {
+		if err != nil || !reflect.DeepEqual(back, r) {
 			t.Fatalf("%q -> %q -> %+v %v", v, r.String(), back, err)
 		}
 	})
@@ -239,10 +245,8 @@ func FuzzSenderDatagrams(f *testing.F) {
 					counter[r.flow], client[r.flow] = reg.Counter, src
 				}
 			}
-			for _, p := range pkts {
-				if _, ok := p.(*rtcp.ReceiverReport); ok && src != client[r.flow] {
-					spoofed++
-				}
+			if reports(pkts) && src != client[r.flow] {
+				spoofed++ // once per datagram that reports from the wrong address
 			}
 		}
 		s.Close()
@@ -263,6 +267,16 @@ func FuzzSenderDatagrams(f *testing.F) {
 			}
 		}
 	})
+}
+
+func reports(pkts []rtcp.Packet) bool {
+	for _, p := range pkts {
+		switch p.(type) {
+		case *rtcp.ReceiverReport, *rtcp.CCFeedbackReport:
+			return true
+		}
+	}
+	return false
 }
 
 // FuzzReceiverDatagrams drives the client end of a two-flow session with

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // OptionTag is the RTSP option tag (RFC 2326 12.32) a client puts in
@@ -70,30 +71,108 @@ func ParseMode(s string) (Mode, error) {
 type Request struct {
 	Flows int
 	Mode  Mode
+	// Report is the client's report interval on each flow; the server
+	// judges a flow stalled only after it. LegacyReportInterval when 0
+	// (clients that do not say).
+	Report time.Duration
+	// Latency is the client's play-out budget: the server sends no frame
+	// that cannot arrive within it. Unsaid when 0.
+	Latency time.Duration
+	// Weights, in stripe mode, fix each flow's share instead of measuring
+	// it (a baseline, as RIST's weighted peers). None: adaptive.
+	Weights []float64
 }
 
-func (r Request) String() string { return fmt.Sprintf("flows=%d;mode=%s", r.Flows, r.Mode) }
+// LegacyReportInterval is the report interval of clients that do not name
+// theirs (the protocol's first version).
+const LegacyReportInterval = 100 * time.Millisecond
 
-// ParseRequest parses "flows=N;mode=M".
+// Bounds on what a request may name.
+const (
+	minReport  = 10 * time.Millisecond
+	maxReport  = 2 * time.Second
+	maxLatency = 10 * time.Second
+	maxWeight  = 1000
+)
+
+func (r Request) String() string {
+	s := fmt.Sprintf("flows=%d;mode=%s", r.Flows, r.Mode)
+	if r.Report > 0 {
+		s += fmt.Sprintf(";report=%d", r.Report.Milliseconds())
+	}
+	if r.Latency > 0 {
+		s += fmt.Sprintf(";latency=%d", r.Latency.Milliseconds())
+	}
+	if len(r.Weights) > 0 {
+		w := make([]string, len(r.Weights))
+		for i, x := range r.Weights {
+			w[i] = strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		s += ";weights=" + strings.Join(w, ",")
+	}
+	return s
+}
+
+// ParseRequest parses "flows=N;mode=M[;report=MS][;latency=MS][;weights=W,W...]".
+// Unknown parameters are ignored, so newer clients still reach older
+// servers.
 func ParseRequest(v string) (Request, error) {
 	r := Request{Flows: 1, Mode: Stripe}
 	for _, p := range strings.Split(v, ";") {
 		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-		var err error
-		switch strings.ToLower(k) {
-		case "flows":
-			r.Flows, err = strconv.Atoi(val)
-			if err == nil && r.Flows < 1 {
-				err = errors.New("below 1")
-			}
-		case "mode":
-			r.Mode, err = ParseMode(val)
-		}
-		if err != nil {
+		if err := r.param(strings.ToLower(k), val); err != nil {
 			return r, fmt.Errorf("%w request %q: %v", ErrProtocol, p, err)
 		}
 	}
+	if len(r.Weights) > 0 && len(r.Weights) != r.Flows {
+		return r, fmt.Errorf("%w request: %d weights for %d flows", ErrProtocol, len(r.Weights), r.Flows)
+	}
 	return r, nil
+}
+
+func (r *Request) param(k, val string) error {
+	var err error
+	switch k {
+	case "flows":
+		r.Flows, err = strconv.Atoi(val)
+		if err == nil && r.Flows < 1 {
+			err = errors.New("below 1")
+		}
+	case "mode":
+		r.Mode, err = ParseMode(val)
+	case "report":
+		r.Report, err = millis(val, minReport, maxReport)
+	case "latency":
+		r.Latency, err = millis(val, time.Millisecond, maxLatency)
+	case "weights":
+		r.Weights, err = weights(val)
+	}
+	return err
+}
+
+// millis reads a whole number of milliseconds within [lo, hi].
+func millis(v string, lo, hi time.Duration) (time.Duration, error) {
+	n, err := strconv.ParseUint(v, 10, 32)
+	d := time.Duration(n) * time.Millisecond
+	if err == nil && (d < lo || d > hi) {
+		err = fmt.Errorf("%v out of %v..%v", d, lo, hi)
+	}
+	return d, err
+}
+
+func weights(v string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(v, ",") {
+		w, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(w > 0 && w <= maxWeight) {
+			return nil, fmt.Errorf("weight %q: want a number above 0, at most %d", f, maxWeight)
+		}
+		out = append(out, w)
+	}
+	if len(out) > MaxFlows {
+		return nil, fmt.Errorf("%d weights, at most %d", len(out), MaxFlows)
+	}
+	return out, nil
 }
 
 // Response is the Multiflow header of the server's SETUP reply.

@@ -14,8 +14,10 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"flowcam/stream/ccfb"
 	"flowcam/stream/ntp"
 	"flowcam/stream/rtpjpeg"
+	"flowcam/stream/rxstamp"
 )
 
 // ReceiverConfig sets up the client end of a session's flows.
@@ -66,6 +68,8 @@ type Receiver struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	lastSR  atomic.Pointer[SenderReport]
+	notice  atomic.Pointer[RateNotice]
+	clock   ccfb.Clock // stamps congestion control feedback
 }
 
 // NewReceiver starts receiving; registrations go out at once.
@@ -85,7 +89,8 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &Receiver{cfg: cfg, log: cfg.Logger, ssrc: mrand.Uint32(), out: make(chan Packet, 1024), done: make(chan struct{})}
+	r := &Receiver{cfg: cfg, log: cfg.Logger, ssrc: mrand.Uint32(), out: make(chan Packet, 1024), done: make(chan struct{}),
+		clock: ccfb.NewClock(cfg.Now())}
 	// Counters start at the wall clock so a restarted client never reuses
 	// one, and grow from there.
 	r.counter.Store(uint64(cfg.Now().UnixNano()))
@@ -119,6 +124,13 @@ func (r *Receiver) Packets() <-chan Packet { return r.out }
 // LastSenderReport is the newest RTP-to-wall-clock mapping, or nil.
 func (r *Receiver) LastSenderReport() *SenderReport { return r.lastSR.Load() }
 
+// LastNotice is the server's newest rate notice, or nil (a server that
+// sends none).
+func (r *Receiver) LastNotice() *RateNotice { return r.notice.Load() }
+
+// ReportEvery is the interval at which the Receiver reports on each flow.
+func (r *Receiver) ReportEvery() time.Duration { return r.cfg.ReportEvery }
+
 // Close stops receiving and closes the sockets.
 func (r *Receiver) Close() {
 	select {
@@ -151,8 +163,12 @@ func (r *Receiver) Registered() int {
 func (r *Receiver) read(f *recvFlow, c net.PacketConn) {
 	defer r.wg.Done()
 	buf := make([]byte, 65536)
+	rd := rxstamp.New(c)
 	for {
-		n, from, err := c.ReadFrom(buf)
+		// The kernel's receive time goes into the feedback (the server
+		// reads queues from it, and our own scheduling delay is not the
+		// path's); the play-out works on the monotonic clock.
+		n, from, at, err := rd.Read(buf, r.cfg.Now)
 		if err != nil {
 			return
 		}
@@ -171,11 +187,11 @@ func (r *Receiver) read(f *recvFlow, c net.PacketConn) {
 			f.malformed.Add(1)
 			continue
 		}
-		r.rtp(f, p, now)
+		r.rtp(f, p, now, at)
 	}
 }
 
-func (r *Receiver) rtp(f *recvFlow, p rtp.Packet, now time.Time) {
+func (r *Receiver) rtp(f *recvFlow, p rtp.Packet, now, at time.Time) {
 	seq := p.SequenceNumber
 	if !r.cfg.Plain {
 		fl, fseq, ok := ParseExtension(p.GetExtension(r.cfg.ExtID))
@@ -185,12 +201,21 @@ func (r *Receiver) rtp(f *recvFlow, p rtp.Packet, now time.Time) {
 		}
 		seq = fseq
 	}
-	f.count(seq, p.Timestamp, len(p.Payload), now)
+	f.count(seq, p.Timestamp, len(p.Payload), at)
+	// A frame's last packet is reported at once: the sender learns what
+	// a frame cost the path within a round trip, not a report interval.
+	if p.Marker && f.reportDue(now, markerReportGap) {
+		r.sendReport(f, now)
+	}
 	select {
 	case r.out <- Packet{Packet: p, Flow: f.index, Arrival: now}:
 	case <-r.done:
 	}
 }
+
+// markerReportGap is the least time between two reports on a flow, so a
+// burst of small frames does not become a burst of reports.
+const markerReportGap = 10 * time.Millisecond
 
 func (r *Receiver) rtcp(f *recvFlow, b []byte, now time.Time) {
 	pkts, err := rtcp.Unmarshal(b)
@@ -206,6 +231,10 @@ func (r *Receiver) rtcp(f *recvFlow, b []byte, now time.Time) {
 				r.lastSR.Store(&SenderReport{RTPTime: p.RTPTime, NTP: ntp.ToTime(p.NTPTime)})
 			}
 		case *rtcp.ApplicationDefined:
+			if n, ok := ParseRateNotice(p); ok {
+				r.notice.Store(&n)
+				continue
+			}
 			if p.Name != nameAck || int(p.SubType) != f.index {
 				continue
 			}
@@ -216,15 +245,18 @@ func (r *Receiver) rtcp(f *recvFlow, b []byte, now time.Time) {
 	}
 }
 
-// reportLoop sends, per flow, a receiver report and (multi-flow) a
-// registration, which also keeps NAT bindings open and measures RTT.
+// reportLoop sends, per flow, a receiver report, congestion control
+// feedback and (multi-flow) a registration, which also keeps NAT bindings
+// open and measures RTT.
 func (r *Receiver) reportLoop() {
 	defer r.wg.Done()
 	t := time.NewTicker(r.cfg.ReportEvery)
 	defer t.Stop()
 	for {
 		for _, f := range r.flows {
-			r.sendReport(f, r.cfg.Now())
+			now := r.cfg.Now()
+			f.reportDue(now, 0)
+			r.sendReport(f, now)
 		}
 		select {
 		case <-r.done:
@@ -235,24 +267,34 @@ func (r *Receiver) reportLoop() {
 }
 
 func (r *Receiver) sendReport(f *recvFlow, now time.Time) {
-	rr := &rtcp.ReceiverReport{SSRC: r.ssrc}
-	if block, ok := f.reportBlock(r.cfg.ServerSSRC, now); ok {
-		rr.Reports = []rtcp.ReceptionReport{block}
-	}
-	pkts := []rtcp.Packet{rr}
-	if !r.cfg.Plain {
-		reg := Registration{Flow: uint8(f.index), Counter: r.counter.Add(1)}
-		f.sentRegistration(reg.Counter, now)
-		pkts = append(pkts, &rtcp.ApplicationDefined{SubType: reg.Flow, SSRC: r.ssrc, Name: nameRegister,
-			Data: appData(r.cfg.Token, r.cfg.Session, nameRegister, reg)})
-	}
-	b, err := rtcp.Marshal(pkts)
+	b, err := r.report(f, now)
 	if err != nil {
 		return
 	}
 	if _, err := f.rtcpConn.WriteTo(b, net.UDPAddrFromAddrPort(f.rtcpServer)); err != nil {
 		f.sendErrs.Add(1) // a path that is down: keep trying, it may return
 	}
+}
+
+// report builds one flow's compound RTCP packet (docs/multiflow.md): a
+// receiver report, congestion control feedback on what arrived, and on a
+// multi-flow session the flow's registration.
+func (r *Receiver) report(f *recvFlow, now time.Time) ([]byte, error) {
+	rr := &rtcp.ReceiverReport{SSRC: r.ssrc}
+	if block, ok := f.reportBlock(r.cfg.ServerSSRC, now); ok {
+		rr.Reports = []rtcp.ReceptionReport{block}
+	}
+	pkts := []rtcp.Packet{rr}
+	if block, ok := f.feedbackBlock(r.cfg.ServerSSRC, now); ok {
+		pkts = append(pkts, r.clock.Report(r.ssrc, now, block))
+	}
+	if !r.cfg.Plain {
+		reg := Registration{Flow: uint8(f.index), Counter: r.counter.Add(1)}
+		f.sentRegistration(reg.Counter, now)
+		pkts = append(pkts, &rtcp.ApplicationDefined{SubType: reg.Flow, SSRC: r.ssrc, Name: nameRegister,
+			Data: appData(r.cfg.Token, r.cfg.Session, nameRegister, reg)})
+	}
+	return rtcp.Marshal(pkts)
 }
 
 // clockRate converts the RTP clock for jitter.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+
+	"flowcam/stream/ccfb"
 )
 
 // recvFlow is the client's view of one path: RFC 3550 reception
@@ -41,8 +43,22 @@ type recvFlow struct {
 		counter uint64
 		at      time.Time
 	}
-	rtt       time.Duration
-	lossRatio float64 // fraction lost in the last report interval
+	rtt        time.Duration
+	lossRatio  float64 // fraction lost in the last report interval
+	arrivals   ccfb.Log
+	lastReport time.Time
+}
+
+// reportDue reports whether gap has passed since the flow's last report,
+// and if so counts one as sent now.
+func (f *recvFlow) reportDue(now time.Time, gap time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now.Sub(f.lastReport) < gap {
+		return false
+	}
+	f.lastReport = now
+	return true
 }
 
 // received updates the statistics for one packet (RFC 3550 A.1, A.8).
@@ -60,6 +76,7 @@ func (f *recvFlow) count(seq uint16, ts uint32, size int, now time.Time) {
 	}
 	f.received++
 	f.bytes += uint64(size)
+	f.arrivals.Add(seq, now)
 	arrival := float64(now.UnixNano()) * clockRate / 1e9
 	transit := arrival - float64(ts)
 	if f.lastArrival.IsZero() {
@@ -108,6 +125,13 @@ func (f *recvFlow) reportBlock(ssrc uint32, now time.Time) (rtcp.ReceptionReport
 		block.Delay = uint32(now.Sub(f.lastSRAt).Seconds() * 65536)
 	}
 	return block, true
+}
+
+// feedbackBlock reports the flow's recent arrivals (RFC 8888).
+func (f *recvFlow) feedbackBlock(ssrc uint32, now time.Time) (rtcp.CCFeedbackReportBlock, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.arrivals.Block(ssrc, now)
 }
 
 func (f *recvFlow) senderReport(ntp uint64, now time.Time) {

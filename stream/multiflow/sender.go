@@ -12,6 +12,8 @@ import (
 
 	"github.com/pion/rtp"
 
+	"flowcam/stream/ccfb"
+	"flowcam/stream/schedule"
 	"flowcam/stream/udpbatch"
 )
 
@@ -31,90 +33,140 @@ type SenderConfig struct {
 	// Conns are the flows' server sockets, by flow index, already bound
 	// to their interfaces. The Sender owns and closes them.
 	Conns []net.PacketConn
-	// ReportEvery is the client's receiver report interval; stall
-	// detection allows for it. Sender reports go out as often.
+	// ReportEvery is the client's report interval; stall detection allows
+	// for it. Sender reports go out as often. LegacyReportInterval when 0.
 	ReportEvery time.Duration
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Latency is the client's play-out budget (schedule.DefaultBudget when
+	// 0): frames that could not arrive within it are not sent.
+	Latency time.Duration
+	// Weights, in stripe mode, fix the flows' shares: the static baseline.
+	Weights []float64
+	Now     func() time.Time
+	Logger  *slog.Logger
 	// OnAlive is called for every authenticated packet from the client,
 	// which keeps the RTSP session from timing out.
 	OnAlive func()
 }
 
-// Sender sends one session's RTP stream over its flows.
+// Sender sends one session's RTP stream over its flows: a schedule decides
+// which frames go and on which flows each packet goes, and a pacer
+// goroutine sends them at each flow's rate.
 type Sender struct {
 	cfg     SenderConfig
 	log     *slog.Logger
 	flows   []*senderFlow
-	ticker  *time.Ticker
 	done    chan struct{}
+	wake    chan struct{}
 	wg      sync.WaitGroup
 	forged  atomic.Uint64
 	replays atomic.Uint64
 	spoofed atomic.Uint64
 
-	mu           sync.Mutex // guards paths, sched, flow addresses and counters
-	paths        []*path
-	sched        *scheduler
-	streamBytes  int // every payload byte of the stream, counted once however many flows carried it
+	mu           sync.Mutex // guards everything below and the flows' addresses and counters
+	sched        *schedule.Scheduler
+	reader       ccfb.Reader
+	plan         schedule.Plan
+	sizes        []int
+	pkt          []byte
+	arrivals     []ccfb.Arrival
+	out          [][][]byte // the pacer's current release
+	dst          []*net.UDPAddr
 	lastTS       uint32
 	lastCaptured time.Time
-	picks        []int
+	lastLayout   string
 }
 
 type senderFlow struct {
-	index       uint8
-	conn        net.PacketConn
-	out         *udpbatch.Writer // used by the frame writer only
-	client      netip.AddrPort   // learned from registrations; zero until then
-	counter     uint64           // newest accepted registration counter
-	seq         uint16
-	packets     uint32 // RTCP sender report counts (wrap, as RFC 3550 says)
-	octets      uint32
-	sent        uint64 // payload bytes, for stats
-	sentPackets uint64
-	batch       flowBatch
+	index   uint8
+	conn    net.PacketConn
+	out     *udpbatch.Writer // used by the pacer only
+	client  netip.AddrPort   // learned from registrations; zero until then
+	counter uint64           // newest accepted registration counter
+	seq     uint16
+	packets uint32 // RTCP sender report counts (wrap, as RFC 3550 says)
+	octets  uint32
+	ccfb    bool // the client sends per-packet feedback on this flow
+	rr      receptionStats
 }
 
-// NewSender starts reading the flows and sending sender reports.
+// receptionStats is what the client's receiver reports said last.
+type receptionStats struct {
+	fractionLost float64
+	jitter       time.Duration
+}
+
+// NewSender starts reading the flows, pacing and sending sender reports.
 func NewSender(cfg SenderConfig) (*Sender, error) {
 	if len(cfg.Conns) < 1 || len(cfg.Conns) > MaxFlows {
 		return nil, fmt.Errorf("multiflow: %d flows (1 to %d)", len(cfg.Conns), MaxFlows)
 	}
-	if cfg.ReportEvery <= 0 {
-		cfg.ReportEvery = DefaultReportInterval
+	if len(cfg.Weights) > 0 && len(cfg.Weights) != len(cfg.Conns) {
+		return nil, fmt.Errorf("multiflow: %d weights for %d flows", len(cfg.Weights), len(cfg.Conns))
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if cfg.OnAlive == nil {
-		cfg.OnAlive = func() {}
-	}
-	s := &Sender{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	cfg = cfg.withDefaults()
+	s := &Sender{cfg: cfg, log: cfg.Logger, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	for i, c := range cfg.Conns {
 		s.flows = append(s.flows, &senderFlow{index: uint8(i), conn: c, out: udpbatch.New(c)})
-		s.paths = append(s.paths, newPath())
 	}
-	s.sched = newScheduler(cfg.Mode, s.paths, cfg.ReportEvery)
-	s.ticker = time.NewTicker(tickEvery)
-	s.wg.Add(len(s.flows) + 1)
+	s.dst = make([]*net.UDPAddr, len(s.flows))
+	s.sched = schedule.New(schedule.Config{Policy: policy(cfg.Mode, cfg.Weights), Weights: cfg.Weights,
+		Budget: cfg.Latency, FeedbackEvery: cfg.ReportEvery, Adapt: len(cfg.Weights) == 0,
+		Pacing: pacing(cfg.Weights), Seed: uint64(cfg.SSRC)}, len(s.flows), cfg.Now())
+	s.wg.Add(len(s.flows) + 2)
 	for _, f := range s.flows {
 		go s.read(f)
 	}
 	go s.tick()
+	go s.pace()
 	return s, nil
 }
 
-// DefaultReportInterval is how often the client reports on each flow: ten
-// times a second, so shares follow a path's condition within a second and
-// a dead path is noticed in a fraction of one.
-const DefaultReportInterval = 100 * time.Millisecond
+func (c SenderConfig) withDefaults() SenderConfig {
+	if c.ReportEvery <= 0 {
+		c.ReportEvery = LegacyReportInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.OnAlive == nil {
+		c.OnAlive = func() {}
+	}
+	return c
+}
 
-// tickEvery bounds how late a stall is noticed between reports.
-const tickEvery = 20 * time.Millisecond
+// policy maps a mode (and a static split) to the scheduler's policy.
+func policy(m Mode, weights []float64) schedule.Policy {
+	switch {
+	case len(weights) > 0:
+		return schedule.Weighted
+	case m == Duplicate:
+		return schedule.Duplicate
+	case m == Failover:
+		return schedule.Failover
+	}
+	return schedule.Stripe
+}
+
+// pacing spaces every flow's packets, except for the static baseline,
+// which sends a flow's share of a frame at once as RIST's peers do.
+func pacing(weights []float64) schedule.Pacing {
+	if len(weights) > 0 {
+		return schedule.PaceOff
+	}
+	return schedule.PaceAlways
+}
+
+// DefaultReportInterval is how often the client reports on each flow:
+// twenty times a second, so a path's queue shows within a few tens of
+// milliseconds and a dead path is noticed in a fraction of a second.
+const DefaultReportInterval = 50 * time.Millisecond
+
+// tickEvery bounds how late a stall or a probe's end is noticed between
+// reports.
+const tickEvery = 10 * time.Millisecond
 
 // Close stops the flows and waits for the Sender's goroutines.
 func (s *Sender) Close() {
@@ -124,29 +176,147 @@ func (s *Sender) Close() {
 	default:
 	}
 	close(s.done)
-	s.ticker.Stop()
 	for _, f := range s.flows {
 		f.conn.Close()
 	}
 	s.wg.Wait()
 }
 
-// tick re-evaluates the schedule and sends each flow a sender report.
-func (s *Sender) tick() {
+// SendFrame offers one frame: h is the header of its first packet
+// (sequence number and timestamp on the stream's single clock); each packet
+// gets the next sequence number and the marker goes on the last. Every copy
+// carries its flow's own sequence number in the header extension. It
+// reports whether the frame goes out: a frame the paths cannot carry is
+// skipped whole, and then it uses no sequence numbers.
+func (s *Sender) SendFrame(h rtp.Header, p Payloads, captured time.Time) bool {
+	now := s.cfg.Now()
+	n := p.Len()
+	s.mu.Lock()
+	s.sizes = s.sizes[:0]
+	for i := 0; i < n; i++ {
+		s.sizes = append(s.sizes, rtpHeaderLen+ExtensionOverhead+len(p.At(i)))
+	}
+	s.sched.Frame(now, captured, h.Timestamp, s.sizes, &s.plan)
+	if s.plan.Skip {
+		s.mu.Unlock()
+		return false
+	}
+	for k := 0; k < n; k++ {
+		h.Marker = k == n-1
+		for fi, f := range s.flows {
+			if s.plan.Paths[k]&(1<<fi) == 0 || !f.client.IsValid() {
+				continue // not this flow's, or not registered yet: nowhere to send
+			}
+			s.pkt = appendPacket(s.pkt[:0], &h, s.cfg.ExtID, f.index, f.seq, p.At(k))
+			s.sched.Enqueue(fi, f.seq, s.pkt)
+			f.seq++
+		}
+		h.SequenceNumber++
+	}
+	s.lastTS, s.lastCaptured = h.Timestamp, captured
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+const rtpHeaderLen = 12
+
+// appendPacket appends an RTP packet whose header carries the RFC 8285
+// one-byte extension element (flow, flow sequence). It is written by hand
+// after pion's fixed header so that nothing is allocated per packet.
+func appendPacket(b []byte, h *rtp.Header, id, flow uint8, seq uint16, payload []byte) []byte {
+	start := len(b)
+	b = append(b, make([]byte, rtpHeaderLen)...)
+	h.MarshalTo(b[start:])
+	b[start] |= 0x10 // X: a header extension follows
+	b = append(b, 0xBE, 0xDE, 0, 1, id<<4|2)
+	b = AppendExtension(b, flow, seq)
+	return append(b, payload...)
+}
+
+// pace is the pacer goroutine: it sends whatever the schedule releases,
+// when a frame arrives and whenever the next packet is due.
+func (s *Sender) pace() {
 	defer s.wg.Done()
-	lastSR := time.Time{}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		select {
 		case <-s.done:
 			return
-		case <-s.ticker.C:
+		case <-s.wake:
+		case <-timer.C:
+		}
+		next := s.release()
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(s.cfg.Now()), 0)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// release sends each flow's due packets with one sendmmsg and returns when
+// the next one is due.
+func (s *Sender) release() time.Time {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	var next time.Time
+	s.out, next = s.sched.Release(now, s.out)
+	for i, f := range s.flows {
+		s.dst[i] = nil
+		if f.client.IsValid() {
+			s.dst[i] = net.UDPAddrFromAddrPort(f.client)
+		}
+		for _, pkt := range s.out[i] {
+			f.packets++
+			f.octets += uint32(len(pkt) - rtpHeaderLen - ExtensionOverhead)
+		}
+	}
+	s.mu.Unlock()
+	for i, f := range s.flows {
+		if len(s.out[i]) == 0 || s.dst[i] == nil {
+			continue
+		}
+		if err := f.out.WriteTo(s.out[i], s.dst[i]); err != nil {
+			s.log.Debug("flow send failed", "flow", f.index, "err", err)
+		}
+	}
+	s.mu.Lock()
+	s.sched.Recycle(s.out)
+	s.mu.Unlock()
+	return next
+}
+
+// tick moves the schedule on between frames and sends each flow a sender
+// report every report interval.
+func (s *Sender) tick() {
+	defer s.wg.Done()
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	lastSR, lastState := time.Time{}, time.Time{}
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
 		}
 		now := s.cfg.Now()
 		s.mu.Lock()
-		before := s.describe()
-		s.sched.update(now)
-		if after := s.describe(); after != before {
-			s.log.Info("multiflow schedule changed", "mode", s.cfg.Mode, "flows", after)
+		s.sched.Tick(now)
+		s.logLayout(now)
+		if now.Sub(lastState) >= time.Second {
+			lastState = now
+			s.log.Debug("multiflow state", "state", s.sched.Stats(now).String())
 		}
 		s.mu.Unlock()
 		if now.Sub(lastSR) >= s.cfg.ReportEvery {
@@ -156,151 +326,24 @@ func (s *Sender) tick() {
 	}
 }
 
-// describe summarises which flows carry traffic, for change logs.
-func (s *Sender) describe() string {
-	b := make([]byte, 0, 4*len(s.flows))
-	for i := range s.flows {
+// logLayout logs when the set of flows carrying traffic changes.
+func (s *Sender) logLayout(now time.Time) {
+	st := s.sched.Stats(now)
+	b := make([]byte, 0, len(st.Paths))
+	for _, p := range st.Paths {
 		switch {
-		case !s.sched.usable[i]:
+		case !p.Usable:
 			b = append(b, '-')
-		case s.cfg.Mode == Failover && s.sched.active == i, s.cfg.Mode == Duplicate:
-			b = append(b, 'A')
-		case s.cfg.Mode == Stripe && s.sched.probing[i]:
-			b = append(b, 'p')
-		case s.cfg.Mode == Stripe:
-			b = append(b, 'S')
-		default:
+		case s.cfg.Mode == Failover && !p.Active:
 			b = append(b, 's')
+		case p.Copies:
+			b = append(b, 'p')
+		default:
+			b = append(b, 'A')
 		}
 	}
-	return string(b)
-}
-
-// SendFrame sends one frame: h is the header of its first packet (sequence
-// number and timestamp on the stream's single clock); each packet gets the
-// next sequence number and the marker goes on the last. Every copy carries
-// its flow's own sequence number in the header extension.
-func (s *Sender) SendFrame(h rtp.Header, p Payloads, captured time.Time) error {
-	s.mu.Lock()
-	for _, f := range s.flows {
-		f.batch.reset(f.client)
+	if l := string(b); l != s.lastLayout {
+		s.lastLayout = l
+		s.log.Info("multiflow schedule changed", "mode", s.cfg.Mode, "flows", l)
 	}
-	n := p.Len()
-	for i := 0; i < n; i++ {
-		payload := p.At(i)
-		h.Marker = i == n-1
-		s.picks = s.sched.pick(len(payload), s.picks[:0])
-		for _, fi := range s.picks {
-			f := s.flows[fi]
-			if !f.client.IsValid() {
-				continue // not registered yet: nowhere to send
-			}
-			f.batch.add(&h, s.cfg.ExtID, f.index, f.seq, payload)
-			f.seq++
-			f.packets++
-			f.octets += uint32(len(payload))
-			f.sent += uint64(len(payload))
-			f.sentPackets++
-			s.paths[fi].sentBytes += len(payload)
-		}
-		s.streamBytes += len(payload)
-		h.SequenceNumber++
-	}
-	s.lastTS, s.lastCaptured = h.Timestamp, captured
-	s.mu.Unlock()
-	var first error
-	for _, f := range s.flows {
-		if len(f.batch.offs) == 0 {
-			continue
-		}
-		if err := f.out.WriteTo(f.batch.packets(), f.batch.dst); err != nil && first == nil {
-			first = fmt.Errorf("flow %d: %w", f.index, err)
-		}
-	}
-	return first
-}
-
-// flowBatch is one flow's share of a frame, laid out for one sendmmsg.
-type flowBatch struct {
-	dst  *net.UDPAddr
-	buf  []byte
-	offs []int
-	pkts [][]byte
-}
-
-func (b *flowBatch) reset(client netip.AddrPort) {
-	b.buf, b.offs, b.pkts, b.dst = b.buf[:0], b.offs[:0], b.pkts[:0], nil
-	if client.IsValid() {
-		b.dst = net.UDPAddrFromAddrPort(client)
-	}
-}
-
-// add appends an RTP packet whose header carries the RFC 8285 one-byte
-// extension element (flow, flow sequence). It is written by hand after
-// pion's fixed header so that nothing is allocated per packet.
-func (b *flowBatch) add(h *rtp.Header, id, flow uint8, seq uint16, payload []byte) {
-	start := len(b.buf)
-	b.buf = append(b.buf, make([]byte, 12)...)
-	h.MarshalTo(b.buf[start:])
-	b.buf[start] |= 0x10 // X: a header extension follows
-	b.buf = append(b.buf, 0xBE, 0xDE, 0, 1, id<<4|2)
-	b.buf = AppendExtension(b.buf, flow, seq)
-	b.buf = append(b.buf, payload...)
-	b.offs = append(b.offs, start)
-}
-
-func (b *flowBatch) packets() [][]byte {
-	for i, off := range b.offs {
-		end := len(b.buf)
-		if i+1 < len(b.offs) {
-			end = b.offs[i+1]
-		}
-		b.pkts = append(b.pkts, b.buf[off:end])
-	}
-	return b.pkts
-}
-
-// SenderStats is the server's view of a session's flows.
-type SenderStats struct {
-	Mode     Mode
-	Flows    []SenderFlowStats
-	Forged   uint64 // registrations with a bad MAC, and undecodable RTCP
-	Replayed uint64 // authentic registrations with a stale counter
-	Spoofed  uint64 // reports from an address other than the flow's client
-}
-
-// SenderFlowStats describes one flow.
-type SenderFlowStats struct {
-	Flow       int
-	Local      string
-	Client     string // registered return address, "" until registered
-	Usable     bool   // heard recently enough to carry traffic
-	Probing    bool   // stripe: carries only copies until its quality returns
-	Active     bool   // failover: carries the stream
-	Packets    uint64
-	Bytes      uint64
-	Loss       float64 // smoothed fraction lost, from receiver reports
-	RecentLoss float64 // fraction lost in the latest report
-	RTT        time.Duration
-	Jitter     time.Duration
-	Capacity   float64 // estimated, in units of the stream's rate
-}
-
-// Stats returns a snapshot.
-func (s *Sender) Stats() SenderStats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := SenderStats{Mode: s.cfg.Mode, Forged: s.forged.Load(), Replayed: s.replays.Load(), Spoofed: s.spoofed.Load()}
-	for i, f := range s.flows {
-		p := s.paths[i]
-		fs := SenderFlowStats{Flow: i, Local: f.conn.LocalAddr().String(), Usable: s.sched.usable[i],
-			Probing: s.sched.probing[i], Active: s.cfg.Mode == Failover && s.sched.active == i,
-			Packets: f.sentPackets, Bytes: f.sent, Loss: p.loss, RecentLoss: p.lastLoss, RTT: p.srtt,
-			Jitter: p.jitter, Capacity: p.capacity}
-		if f.client.IsValid() {
-			fs.Client = f.client.String()
-		}
-		st.Flows = append(st.Flows, fs)
-	}
-	return st
 }

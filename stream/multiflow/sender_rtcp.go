@@ -11,8 +11,9 @@ import (
 	"flowcam/stream/rtpjpeg"
 )
 
-// read handles what the client sends on one flow: registrations and
-// receiver reports, multiplexed on the flow's single socket.
+// read handles what the client sends on one flow: registrations, receiver
+// reports and congestion control feedback, multiplexed on the flow's one
+// socket.
 func (s *Sender) read(f *senderFlow) {
 	defer s.wg.Done()
 	buf := make([]byte, 1500)
@@ -37,17 +38,39 @@ func (s *Sender) read(f *senderFlow) {
 
 func (s *Sender) handle(f *senderFlow, src netip.AddrPort, pkts []rtcp.Packet) {
 	// Registrations first: a compound packet from a new address carries its
-	// registration together with a report that is only valid after it.
+	// registration together with reports that are only valid after it.
 	for _, p := range pkts {
 		if app, ok := p.(*rtcp.ApplicationDefined); ok && app.Name == nameRegister {
 			s.register(f, src, app)
 		}
 	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if src != f.client {
+		if hasReport(pkts) {
+			s.spoofed.Add(1) // only the registered address may report
+		}
+		return
+	}
 	for _, p := range pkts {
-		if rr, ok := p.(*rtcp.ReceiverReport); ok {
-			s.report(f, src, rr.Reports)
+		switch p := p.(type) {
+		case *rtcp.CCFeedbackReport:
+			s.feedback(f, p, now)
+		case *rtcp.ReceiverReport:
+			s.report(f, p.Reports, now)
 		}
 	}
+}
+
+func hasReport(pkts []rtcp.Packet) bool {
+	for _, p := range pkts {
+		switch p.(type) {
+		case *rtcp.CCFeedbackReport, *rtcp.ReceiverReport:
+			return true
+		}
+	}
+	return false
 }
 
 // register accepts a flow's return address only from an authenticated,
@@ -72,8 +95,7 @@ func (s *Sender) register(f *senderFlow, src netip.AddrPort, app *rtcp.Applicati
 	}
 	moved := f.client != src
 	f.counter, f.client = reg.Counter, src
-	s.paths[f.index].heardAt(now, s.cfg.ReportEvery)
-	s.sched.update(now)
+	s.sched.Heard(int(f.index), now)
 	s.mu.Unlock()
 	if moved {
 		s.log.Info("flow registered", "flow", f.index, "client", src.String(), "local", f.conn.LocalAddr().String())
@@ -86,39 +108,44 @@ func (s *Sender) register(f *senderFlow, src netip.AddrPort, app *rtcp.Applicati
 	s.cfg.OnAlive()
 }
 
-// report folds a receiver report about this flow into its path estimate.
-func (s *Sender) report(f *senderFlow, src netip.AddrPort, reports []rtcp.ReceptionReport) {
-	now := s.cfg.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if src != f.client {
-		s.spoofed.Add(1) // only the registered address may report
-		return
-	}
-	p := s.paths[f.index]
+// report folds a receiver report about this flow into its estimate: the
+// round trip always; deliveries and loss only from a client that sends no
+// per-packet feedback (the protocol's first version).
+func (s *Sender) report(f *senderFlow, reports []rtcp.ReceptionReport, now time.Time) {
+	i := int(f.index)
 	for _, r := range reports {
 		if r.SSRC != s.cfg.SSRC {
 			continue
 		}
-		p.heardAt(now, s.cfg.ReportEvery)
+		s.sched.Heard(i, now)
 		if rtt, ok := ntp.RoundTrip(now, r.LastSenderReport, r.Delay); ok {
-			p.rttSample(rtt, now)
+			s.sched.RTT(i, now, rtt)
 		}
-		p.jitter = time.Duration(r.Jitter) * time.Second / rtpjpeg.ClockRate
-		util := 0.0
-		if d := s.streamBytes - p.streamMark; d > 0 {
-			util = float64(p.sentBytes) / float64(d)
+		f.rr = receptionStats{fractionLost: float64(r.FractionLost) / 256,
+			jitter: time.Duration(r.Jitter) * time.Second / rtpjpeg.ClockRate}
+		if !f.ccfb {
+			s.sched.ReceiverReport(i, now, r.LastSequenceNumber, r.TotalLost)
 		}
-		p.report(float64(r.FractionLost)/256, util, s.sched.probing[f.index], now)
-		p.streamMark = s.streamBytes
-		s.sched.update(now)
 	}
 	s.cfg.OnAlive() // an atomic store: safe under the lock
 }
 
+// feedback folds per-packet arrivals (RFC 8888, over the flow's own
+// sequence numbers) into the flow's estimate.
+func (s *Sender) feedback(f *senderFlow, rep *rtcp.CCFeedbackReport, now time.Time) {
+	s.arrivals = s.reader.Arrivals(rep, s.cfg.SSRC, s.arrivals[:0])
+	if len(s.arrivals) == 0 {
+		return
+	}
+	f.ccfb = true
+	s.sched.Heard(int(f.index), now)
+	s.sched.Feedback(int(f.index), now, s.arrivals)
+	s.cfg.OnAlive()
+}
+
 // sendReports sends each registered flow a sender report, which both maps
 // the RTP clock to wall-clock time and lets the client's next receiver
-// report echo it for a round-trip measurement.
+// report echo it for a round-trip measurement, and the rate notice.
 func (s *Sender) sendReports(now time.Time) {
 	s.mu.Lock()
 	type out struct {
@@ -136,9 +163,10 @@ func (s *Sender) sendReports(now time.Time) {
 			SSRC: s.cfg.SSRC, NTPTime: ntp.FromTime(now), RTPTime: rtpNow,
 			PacketCount: f.packets, OctetCount: f.octets}})
 	}
+	notice := NoticeFrom(s.sched.Stats(now)).Packet(s.cfg.SSRC)
 	s.mu.Unlock()
 	for _, o := range sends {
-		if b, err := o.sr.Marshal(); err == nil {
+		if b, err := rtcp.Marshal([]rtcp.Packet{&o.sr, notice}); err == nil {
 			o.f.conn.WriteTo(b, o.dst)
 		}
 	}

@@ -16,7 +16,8 @@ func newPlayer(src source, sink Sink, cfg Config, d *rtspclient.Description, rep
 		interval = uint32(math.Round(clockRate / d.FPS))
 	}
 	n := len(src.pathNames())
-	return &player{buf: playout.New(playout.Config{Latency: cfg.Latency, FrameInterval: interval}),
+	return &player{buf: playout.New(playout.Config{Latency: cfg.latency(), Adaptive: !cfg.FixedLatency,
+		FrameInterval: interval}),
 		sink: sink, src: src, start: time.Now(), rep: rep,
 		sec: secondStats{packets: make([]int, n), bytes: make([]int, n)}}
 }
@@ -73,6 +74,7 @@ type player struct {
 
 	latency, arrival []time.Duration // capture to play-out, capture to complete
 	sec              secondStats
+	prev             playout.Stats // at the last whole second
 }
 
 // secondStats accumulates one second of activity for the status line and
@@ -129,8 +131,9 @@ func (p *player) measure(f *playout.Frame, now time.Time) {
 const maxSamples = 1 << 17
 
 func (p *player) second(now time.Time, status func(Snapshot)) {
-	snap := Snapshot{Elapsed: now.Sub(p.start), Stats: p.buf.Stats(), FPS: float64(p.sec.frames),
-		Latency: percentile(p.sec.latency, 0.5)}
+	st := p.buf.Stats()
+	snap := Snapshot{Elapsed: now.Sub(p.start), Stats: st, FPS: float64(p.sec.frames),
+		Latency: percentile(p.sec.latency, 0.5), Delay: p.buf.Latency(), Notice: p.src.notice()}
 	flows := p.src.flowStats()
 	names := p.src.pathNames()
 	for i, f := range flows {
@@ -140,8 +143,16 @@ func (p *player) second(now time.Time, status func(Snapshot)) {
 		}
 		snap.Paths = append(snap.Paths, ps)
 	}
-	p.rep.Timeline = append(p.rep.Timeline, Second{T: int(math.Round(snap.Elapsed.Seconds())),
-		Frames: p.sec.frames, Packets: append([]int(nil), p.sec.packets...)})
+	sec := Second{T: int(math.Round(snap.Elapsed.Seconds())), Frames: p.sec.frames,
+		Packets:  append([]int(nil), p.sec.packets...),
+		Complete: int(st.FramesComplete - p.prev.FramesComplete),
+		Lost:     int(lost(st) - lost(p.prev)), Skipped: int(st.FramesSkipped - p.prev.FramesSkipped),
+		DelayMS: ms(snap.Delay)}
+	if n := snap.Notice; n != nil {
+		sec.SentPermille = int(n.Permille)
+	}
+	p.rep.Timeline = append(p.rep.Timeline, sec)
+	p.prev = st
 	if status != nil {
 		status(snap)
 	}
@@ -155,7 +166,14 @@ func (p *player) finish(now time.Time) {
 		p.sink.WriteFrame(f)
 	}
 	p.rep.finish(now.Sub(p.start), p.buf.Stats(), p.src.flowStats(), p.src.pathNames(), p.latency, p.arrival)
+	p.rep.PlayoutDelay = ms(p.buf.Latency())
+	if n := p.src.notice(); n != nil {
+		p.rep.Rate = n.String()
+	}
 }
+
+// lost is every frame the viewer never saw but the sender meant it to.
+func lost(st playout.Stats) uint64 { return st.FramesLate + st.FramesIncomplete + st.FramesMissing }
 
 func pathName(names []string, i int) string {
 	if i < len(names) && names[i] != "" {

@@ -34,10 +34,15 @@ type Config struct {
 	Via       []Path         // client paths, used by subnet or in turn
 	Mode      multiflow.Mode // with ModeSet, the mode to ask for
 	ModeSet   bool
-	Transport string        // plain RTSP: "udp" (default) or "tcp"
-	Latency   time.Duration // play-out delay; playout.DefaultLatency when 0
-	Duration  time.Duration // stop after this long; 0 runs until ctx ends
-	Logger    *slog.Logger
+	Transport string // plain RTSP: "udp" (default) or "tcp"
+	// Latency is the play-out delay's maximum (adaptive) or the delay
+	// itself (FixedLatency); playout.DefaultLatency when 0.
+	Latency      time.Duration
+	FixedLatency bool
+	// Weights fix the flows' shares in stripe mode (the static baseline).
+	Weights  []float64
+	Duration time.Duration // stop after this long; 0 runs until ctx ends
+	Logger   *slog.Logger
 }
 
 // Sink receives frames in play-out order at their play-out time.
@@ -46,12 +51,15 @@ type Sink interface {
 }
 
 // multiflowWanted reports whether the user asked for multi-flow.
-func (c *Config) multiflowWanted() bool { return c.Flows > 1 || len(c.Via) > 0 || c.ModeSet }
+func (c *Config) multiflowWanted() bool {
+	return c.Flows > 1 || len(c.Via) > 0 || c.ModeSet || len(c.Weights) > 0
+}
 
 // source is where packets come from once the stream plays.
 type source interface {
 	packets() <-chan multiflow.Packet
 	senderReport() *multiflow.SenderReport
+	notice() *multiflow.RateNotice // the server's newest rate notice, or nil
 	flowStats() []multiflow.FlowStats
 	pathNames() []string // interface of each flow, "" when unbound
 	close()
@@ -98,7 +106,7 @@ func Run(ctx context.Context, cfg Config, sink Sink, status func(Snapshot)) (*Re
 	tctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if c.Teardown(tctx) == nil {
-		p.drain(max(cfg.Latency, playout.DefaultLatency) + 100*time.Millisecond)
+		p.drain(p.buf.Latency() + 100*time.Millisecond)
 	}
 	p.finish(time.Now())
 	return rep, err
@@ -136,6 +144,14 @@ func serverAddr(c *rtspclient.Client) (netip.Addr, error) {
 	}
 	a, _ := netip.AddrFromSlice(ta.IP)
 	return a.Unmap(), nil
+}
+
+// latency is the play-out delay's maximum (or the fixed delay).
+func (c *Config) latency() time.Duration {
+	if c.Latency > 0 {
+		return c.Latency
+	}
+	return playout.DefaultLatency
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf("pull: "+format, args...) }

@@ -22,11 +22,14 @@ type Report struct {
 	Width     int     `json:"width,omitempty"`
 	Height    int     `json:"height,omitempty"`
 
-	FramesComplete    uint64  `json:"frames_complete"`
-	FramesLate        uint64  `json:"frames_late"`
-	FramesIncomplete  uint64  `json:"frames_incomplete"`
-	FramesMissing     uint64  `json:"frames_missing"`
-	FramesLost        uint64  `json:"frames_lost"` // late + incomplete + missing: never shown
+	FramesComplete   uint64 `json:"frames_complete"`
+	FramesLate       uint64 `json:"frames_late"`
+	FramesIncomplete uint64 `json:"frames_incomplete"`
+	FramesMissing    uint64 `json:"frames_missing"`
+	FramesLost       uint64 `json:"frames_lost"` // late + incomplete + missing: never shown
+	// FramesSkipped are frames the server chose not to send because the
+	// paths could not carry them (whole-frame rate adaptation): not lost.
+	FramesSkipped     uint64  `json:"frames_skipped"`
 	DuplicatesDropped uint64  `json:"duplicates_dropped"`
 	PacketsLate       uint64  `json:"packets_late"`
 	PacketsReordered  uint64  `json:"packets_reordered"`
@@ -35,10 +38,15 @@ type Report struct {
 	// Latency is capture (server clock, via RTCP sender reports) to
 	// play-out; ArrivalLatency capture to the frame's last packet. They are
 	// meaningful when both clocks are synchronised (NTP, or one host).
-	Latency        Percentiles  `json:"latency_ms"`
-	ArrivalLatency Percentiles  `json:"arrival_latency_ms"`
-	Paths          []PathReport `json:"paths"`
-	Timeline       []Second     `json:"timeline"`
+	Latency        Percentiles `json:"latency_ms"`
+	ArrivalLatency Percentiles `json:"arrival_latency_ms"`
+	// LatencyMode is adaptive or fixed; PlayoutDelay the play-out delay at
+	// the end, in ms.
+	LatencyMode  string       `json:"latency_mode"`
+	PlayoutDelay float64      `json:"playout_delay_ms"`
+	Rate         string       `json:"rate,omitempty"` // the server's last rate notice
+	Paths        []PathReport `json:"paths"`
+	Timeline     []Second     `json:"timeline"`
 }
 
 // Percentiles of a latency distribution, in milliseconds.
@@ -65,19 +73,28 @@ type PathReport struct {
 	Share     float64 `json:"share"` // of the packets received over every path
 }
 
-// Second is one second of the pull: frames played and packets per path.
+// Second is one second of the pull: frames played, judged complete, lost
+// and skipped by the server, packets per path, the play-out delay and the
+// share of frames the server said it sends.
 type Second struct {
-	T       int   `json:"t"`
-	Frames  int   `json:"frames"`
-	Packets []int `json:"packets"`
+	T            int     `json:"t"`
+	Frames       int     `json:"frames"`
+	Complete     int     `json:"complete"`
+	Lost         int     `json:"lost"`
+	Skipped      int     `json:"skipped"`
+	Packets      []int   `json:"packets"`
+	DelayMS      float64 `json:"delay_ms"`
+	SentPermille int     `json:"sent_permille,omitempty"`
 }
 
 // Snapshot is the live state the status line shows.
 type Snapshot struct {
 	Elapsed time.Duration
 	Stats   playout.Stats
-	FPS     float64       // frames played in the last second
-	Latency time.Duration // median capture to play-out in the last second
+	FPS     float64               // frames played in the last second
+	Latency time.Duration         // median capture to play-out in the last second
+	Delay   time.Duration         // the play-out delay now
+	Notice  *multiflow.RateNotice // what the server says it sends, nil if it says nothing
 	Paths   []PathSnapshot
 }
 
@@ -89,7 +106,11 @@ type PathSnapshot struct {
 }
 
 func newReport(cfg Config, d *rtspclient.Description) *Report {
-	return &Report{URL: redacted(cfg.URL), StreamFPS: d.FPS, Width: d.Width, Height: d.Height}
+	mode := "adaptive"
+	if cfg.FixedLatency {
+		mode = "fixed"
+	}
+	return &Report{URL: redacted(cfg.URL), StreamFPS: d.FPS, Width: d.Width, Height: d.Height, LatencyMode: mode}
 }
 
 // redacted keeps a password out of reports and logs.
@@ -106,6 +127,7 @@ func (r *Report) finish(elapsed time.Duration, st playout.Stats, flows []multifl
 	r.FramesComplete, r.FramesLate, r.FramesIncomplete, r.FramesMissing = st.FramesComplete, st.FramesLate,
 		st.FramesIncomplete, st.FramesMissing
 	r.FramesLost = st.FramesLate + st.FramesIncomplete + st.FramesMissing
+	r.FramesSkipped = st.FramesSkipped
 	r.DuplicatesDropped, r.PacketsLate, r.PacketsReordered = st.DuplicatesDropped, st.PacketsLate, st.PacketsReordered
 	if elapsed > 0 {
 		r.FPS = float64(st.FramesComplete) / elapsed.Seconds()

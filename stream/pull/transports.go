@@ -30,6 +30,7 @@ type udpSource struct {
 
 func (s *udpSource) packets() <-chan multiflow.Packet      { return s.r.Packets() }
 func (s *udpSource) senderReport() *multiflow.SenderReport { return s.r.LastSenderReport() }
+func (s *udpSource) notice() *multiflow.RateNotice         { return s.r.LastNotice() }
 func (s *udpSource) flowStats() []multiflow.FlowStats      { return s.r.Stats() }
 func (s *udpSource) close()                                { s.r.Close() }
 func (s *udpSource) pathNames() []string                   { return s.paths }
@@ -60,7 +61,8 @@ func pathFor(via []Path, server netip.Addr, i int) *Path {
 }
 
 func setupMultiflow(ctx context.Context, c *rtspclient.Client, d *rtspclient.Description, cfg *Config) (*udpSource, error) {
-	want := multiflow.Request{Flows: max(cfg.Flows, len(cfg.Via), 1), Mode: cfg.Mode}
+	want := multiflow.Request{Flows: max(cfg.Flows, len(cfg.Via), len(cfg.Weights), 1), Mode: cfg.Mode,
+		Report: multiflow.DefaultReportInterval, Latency: cfg.latency(), Weights: cfg.Weights}
 	reply, tr, err := c.SetupMultiflow(ctx, d, want)
 	if err != nil {
 		return nil, err
@@ -176,6 +178,7 @@ func listenPair(listen func(string, string) (net.PacketConn, error), server neti
 type tcpSource struct {
 	out   chan multiflow.Packet
 	sr    atomic.Pointer[multiflow.SenderReport]
+	note  atomic.Pointer[multiflow.RateNotice]
 	stats seqStats
 	done  chan struct{}
 	wg    sync.WaitGroup
@@ -221,14 +224,20 @@ func (s *tcpSource) readRTCP(b []byte) {
 		return
 	}
 	for _, p := range pkts {
-		if sr, ok := p.(*rtcp.SenderReport); ok {
-			s.sr.Store(&multiflow.SenderReport{RTPTime: sr.RTPTime, NTP: ntp.ToTime(sr.NTPTime)})
+		switch p := p.(type) {
+		case *rtcp.SenderReport:
+			s.sr.Store(&multiflow.SenderReport{RTPTime: p.RTPTime, NTP: ntp.ToTime(p.NTPTime)})
+		case *rtcp.ApplicationDefined:
+			if n, ok := multiflow.ParseRateNotice(p); ok {
+				s.note.Store(&n)
+			}
 		}
 	}
 }
 
 func (s *tcpSource) packets() <-chan multiflow.Packet      { return s.out }
 func (s *tcpSource) senderReport() *multiflow.SenderReport { return s.sr.Load() }
+func (s *tcpSource) notice() *multiflow.RateNotice         { return s.note.Load() }
 func (s *tcpSource) pathNames() []string                   { return []string{""} }
 func (s *tcpSource) close() {
 	select {

@@ -20,10 +20,9 @@ import (
 // it the server answers the option tag with 551 and plain RTSP clients
 // never notice either way.
 type MultiflowConfig struct {
-	MaxFlows    int              // per session; 4 by default, at most multiflow.MaxFlows
-	Modes       []multiflow.Mode // modes clients may choose; all by default
-	Paths       []FlowPath       // where flow sockets bind, used in turn; none: the RTSP connection's address
-	ReportEvery time.Duration    // the clients' report interval; multiflow.DefaultReportInterval
+	MaxFlows int              // per session; 4 by default, at most multiflow.MaxFlows
+	Modes    []multiflow.Mode // modes clients may choose; all by default
+	Paths    []FlowPath       // where flow sockets bind, used in turn; none: the RTSP connection's address
 }
 
 // FlowPath is a server-side network path flows may leave through.
@@ -42,9 +41,6 @@ func (m *MultiflowConfig) setDefaults() {
 	if len(m.Modes) == 0 {
 		m.Modes = []multiflow.Mode{multiflow.Stripe, multiflow.Duplicate, multiflow.Failover}
 	}
-	if m.ReportEvery <= 0 {
-		m.ReportEvery = multiflow.DefaultReportInterval
-	}
 }
 
 // setupMultiflow answers a SETUP that requires the multi-flow option tag.
@@ -62,6 +58,9 @@ func (c *conn) setupMultiflow(req *rtsp.Request, res *rtsp.Response, t target) {
 	case !slices.Contains(mf.Modes, want.Mode):
 		res.Status = rtsp.StatusUnsupportedTransport
 		res.Reason = fmt.Sprintf("Mode %s Not Allowed (allowed: %s)", want.Mode, modeList(mf.Modes))
+		return
+	case len(want.Weights) > 0 && want.Mode != multiflow.Stripe:
+		res.Status, res.Reason = rtsp.StatusBadRequest, "Weights Need Mode Stripe"
 		return
 	}
 	ss := newSession(c.srv, t.stream, t.base)
@@ -112,7 +111,8 @@ func (c *conn) attachFlows(ss *session, want multiflow.Request) (multiflow.Respo
 	}
 	sender, err := multiflow.NewSender(multiflow.SenderConfig{
 		Session: ss.id, Token: reply.Token, ExtID: reply.ExtID, Mode: want.Mode, SSRC: ss.ssrc,
-		Conns: conns, ReportEvery: mf.ReportEvery, Now: c.srv.cfg.Now, Logger: ss.log, OnAlive: ss.touch,
+		Conns: conns, ReportEvery: want.Report, Latency: want.Latency, Weights: want.Weights,
+		Now: c.srv.cfg.Now, Logger: ss.log, OnAlive: ss.touch,
 	})
 	if err != nil {
 		for _, pc := range conns {
@@ -149,8 +149,8 @@ type multiflowMedia struct {
 
 func (m *multiflowMedia) name() string { return "multiflow" }
 
-func (m *multiflowMedia) sendFrame(h rtp.Header, u *broadcast.Unit) error {
-	return m.sender.SendFrame(h, &u.Payloads, u.Captured)
+func (m *multiflowMedia) sendFrame(h rtp.Header, u *broadcast.Unit, _ time.Time) (bool, error) {
+	return m.sender.SendFrame(h, &u.Payloads, u.Captured), nil
 }
 
 func (m *multiflowMedia) writeRTCP([]byte) error { return nil }

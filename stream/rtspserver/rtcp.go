@@ -43,6 +43,10 @@ func (s *session) sendSR() {
 		},
 		rtcp.NewCNAMESourceDescription(s.ssrc, "flowcam@"+s.srv.cfg.ServerName),
 	}
+	if m, ok := s.media.(*udpMedia); ok {
+		m.rate.sentSR(stamp, now)
+		pkts = append(pkts, m.rate.notice(now).Packet(s.ssrc))
+	}
 	buf, err := rtcp.Marshal(pkts)
 	if err != nil {
 		return
@@ -66,6 +70,7 @@ func (s *session) handleRTCP(data []byte) {
 		return
 	}
 	now := s.srv.cfg.Now()
+	udp, _ := s.media.(*udpMedia)
 	for _, p := range pkts {
 		var reports []rtcp.ReceptionReport
 		switch r := p.(type) {
@@ -73,10 +78,18 @@ func (s *session) handleRTCP(data []byte) {
 			reports = r.Reports
 		case *rtcp.SenderReport:
 			reports = r.Reports
+		case *rtcp.CCFeedbackReport:
+			if udp != nil {
+				udp.rate.feedback(r, s.ssrc, now)
+			}
 		}
 		for _, rr := range reports {
-			if rr.SSRC == s.ssrc {
-				s.rtcp.update(rr, now)
+			if rr.SSRC != s.ssrc {
+				continue
+			}
+			s.rtcp.update(rr, now)
+			if udp != nil {
+				udp.rate.report(rr, now)
 			}
 		}
 	}
@@ -104,6 +117,7 @@ type SessionInfo struct {
 	Frames, Packets     uint64
 	Octets, SendErrors  uint64
 	Dropped             uint64 // frames skipped because the viewer lagged
+	Skipped             uint64 // frames skipped because the viewer's path could not carry them
 	Spoofed             uint64 // packets from an address other than the client's
 	ServerPorts         [2]int // UDP only
 	Reports             uint64 // receiver reports about our stream
@@ -112,7 +126,10 @@ type SessionInfo struct {
 	TotalLost           uint32
 	Jitter              uint32
 	RTT                 time.Duration
-	Multiflow           *multiflow.SenderStats // multi-flow sessions only
+	// Rate is what share of the frames the session gets and why (UDP and
+	// multi-flow sessions; TCP viewers drop frames from their queue).
+	Rate      *multiflow.RateStats
+	Multiflow *multiflow.SenderStats // multi-flow sessions only
 }
 
 func (s *session) info() SessionInfo {
@@ -127,13 +144,15 @@ func (s *session) info() SessionInfo {
 		switch m := s.media.(type) {
 		case *udpMedia:
 			in.ServerPorts = m.serverPorts()
+			rs := multiflow.RateStatsFrom(m.rate.stats(s.srv.cfg.Now()))
+			in.Rate = &rs
 		case *multiflowMedia:
 			st := m.sender.Stats()
-			in.Multiflow = &st
+			in.Multiflow, in.Rate = &st, &st.Rate
 		}
 	}
 	in.Frames, in.Packets, in.Octets = s.frames.Load(), s.packets.Load(), s.octets.Load()
-	in.SendErrors, in.Spoofed = s.sendErrs.Load(), s.spoofed.Load()
+	in.SendErrors, in.Spoofed, in.Skipped = s.sendErrs.Load(), s.spoofed.Load(), s.skipped.Load()
 	s.rtcp.mu.Lock()
 	in.Reports, in.InvalidRTCP = s.rtcp.reports, s.rtcp.invalid
 	in.FractionLost, in.TotalLost, in.Jitter, in.RTT = s.rtcp.fractionLost, s.rtcp.totalLost, s.rtcp.jitter, s.rtcp.rtt

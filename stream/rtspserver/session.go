@@ -29,8 +29,11 @@ const (
 type mediaTransport interface {
 	name() string
 	// sendFrame delivers one frame; h is the header of its first packet.
-	// An error on a connection-bound transport means the viewer is gone.
-	sendFrame(h rtp.Header, u *broadcast.Unit) error
+	// It reports false when the frame was skipped whole, because the
+	// viewer's path cannot carry it now (it then uses no sequence
+	// numbers). An error on a connection-bound transport means the
+	// viewer is gone.
+	sendFrame(h rtp.Header, u *broadcast.Unit, now time.Time) (bool, error)
 	// writeRTCP sends the session's sender report; a transport that
 	// reports per path itself ignores it.
 	writeRTCP(p []byte) error
@@ -66,8 +69,20 @@ type session struct {
 	lastCaptured time.Time
 
 	frames, packets, octets, sendErrs, spoofed atomic.Uint64
+	skipped                                    atomic.Uint64
 	rtcp                                       receiverStats
 }
+
+// pacedTransport sends some frames' packets later, spaced: the writer asks
+// it to release what is due, and when to ask next.
+type pacedTransport interface {
+	release(now time.Time) time.Time
+}
+
+// udpSRInterval bounds the sender report interval of UDP sessions: their
+// reports' echoes time the round trip that rate adaptation reads a queue
+// from.
+const udpSRInterval = 500 * time.Millisecond
 
 func newSession(s *Server, st *Stream, base string) *session {
 	var b [8]byte
@@ -165,8 +180,14 @@ func (s *session) close(reason string) {
 func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 	defer s.srv.wg.Done()
 	defer close(done)
-	sr := time.NewTicker(s.srv.cfg.RTCPInterval)
+	every := s.srv.cfg.RTCPInterval
+	if _, ok := s.media.(*udpMedia); ok {
+		every = min(every, udpSRInterval)
+	}
+	sr := time.NewTicker(every)
 	defer sr.Stop()
+	pacer := newPacerTimer(s.media)
+	defer pacer.stop()
 	reported := false
 	for {
 		select {
@@ -174,6 +195,11 @@ func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 			return
 		case <-sr.C:
 			s.sendSR()
+			if m, ok := s.media.(*udpMedia); ok {
+				s.log.Debug("udp rate state", "state", m.rate.stats(s.srv.cfg.Now()).String())
+			}
+		case <-pacer.c():
+			pacer.release(s.srv.cfg.Now())
 		case <-sub.Ready():
 			for u := sub.Next(); u != nil; u = sub.Next() {
 				ok := s.sendUnit(u)
@@ -182,6 +208,7 @@ func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 					return
 				}
 			}
+			pacer.release(s.srv.cfg.Now())
 			if !reported {
 				// An early report lets players map RTP time to wall-clock
 				// time from the first frame on.
@@ -192,14 +219,47 @@ func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 	}
 }
 
+// pacerTimer wakes the writer when its transport's next paced packet is
+// due; transports that do not pace never fire it.
+type pacerTimer struct {
+	t *time.Timer
+	p pacedTransport
+}
+
+func newPacerTimer(m mediaTransport) *pacerTimer {
+	pt := &pacerTimer{t: time.NewTimer(time.Hour)}
+	pt.p, _ = m.(pacedTransport)
+	return pt
+}
+
+func (pt *pacerTimer) c() <-chan time.Time { return pt.t.C }
+
+func (pt *pacerTimer) release(now time.Time) {
+	if pt.p == nil {
+		return
+	}
+	wait := time.Hour
+	if next := pt.p.release(now); !next.IsZero() {
+		wait = max(next.Sub(now), 0)
+	}
+	pt.t.Reset(wait)
+}
+
+func (pt *pacerTimer) stop() { pt.t.Stop() }
+
 // sendUnit sends one frame. It returns false when the viewer is gone.
 func (s *session) sendUnit(u *broadcast.Unit) bool {
 	h := rtp.Header{Version: 2, PayloadType: rtpjpeg.PayloadType, SSRC: s.ssrc,
 		Timestamp: u.Timestamp + s.tsOffset, SequenceNumber: s.seq}
 	n := u.Payloads.Len()
-	s.seq += uint16(n)
 	s.lastTS, s.lastCaptured = h.Timestamp, u.Captured
-	if err := s.media.sendFrame(h, u); err != nil {
+	sent, err := s.media.sendFrame(h, u, s.srv.cfg.Now())
+	if !sent && err == nil {
+		s.skipped.Add(1)
+		return true
+	}
+	s.seq += uint16(n)
+	if err != nil {
 		if n := s.sendErrs.Add(1); n == 1 || n%1000 == 0 {
 			s.log.Debug("send failed", "err", err, "errors_total", n)
 		}

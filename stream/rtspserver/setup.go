@@ -117,6 +117,7 @@ func (c *conn) attach(ss *session, tr rtsp.Transport) (rtsp.Transport, int) {
 		ss.log.Warn("cannot open UDP ports", "err", err)
 		return reply, rtsp.StatusServiceUnavailable
 	}
+	m.adapt(c.srv.cfg.Now(), ss.ssrc)
 	ss.media = m
 	m.start(ss)
 	reply.ClientPorts, reply.ServerPorts = tr.ClientPorts, m.serverPorts()

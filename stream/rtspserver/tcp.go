@@ -1,6 +1,8 @@
 package rtspserver
 
 import (
+	"time"
+
 	"github.com/pion/rtp"
 
 	"flowcam/stream/broadcast"
@@ -17,9 +19,11 @@ type tcpMedia struct {
 
 func (m *tcpMedia) name() string { return "tcp" }
 
-func (m *tcpMedia) sendFrame(h rtp.Header, u *broadcast.Unit) error {
+// sendFrame sends every frame: a TCP viewer that falls behind loses whole
+// frames from its queue instead.
+func (m *tcpMedia) sendFrame(h rtp.Header, u *broadcast.Unit, _ time.Time) (bool, error) {
 	m.batch.build(h, &u.Payloads)
-	return m.c.write(m.batch.interleaved(m.ch))
+	return true, m.c.write(m.batch.interleaved(m.ch))
 }
 
 func (m *tcpMedia) writeRTCP(p []byte) error {

@@ -2,6 +2,7 @@ package rtspserver
 
 import (
 	"net"
+	"time"
 
 	"github.com/pion/rtp"
 
@@ -17,6 +18,8 @@ type udpMedia struct {
 	dst, dstRTCP      *net.UDPAddr
 	out               *udpbatch.Writer
 	batch             packetBatch
+	rate              *udpRate
+	released          [][][]byte
 }
 
 // listenUDP opens a server port pair on the local address the client
@@ -39,6 +42,9 @@ func listenUDP(ports *portRange, listen func(string, string) (net.PacketConn, er
 		out:      udpbatch.New(rtpConn),
 	}, nil
 }
+
+// adapt turns rate adaptation on for the session's stream (SSRC ssrc).
+func (m *udpMedia) adapt(now time.Time, ssrc uint32) { m.rate = newUDPRate(now, ssrc) }
 
 func (m *udpMedia) name() string { return "udp" }
 
@@ -75,9 +81,44 @@ func (m *udpMedia) read(ss *session, c net.PacketConn, isRTCP bool) {
 	}
 }
 
-func (m *udpMedia) sendFrame(h rtp.Header, u *broadcast.Unit) error {
+// sendFrame sends a frame at once when the path is unbounded, hands it to
+// the pacer when it is not, and skips it when the path cannot carry it.
+func (m *udpMedia) sendFrame(h rtp.Header, u *broadcast.Unit, now time.Time) (bool, error) {
+	if !m.rate.admit(now, u.Captured, h.Timestamp, &u.Payloads) {
+		return false, nil
+	}
 	m.batch.build(h, &u.Payloads)
-	return m.out.WriteTo(m.batch.packets(), m.dst)
+	pkts := m.batch.packets()
+	m.rate.mu.Lock()
+	direct := m.rate.sched.Direct(0)
+	for i, p := range pkts {
+		if direct {
+			m.rate.sched.Sent(0, h.SequenceNumber+uint16(i), len(p), now)
+		} else {
+			m.rate.sched.Enqueue(0, h.SequenceNumber+uint16(i), p)
+		}
+	}
+	m.rate.mu.Unlock()
+	if !direct {
+		return true, nil // the writer's pacing releases it
+	}
+	return true, m.out.WriteTo(pkts, m.dst)
+}
+
+// release sends the paced packets that are due and returns when the next
+// one is (zero when none waits).
+func (m *udpMedia) release(now time.Time) time.Time {
+	m.rate.mu.Lock()
+	var next time.Time
+	m.released, next = m.rate.sched.Release(now, m.released)
+	m.rate.mu.Unlock()
+	if len(m.released[0]) > 0 {
+		m.out.WriteTo(m.released[0], m.dst) // a failed send is the path's loss
+	}
+	m.rate.mu.Lock()
+	m.rate.sched.Recycle(m.released)
+	m.rate.mu.Unlock()
+	return next
 }
 
 func (m *udpMedia) writeRTCP(p []byte) error {

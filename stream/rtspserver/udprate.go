@@ -1,0 +1,107 @@
+package rtspserver
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+
+	"flowcam/stream/ccfb"
+	"flowcam/stream/multiflow"
+	"flowcam/stream/ntp"
+	"flowcam/stream/schedule"
+)
+
+// udpRate adapts a plain UDP session to its path: frames the path cannot
+// carry (judged from the viewer's receiver reports, or its RFC 8888
+// feedback when it sends some) are skipped whole, and once the path has
+// shown a queue or loss its packets are paced. A viewer on a clean path
+// gets every frame as one burst, exactly as without it.
+type udpRate struct {
+	mu       sync.Mutex
+	sched    *schedule.Scheduler
+	reader   ccfb.Reader
+	plan     schedule.Plan
+	sizes    []int
+	arrivals []ccfb.Arrival
+	out      [][][]byte
+	srs      [4]srStamp // our last sender reports, to time the echoes
+	nextSR   int
+	reported bool // the viewer has sent a report we can judge the path by
+}
+
+type srStamp struct {
+	mid uint32 // middle 32 bits of its NTP time
+	at  time.Time
+}
+
+func newUDPRate(now time.Time, ssrc uint32) *udpRate {
+	return &udpRate{sched: schedule.New(schedule.Config{Policy: schedule.Stripe, Adapt: true,
+		Pacing: schedule.PaceBounded, Seed: uint64(ssrc)}, 1, now)}
+}
+
+// admit decides whether a frame goes out. A plain viewer's reports are
+// too rare to judge it stalled, so the path always counts as heard. Until
+// its first report there is nothing to judge the path by, and a viewer
+// that never reports (many do not) gets every frame, as from any RTSP
+// server.
+func (r *udpRate) admit(now, captured time.Time, ts uint32, payloads multiflow.Payloads) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sizes = r.sizes[:0]
+	for i := 0; i < payloads.Len(); i++ {
+		r.sizes = append(r.sizes, rtpHeaderLen+len(payloads.At(i)))
+	}
+	r.sched.Heard(0, now)
+	r.sched.Frame(now, captured, ts, r.sizes, &r.plan)
+	return !r.plan.Skip || !r.reported
+}
+
+const rtpHeaderLen = 12
+
+// sentSR remembers a sender report so that an echo of it times the round
+// trip.
+func (r *udpRate) sentSR(ntpTime uint64, now time.Time) {
+	r.mu.Lock()
+	r.srs[r.nextSR] = srStamp{uint32(ntpTime >> 16), now}
+	r.nextSR = (r.nextSR + 1) % len(r.srs)
+	r.mu.Unlock()
+}
+
+// report folds a receiver report block about our stream into the estimate.
+func (r *udpRate) report(rr rtcp.ReceptionReport, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reported = true
+	for _, sr := range r.srs {
+		if sr.mid != 0 && sr.mid == rr.LastSenderReport {
+			if rtt, ok := ntp.RoundTrip(now, rr.LastSenderReport, rr.Delay); ok {
+				r.sched.RTT(0, now, rtt)
+			}
+		}
+	}
+	r.sched.ReceiverReport(0, now, rr.LastSequenceNumber, rr.TotalLost)
+}
+
+// feedback folds congestion control feedback (RFC 8888) into the estimate.
+func (r *udpRate) feedback(rep *rtcp.CCFeedbackReport, ssrc uint32, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.arrivals = r.reader.Arrivals(rep, ssrc, r.arrivals[:0])
+	if len(r.arrivals) > 0 {
+		r.reported = true
+		r.sched.Feedback(0, now, r.arrivals)
+	}
+}
+
+// stats is the session's rate adaptation, for status and metrics.
+func (r *udpRate) stats(now time.Time) schedule.Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sched.Stats(now)
+}
+
+// notice is the rate notice for the viewer (our own client reads it).
+func (r *udpRate) notice(now time.Time) multiflow.RateNotice {
+	return multiflow.NoticeFrom(r.stats(now))
+}
