@@ -1,6 +1,9 @@
 // Package netns_test runs flowcamd and flowcam in two network namespaces
-// joined by an "ethernet" and a "wifi" path, impairs the paths, and checks
-// what each multi-flow mode delivers (make test-netns).
+// joined by an "ethernet" and a "wifi" path, impairs the paths the way
+// field links are (delay, jitter, loss, outages, shallow and deep router
+// queues, other traffic, capacity that changes mid-run), and checks what
+// each multi-flow mode, a single plain flow and the static-weights
+// baseline deliver (make test-netns).
 package netns_test
 
 import (
@@ -8,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,13 +63,20 @@ func newLab(t *testing.T) *lab {
 	}
 	cfg := filepath.Join(dir, "flowcamd.yaml")
 	os.WriteFile(cfg, []byte("multiflow:\n  interfaces: [eth, wifi]\n"), 0o644)
-	d, err := daemon.StartWrapped([]string{"ip", "netns", "exec", topo.Server}, server,
-		"--config", cfg, "--rtsp-addr", netns.ServerEthIP+":8554")
+	args := []string{"--config", cfg, "--rtsp-addr", netns.ServerEthIP + ":8554"}
+	keep := os.Getenv("FLOWCAM_NETNS_LOG") // a file for the daemon's debug log, while developing
+	if keep != "" {
+		args = append(args, "--log-level", "debug")
+	}
+	d, err := daemon.StartWrapped([]string{"ip", "netns", "exec", topo.Server}, server, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		d.Stop()
+		if keep != "" {
+			os.WriteFile(keep, []byte(d.Logs()), 0o644)
+		}
 		if t.Failed() {
 			t.Logf("flowcamd log (last 60 lines):\n%s", daemon.Tail(d.Logs(), 60))
 		}
@@ -75,23 +86,33 @@ func newLab(t *testing.T) *lab {
 }
 
 // mode is one way of pulling: a plain single flow on the ethernet path,
-// or two flows in a multi-flow mode.
+// or two flows in a multi-flow mode, adaptive or with static weights.
 type mode struct{ name string }
 
-var modes = []mode{{"single"}, {"stripe"}, {"duplicate"}, {"failover"}}
+var (
+	single    = mode{"single"}
+	stripe    = mode{"stripe"}
+	static    = mode{"static"}
+	duplicate = mode{"duplicate"}
+	failover  = mode{"failover"}
+)
 
 func (m mode) args() []string {
-	if m.name == "single" {
+	via := []string{"--flows", "2", "--via", netns.EthDev + "," + netns.WifiDev}
+	switch m {
+	case single:
 		return nil // plain RTSP/UDP, routed over the ethernet path
+	case static:
+		return append(via, "--mode", "stripe", "--weights", "1,1")
 	}
-	return []string{"--flows", "2", "--via", netns.EthDev + "," + netns.WifiDev, "--mode", m.name}
+	return append(via, "--mode", m.name)
 }
 
 // pull runs the client in its namespace; during runs alongside it and is
 // told to stop when the client exits.
-func (l *lab) pull(m mode, during func(start time.Time, stop <-chan struct{})) *pull.Report {
-	out := filepath.Join(l.dir, "stats-"+m.name+".json")
-	args := append([]string{"pull", l.url, "--duration", fmt.Sprintf("%ds", runSeconds()), "--stats-json", out}, m.args()...)
+func (l *lab) pull(sc, m string, args []string, during func(start time.Time, stop <-chan struct{})) *pull.Report {
+	out := filepath.Join(l.dir, "stats-"+strings.Fields(sc)[0]+"-"+m+".json")
+	args = append([]string{"pull", l.url, "--duration", fmt.Sprintf("%ds", runSeconds()), "--stats-json", out}, args...)
 	cmd := l.topo.Cmd(l.topo.Client, l.client, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -109,7 +130,7 @@ func (l *lab) pull(m mode, during func(start time.Time, stop <-chan struct{})) *
 	close(stop)
 	<-finished
 	if err != nil {
-		l.t.Fatalf("flowcam %s: %v\n%s", m.name, err, stderr.String())
+		l.t.Fatalf("flowcam %s: %v\n%s", m, err, stderr.String())
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -119,93 +140,25 @@ func (l *lab) pull(m mode, during func(start time.Time, stop <-chan struct{})) *
 	if err := json.Unmarshal(b, &rep); err != nil {
 		l.t.Fatal(err)
 	}
+	if keep := os.Getenv("FLOWCAM_NETNS_LOG"); keep != "" {
+		os.WriteFile(filepath.Join(filepath.Dir(keep), filepath.Base(out)), b, 0o644)
+	}
 	return &rep
 }
 
-// scenario is one network condition.
-type scenario struct {
-	name   string
-	setup  func(*lab) error
-	during func(*lab, time.Time, <-chan struct{})
-	undo   func(*lab) error
-}
-
-var scenarios = []scenario{
-	{name: "a clean"},
-	{name: "b wifi 30ms+-10ms 3% loss", setup: wifiImpaired, undo: wifiClean},
-	{name: "c each path 60% of the stream", setup: rateLimited, undo: unlimited},
-	{name: "d ethernet down 8-14 s", during: ethernetOutage, undo: ethernetUp},
-}
-
-func wifiImpaired(l *lab) error {
-	p := impair.Profile{Delay: 30 * time.Millisecond, Jitter: 10 * time.Millisecond, LossPercent: 3, Seed: 7}
-	if err := l.bridge.SetProfile(impair.AToB, p); err != nil {
-		return err
-	}
-	p.Seed = 8
-	return l.bridge.SetProfile(impair.BToA, p)
-}
-
-func wifiClean(l *lab) error {
-	if err := l.bridge.SetProfile(impair.AToB, impair.Profile{}); err != nil {
-		return err
-	}
-	return l.bridge.SetProfile(impair.BToA, impair.Profile{})
-}
-
-func rateLimited(l *lab) error {
-	rate := int64(0.6 * l.bitsPerS)
-	l.t.Logf("rate limit per path: %.2f Mbit/s (stream %.2f Mbit/s on the wire)", float64(rate)/1e6, l.bitsPerS/1e6)
-	for _, dev := range []string{netns.EthDev, netns.WifiDev} {
-		if err := l.topo.RateLimit(l.topo.Server, dev, rate); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func unlimited(l *lab) error {
-	for _, dev := range []string{netns.EthDev, netns.WifiDev} {
-		if err := l.topo.ClearQdisc(l.topo.Server, dev); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func ethernetOutage(l *lab, start time.Time, stop <-chan struct{}) {
-	if !sleepUntil(start.Add(8*time.Second), stop) {
-		return
-	}
-	l.topo.LinkDown(l.topo.Server, netns.EthDev)
-	sleepUntil(start.Add(14*time.Second), stop)
-	l.topo.LinkUp(l.topo.Server, netns.EthDev)
-}
-
-// sleepUntil waits for t unless stop closes first.
-func sleepUntil(t time.Time, stop <-chan struct{}) bool {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-stop:
-		return false
-	}
-}
-
-func ethernetUp(l *lab) error { return l.topo.LinkUp(l.topo.Server, netns.EthDev) }
-
-// wireOverhead approximates Ethernet+IP+UDP+RTP(+extension) bytes per
-// ~1380-byte payload, to turn payload rate into what tbf meters.
-const wireOverhead = 1.05
+// results holds every run, by scenario and mode.
+type results map[string]map[string]*pull.Report
 
 func TestMultiflowScenarios(t *testing.T) {
 	l := newLab(t)
-	results := map[string]map[string]*pull.Report{}
+	res := results{}
+	only := os.Getenv("FLOWCAM_NETNS_ONLY") // "g:single,stripe b" runs just those, while developing
 	for _, sc := range scenarios {
-		results[sc.name] = map[string]*pull.Report{}
-		for _, m := range modes {
+		res[sc.name] = map[string]*pull.Report{}
+		for _, m := range sc.modes {
+			if !selected(only, sc.name, m.name) {
+				continue
+			}
 			if sc.setup != nil {
 				if err := sc.setup(l); err != nil {
 					t.Fatal(err)
@@ -215,21 +168,41 @@ func TestMultiflowScenarios(t *testing.T) {
 			if sc.during != nil {
 				during = func(start time.Time, stop <-chan struct{}) { sc.during(l, start, stop) }
 			}
-			rep := l.pull(m, during)
+			rep := l.pull(sc.name, m.name, m.args(), during)
 			if sc.undo != nil {
 				if err := sc.undo(l); err != nil {
 					t.Fatal(err)
 				}
 			}
-			results[sc.name][m.name] = rep
+			res[sc.name][m.name] = rep
 			t.Log(line(sc.name, m.name, rep))
-			if sc.name == "a clean" && m.name == "single" {
+			if sc.name == clean && m == single {
 				l.bitsPerS = payloadBits(rep) * wireOverhead
+				t.Logf("the stream is %.2f Mbit/s on the wire", l.bitsPerS/1e6)
 			}
 		}
 	}
-	fmt.Print("\n" + table(results))
-	checkTargets(t, results)
+	fmt.Print("\n" + table(res))
+	if only != "" {
+		t.Skip("FLOWCAM_NETNS_ONLY: a partial run checks no targets")
+	}
+	checkTargets(t, res)
+}
+
+// selected reports whether a FLOWCAM_NETNS_ONLY filter ("" for all, else
+// scenario letters, each optionally with ":mode,mode") names this run. The
+// clean single run always goes: it measures the stream.
+func selected(only, sc, m string) bool {
+	if only == "" || sc == clean && m == "single" {
+		return true
+	}
+	for _, f := range strings.Fields(only) {
+		letter, modes, _ := strings.Cut(f, ":")
+		if strings.HasPrefix(sc, letter+" ") && (modes == "" || slices.Contains(strings.Split(modes, ","), m)) {
+			return true
+		}
+	}
+	return false
 }
 
 func payloadBits(r *pull.Report) float64 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // nftTable is the nftables table (family inet) holding the loss rules.
@@ -19,24 +20,42 @@ const (
 	// burstDivisor sizes the bucket for fast rates: 32 ms worth of traffic
 	// (bits/s / 250 = bytes in 32 ms), about one frame interval at 30 fps.
 	burstDivisor = 250
-	// tbfLatency is how long a packet may wait in the tbf queue before it
-	// is dropped: a small router buffer, so excess rate turns into loss
-	// quickly instead of seconds of bufferbloat.
-	tbfLatency = "100ms"
 )
 
 // RateLimit caps the egress rate of dev in ns to bitsPerSec with a tbf qdisc
 // (replacing any root qdisc). Burst is max(rate/250, 16 KiB) bytes and the
 // queue holds up to 100 ms; see the constants for why.
 func (t *Topology) RateLimit(ns, dev string, bitsPerSec int64) error {
-	if bitsPerSec <= 0 {
-		return fmt.Errorf("tc qdisc on %s/%s: rate %d bit/s must be positive", ns, dev, bitsPerSec)
+	return t.Shape(ns, dev, bitsPerSec, DefaultQueue)
+}
+
+// DefaultQueue is how long RateLimit's queue holds a packet: a small router
+// buffer, so excess rate turns into loss quickly instead of seconds of
+// bufferbloat.
+const DefaultQueue = 100 * time.Millisecond
+
+// Shape is RateLimit with a queue of the given depth, in time at the rate:
+// a home router's buffer is hundreds of milliseconds deep.
+func (t *Topology) Shape(ns, dev string, bitsPerSec int64, queue time.Duration) error {
+	return t.tbf("replace", ns, dev, bitsPerSec, queue)
+}
+
+// Reshape changes the rate of the tbf qdisc Shape or RateLimit put on dev,
+// keeping the packets already queued (a link that slows down does not
+// flush its buffer).
+func (t *Topology) Reshape(ns, dev string, bitsPerSec int64, queue time.Duration) error {
+	return t.tbf("change", ns, dev, bitsPerSec, queue)
+}
+
+func (t *Topology) tbf(verb, ns, dev string, bitsPerSec int64, queue time.Duration) error {
+	if bitsPerSec <= 0 || queue <= 0 {
+		return fmt.Errorf("tc qdisc on %s/%s: rate %d bit/s and queue %v must be positive", ns, dev, bitsPerSec, queue)
 	}
 	burst := max(bitsPerSec/burstDivisor, minBurst)
-	_, err := output("tc", "-n", ns, "qdisc", "replace", "dev", dev, "root", "tbf",
+	_, err := output("tc", "-n", ns, "qdisc", verb, "dev", dev, "root", "tbf",
 		"rate", strconv.FormatInt(bitsPerSec, 10)+"bit",
 		"burst", strconv.FormatInt(burst, 10),
-		"latency", tbfLatency)
+		"latency", strconv.FormatInt(queue.Milliseconds(), 10)+"ms")
 	if err != nil {
 		return fmt.Errorf("tc qdisc on %s/%s: %w", ns, dev, err)
 	}
