@@ -39,7 +39,9 @@ const (
 
 // congested reports a standing queue or heavy loss, and which.
 func (p *Path) congested(now time.Time) (bool, Limit) {
-	if q, ok := p.QueueDelay(); ok && q > QueueHigh {
+	// From round trips alone, a queue counts once a report sent after the
+	// last cut shows it (per-packet reports are held back in cut).
+	if q, ok := p.QueueDelay(); ok && q > QueueHigh && (p.perPacket || !p.rttFrom.Before(p.cleanFrom)) {
 		return true, ByQueue
 	}
 	if p.loss.fraction(now) > LossHigh {
@@ -121,7 +123,7 @@ func (p *Path) cut(now time.Time, why Limit) {
 	// Once per round: until a packet sent after the last cut is reported,
 	// the reports still show the queue that cut is draining.
 	hold := max(100*time.Millisecond, p.rtt.srtt+2*p.cfg.FeedbackEvery)
-	if !p.lastCut.IsZero() && (now.Sub(p.lastCut) < hold || p.perPacket && p.ackedAt.Before(p.cleanFrom)) {
+	if !p.lastCut.IsZero() && (now.Sub(p.lastCut) < hold || p.ackedAt.Before(p.cleanFrom)) {
 		return
 	}
 	q, _ := p.QueueDelay()
@@ -163,22 +165,31 @@ func (p *Path) grow(now time.Time) {
 	if got := p.received.rate(); now.Sub(p.delay.fed) < staleOWD && got > 0 && got < 0.95*sent {
 		return
 	}
-	rate := growNear
+	rate, upTo := growNear, math.Inf(1)
 	switch {
-	case p.bwLo < 0.9*p.ceil || sent == 0:
-		// Below the last congestion level, or so low that nothing fits
-		// through (no frame can arrive in time): nothing to lose by
-		// growing fast.
+	case p.bwLo < 0.9*p.ceil:
+		// Below the last congestion level: nothing to lose by growing
+		// fast, up to near that level.
+		rate, upTo = growBelow, 0.9*p.ceil
+	case sent == 0 && p.perPacket:
+		// So low that nothing fits through (no frame can arrive in time):
+		// fast, since the first frame sent shows where the path stands.
 		rate = growBelow
-	case p.bwLo >= 1.05*p.ceil && now.Sub(p.lastCut) > plateau:
+	case sent == 0 && p.bwLo < p.ceil:
+		// The same from receiver reports, which show an overrun only a
+		// second late: fast up to the level itself.
+		rate, upTo = growBelow, p.ceil
+	case p.bwLo >= 1.05*p.ceil && now.Sub(p.lastCut) > plateau && p.perPacket:
 		// Well past the last congestion level and long clean: capacity
-		// may have returned. Speed up, CUBIC-like.
+		// may have returned. Speed up, CUBIC-like. Not on receiver reports
+		// alone: a queue shows in them only a second or so late, by when
+		// a faster climb has overrun a small router's buffer.
 		if p.beyond.IsZero() {
 			p.beyond = now
 		}
 		rate = min(growBeyond, growNear*math.Exp2(now.Sub(p.beyond).Seconds()/accelEvery.Seconds()))
 	}
-	p.bwLo *= 1 + rate*dt.Seconds()
+	p.bwLo = min(p.bwLo*(1+rate*dt.Seconds()), upTo)
 	if p.bwLo > 1.5*max(p.maxBw.get(), unmeasuredFactor*p.cfg.Prior, p.ceil) {
 		// Well past everything it ever showed, without a queue: the path
 		// is as good as unmeasured again, and what limited it is history.
@@ -232,6 +243,9 @@ func (p *Path) LastCut() string { return p.lastCutNote }
 func (p *Path) Resume(now time.Time) {
 	p.cleanFrom = now
 	p.loss, p.seen = lossWindow{}, lossWindow{}
+	// A rate sample whose span reaches back into the outage measures the
+	// outage: only deliveries after this one make samples.
+	p.resumeDelivered = p.delivered
 }
 
 // queueNow is the standing queue, 0 when unknown: a floor probe lasts long

@@ -127,7 +127,8 @@ type rttState struct {
 	srtt, rttvar, min time.Duration
 	minAt             time.Time
 	recentMin         time.Duration
-	recentAt          time.Time
+	recentFrom        time.Time // start of recentMin's window
+	recentAt          time.Time // newest sample
 	have              bool
 }
 
@@ -145,8 +146,13 @@ func (r *rttState) add(rtt time.Duration, now time.Time) {
 	if r.min == 0 || rtt <= r.min || now.Sub(r.minAt) > floorWindow {
 		r.min, r.minAt = rtt, now
 	}
-	if now.Sub(r.recentAt) > 3*recentOWD || rtt < r.recentMin {
+	// The recent minimum restarts every few windows, so a queue that
+	// builds shows within them.
+	if now.Sub(r.recentFrom) > 3*recentOWD || rtt < r.recentMin {
 		r.recentMin = rtt
+		if now.Sub(r.recentFrom) > 3*recentOWD {
+			r.recentFrom = now
+		}
 	}
 	r.recentAt = now
 }
@@ -264,7 +270,7 @@ func (p *Path) deliver(s *sent, a ccfb.Arrival, now time.Time) {
 // that the network delivered late nor a report that bunched deliveries
 // makes the path look faster than it is.
 func (p *Path) rateSample(s *sent) (float64, bool) {
-	if s == nil {
+	if s == nil || s.delivered <= p.resumeDelivered && p.resumeDelivered > 0 {
 		return 0, false
 	}
 	return spanRate(float64(p.delivered-s.delivered), s.at.Sub(s.firstSent), p.deliveredAt-s.deliveredAt)
@@ -301,10 +307,23 @@ func (p *Path) ReceiverReport(now time.Time, highest, lost uint32) {
 	}
 	dl = min(dl, n)
 	bytes = bytes * (n - dl) / n
-	p.received.add(now.Sub(p.cfg.Epoch), bytes)
 	span := max(now.Sub(p.rrAt), last.Sub(first))
+	// What a report acknowledges arrived over the span since the last
+	// one, not at once: spread it, or a player reporting every second
+	// would seem to receive in bursts twice its rate.
+	for k := 1; k <= rrSlices; k++ {
+		at := now.Add(-span * time.Duration(rrSlices-k) / rrSlices)
+		p.received.add(at.Sub(p.cfg.Epoch), bytes/rrSlices)
+	}
 	p.rrHighest, p.rrLost, p.rrAt = highest, lost, now
-	p.loss.add(now, n-dl, dl)
+	p.ackedAt = latestTime(p.ackedAt, last)
+	// Losses among packets sent before the last cut are the congestion
+	// that cut answered; a report cannot say which packets it lost.
+	if first.Before(p.cleanFrom) {
+		p.loss.add(now, n-dl, 0)
+	} else {
+		p.loss.add(now, n-dl, dl)
+	}
 	p.seen.add(now, n-dl, dl)
 	sample := 0.0
 	if span >= minSample {
@@ -314,17 +333,21 @@ func (p *Path) ReceiverReport(now time.Time, highest, lost uint32) {
 	p.control(now, sample, dl*50 > n)
 }
 
+// rrSlices is how many pieces a receiver report's deliveries are spread
+// over.
+const rrSlices = 8
+
 // drainedSince estimates how much of the measured queue has drained since
 // the newest delay sample: the bottleneck serves at the path's capacity,
 // and gets what was sent since. After a cut little is sent, and the
 // estimate falls as the real queue does instead of waiting for samples.
-func (p *Path) drainedSince() time.Duration {
-	el := p.now.Sub(p.delay.fed)
+func (p *Path) drainedSince(sample time.Time, sent int) time.Duration {
+	el := p.now.Sub(sample)
 	if el <= 0 {
 		return 0
 	}
 	served := bitsPerByte(p.Capacity()) * el.Seconds()
-	return time.Duration(float64(el) * (1 - min(1, float64(p.sentSinceFed)/served)))
+	return time.Duration(float64(el) * (1 - min(1, float64(sent)/served)))
 }
 
 func bitsPerByte(bps float64) float64 { return bps / 8 }
@@ -344,6 +367,10 @@ func (p *Path) Delivering() float64 {
 func (p *Path) RTT(now time.Time, rtt time.Duration) {
 	p.now = latestTime(p.now, now)
 	p.rtt.add(rtt, now)
+	p.sentSinceRTT = 0
+	// The echoed report left a round trip ago: the queue it shows is the
+	// one packets sent then met.
+	p.rttFrom = now.Add(-rtt)
 }
 
 func latestTime(a, b time.Time) time.Time {
@@ -366,10 +393,13 @@ func (p *Path) MinRTT() time.Duration { return p.rtt.min }
 // receiver reports them, else from round trips.
 func (p *Path) QueueDelay() (time.Duration, bool) {
 	if q, ok := p.delay.queue(p.now); ok {
-		return max(q-p.drainedSince(), 0), true
+		return max(q-p.drainedSince(p.delay.fed, p.sentSinceFed), 0), true
 	}
 	if p.rtt.have && !p.perPacket {
-		return max(p.rtt.recentMin-p.rtt.min, 0), true
+		// A viewer that reports only when it receives goes quiet when
+		// nothing is sent: its last round trip must not hold the queue.
+		q := p.rtt.recentMin - p.rtt.min
+		return max(q-p.drainedSince(p.rtt.recentAt, p.sentSinceRTT), 0), true
 	}
 	return 0, false
 }

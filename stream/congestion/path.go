@@ -109,14 +109,17 @@ type Path struct {
 	now time.Time // the latest time any call brought
 
 	// Delivery state (draft-cheng-iccrg-delivery-rate-estimation).
-	delivered     uint64
-	deliveredAt   time.Duration // receiver clock
-	firstSent     time.Time
-	haveDelivered bool
-	maxBw         maxFilter
-	measured      bool       // a sample taken under congestion entered maxBw
-	received      recvWindow // on the receiver's clock
-	sentWin       recvWindow // on the sender's clock, since Epoch
+	delivered   uint64
+	deliveredAt time.Duration // receiver clock
+	// resumeDelivered is delivered when the path came back from an
+	// outage (Resume): samples must start after it.
+	resumeDelivered uint64
+	firstSent       time.Time
+	haveDelivered   bool
+	maxBw           maxFilter
+	measured        bool       // a sample taken under congestion entered maxBw
+	received        recvWindow // on the receiver's clock
+	sentWin         recvWindow // on the sender's clock, since Epoch
 
 	delay delayState
 	loss  lossWindow // since the last cut: what decides the next
@@ -132,12 +135,14 @@ type Path struct {
 	lastGrow           time.Time
 	beyond             time.Time // when the bound passed the last congestion level
 	sentSinceFed       int       // bytes sent since the newest delay sample
+	sentSinceRTT       int       // bytes sent since the newest round trip
 	// cleanFrom is when packets sent no longer meet the queue the last
 	// cut answered: the cut plus the queue it found. Losses of packets
 	// sent before it, and reports that show no packet sent after it, are
 	// that congestion's and cannot cut again.
 	cleanFrom         time.Time
 	ackedAt           time.Time // send time of the newest packet reported received
+	rttFrom           time.Time // send time of the report the newest round trip echoed
 	lastCutNote       string
 	firstDelivery     time.Time // when the first rate sample came
 	perPacket         bool      // per-packet feedback seen: receiver reports carry only RTT
@@ -169,6 +174,7 @@ func (p *Path) SetPrior(bps float64) { p.cfg.Prior = bps }
 func (p *Path) Sent(seq uint16, size int, now time.Time) {
 	p.now = latestTime(p.now, now)
 	p.sentSinceFed += size
+	p.sentSinceRTT += size
 	p.sentWin.add(now.Sub(p.cfg.Epoch), size)
 	s := p.log.add(seq)
 	s.size, s.at = size, now

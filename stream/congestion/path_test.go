@@ -42,6 +42,7 @@ type feed struct {
 	arr  []ccfb.Arrival
 	next time.Time // next report
 	wait []pending // packets not yet reported
+	lost []uint16  // packets the next report names as never received
 }
 
 type pending struct {
@@ -76,6 +77,10 @@ func (f *feed) runWith(d time.Duration, gap func() time.Duration, size int) {
 // takes a one-way delay to come back.
 func (f *feed) report(at time.Time) {
 	f.arr = f.arr[:0]
+	for _, seq := range f.lost {
+		f.arr = append(f.arr, ccfb.Arrival{Seq: seq})
+	}
+	f.lost = f.lost[:0]
 	n := 0
 	for _, w := range f.wait {
 		if w.at.After(at) {
@@ -219,5 +224,60 @@ func TestReceiverReportsAlone(t *testing.T) {
 	}
 	if p.QueueDelay(); p.Loss(now) < 0.3 {
 		t.Fatalf("loss %.2f", p.Loss(now))
+	}
+}
+
+func TestRoundTripQueueDrainsWhileNothingIsSent(t *testing.T) {
+	// A player that reports only when it receives goes quiet once a
+	// queue has every frame skipped: its last round trip must not hold
+	// the path queued (and so skipped) for good.
+	p := New(Config{Epoch: t0, Prior: 6e6, FeedbackEvery: 500 * time.Millisecond}, t0)
+	now := t0
+	for i := 0; i < 20; i++ {
+		now = now.Add(100 * time.Millisecond)
+		p.Sent(uint16(i), 1400, now)
+		rtt := 10 * time.Millisecond
+		if i >= 15 {
+			rtt = 90 * time.Millisecond // a queue builds
+		}
+		p.RTT(now, rtt)
+		p.Tick(now)
+	}
+	q, ok := p.QueueDelay()
+	if !ok || q < 60*time.Millisecond {
+		t.Fatalf("queue %v (ok %v) after round trips 80 ms above the floor", q, ok)
+	}
+	before := p.Capacity()
+	for i := 0; i < 100; i++ { // a second with nothing sent and no report
+		now = now.Add(10 * time.Millisecond)
+		p.Tick(now)
+	}
+	if q, _ := p.QueueDelay(); q != 0 {
+		t.Fatalf("queue still %v after a silent second", q)
+	}
+	if p.Limit() != Unlimited && p.Capacity() <= before {
+		t.Fatalf("capacity %.2f Mbit/s did not grow while nothing was sent (was %.2f)", p.Capacity()/1e6, before/1e6)
+	}
+}
+
+func TestAnOutageIsNotCongestion(t *testing.T) {
+	// A path that goes dark for three seconds and comes back (Resume):
+	// neither the packets lost meanwhile nor rate samples spanning the gap
+	// may bound it.
+	f := newFeed(2e6, &link{rate: 10e6, delay: 5 * time.Millisecond})
+	f.run(2*time.Second, 5*time.Millisecond, 1200) // 1.9 Mbit/s
+	for end := f.now.Add(3 * time.Second); f.now.Before(end); f.now = f.now.Add(5 * time.Millisecond) {
+		f.p.Tick(f.now)
+		f.p.Sent(f.seq, 1200, f.now)
+		f.lost = append(f.lost, f.seq) // the first report back names them lost
+		f.seq++
+	}
+	f.next = f.now.Add(50 * time.Millisecond)
+	f.p.Resume(f.now)
+	for range 20 {
+		f.run(50*time.Millisecond, 5*time.Millisecond, 1200)
+		if f.p.Limit() != Unlimited || f.p.Capacity() < 1.9e6 {
+			t.Fatalf("after an outage: capacity %.2f Mbit/s, limit %v (%s)", f.p.Capacity()/1e6, f.p.Limit(), f.p.LastCut())
+		}
 	}
 }

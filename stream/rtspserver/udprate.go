@@ -18,16 +18,17 @@ import (
 // shown a queue or loss its packets are paced. A viewer on a clean path
 // gets every frame as one burst, exactly as without it.
 type udpRate struct {
-	mu       sync.Mutex
-	sched    *schedule.Scheduler
-	reader   ccfb.Reader
-	plan     schedule.Plan
-	sizes    []int
-	arrivals []ccfb.Arrival
-	out      [][][]byte
-	srs      [4]srStamp // our last sender reports, to time the echoes
-	nextSR   int
-	reported bool // the viewer has sent a report we can judge the path by
+	mu        sync.Mutex
+	sched     *schedule.Scheduler
+	reader    ccfb.Reader
+	plan      schedule.Plan
+	sizes     []int
+	arrivals  []ccfb.Arrival
+	out       [][][]byte
+	srs       [4]srStamp // our last sender reports, to time the echoes
+	nextSR    int
+	reported  bool // the viewer has sent a report we can judge the path by
+	perPacket bool // it sends RFC 8888 feedback, often enough to judge stalls by
 }
 
 type srStamp struct {
@@ -37,14 +38,21 @@ type srStamp struct {
 
 func newUDPRate(now time.Time, ssrc uint32) *udpRate {
 	return &udpRate{sched: schedule.New(schedule.Config{Policy: schedule.Stripe, Adapt: true,
-		Pacing: schedule.PaceBounded, Seed: uint64(ssrc)}, 1, now)}
+		FeedbackEvery: plainFeedbackEvery, PlaysLate: true, Pacing: schedule.PaceBounded, Seed: uint64(ssrc)}, 1, now)}
 }
 
-// admit decides whether a frame goes out. A plain viewer's reports are
-// too rare to judge it stalled, so the path always counts as heard. Until
-// its first report there is nothing to judge the path by, and a viewer
-// that never reports (many do not) gets every frame, as from any RTSP
-// server.
+// plainFeedbackEvery is the report interval assumed of a plain viewer that
+// sends RFC 8888 feedback (ours sends it every 50 ms and after each frame;
+// the RFC suggests a frame or a few tens of milliseconds).
+const plainFeedbackEvery = 250 * time.Millisecond
+
+// admit decides whether a frame goes out. Receiver reports come too rarely
+// (ffmpeg's about once a second, and only while packets arrive) to judge
+// a path stalled, so a viewer that sends only those always counts as
+// heard; one that sends RFC 8888 feedback is heard when it does, so an
+// outage is told from congestion. Until its first report there is nothing
+// to judge the path by, and a viewer that never reports (many do not) gets
+// every frame, as from any RTSP server.
 func (r *udpRate) admit(now, captured time.Time, ts uint32, payloads multiflow.Payloads) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -52,7 +60,9 @@ func (r *udpRate) admit(now, captured time.Time, ts uint32, payloads multiflow.P
 	for i := 0; i < payloads.Len(); i++ {
 		r.sizes = append(r.sizes, rtpHeaderLen+len(payloads.At(i)))
 	}
-	r.sched.Heard(0, now)
+	if !r.perPacket {
+		r.sched.Heard(0, now)
+	}
 	r.sched.Frame(now, captured, ts, r.sizes, &r.plan)
 	return !r.plan.Skip || !r.reported
 }
@@ -73,6 +83,9 @@ func (r *udpRate) report(rr rtcp.ReceptionReport, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reported = true
+	if r.perPacket {
+		r.sched.Heard(0, now)
+	}
 	for _, sr := range r.srs {
 		if sr.mid != 0 && sr.mid == rr.LastSenderReport {
 			if rtt, ok := ntp.RoundTrip(now, rr.LastSenderReport, rr.Delay); ok {
@@ -89,7 +102,8 @@ func (r *udpRate) feedback(rep *rtcp.CCFeedbackReport, ssrc uint32, now time.Tim
 	defer r.mu.Unlock()
 	r.arrivals = r.reader.Arrivals(rep, ssrc, r.arrivals[:0])
 	if len(r.arrivals) > 0 {
-		r.reported = true
+		r.reported, r.perPacket = true, true
+		r.sched.Heard(0, now)
 		r.sched.Feedback(0, now, r.arrivals)
 	}
 }

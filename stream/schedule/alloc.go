@@ -50,13 +50,24 @@ type delayView struct {
 // not yet delivered, what the pacer holds, or the measured standing
 // queue, whichever is longest), at the rate its bottleneck delivers (its
 // capacity), its one-way delay later.
-func (s *Scheduler) arrival(now time.Time, i, bytes int) time.Time {
+func (s *Scheduler) arrival(now time.Time, i, bytes int) (at time.Time, ahead time.Duration) {
 	ps, v := s.paths[i], &s.view
 	// The path delivers at least what it delivered lately, even while its
 	// bound sits below that to drain a queue.
 	rate := max(ps.est.Capacity(), ps.est.Delivering())
-	ahead := max(ps.backlog(now), v.queue[i], durationOf(float64(ps.queued), rate))
-	return now.Add(ahead + durationOf(float64(bytes), rate) + v.base + v.fixed[i])
+	ahead = max(ps.backlog(now), v.queue[i], durationOf(float64(ps.queued), rate))
+	return now.Add(ahead + durationOf(float64(bytes), rate) + v.base + v.fixed[i]), ahead
+}
+
+// late reports a frame's share for path i that would arrive after limit.
+// For a receiver that plays late frames only one that would not be late on
+// the idle path counts: skipping one late on its own (the path is slow for
+// a frame this size) would skip every frame; the capacity gate keeps the
+// rate down instead.
+func (s *Scheduler) late(now, captured time.Time, i, bytes int, limit time.Duration) bool {
+	at, ahead := s.arrival(now, i, bytes)
+	late := at.Sub(captured)
+	return late > limit && (!s.cfg.PlaysLate || late-ahead <= limit)
 }
 
 // holding reports an unmeasured path that already holds what it can be
@@ -126,7 +137,7 @@ func (s *Scheduler) stripe(now, captured time.Time, bytes int, sizes []int, p *P
 		share[best] += size
 	}
 	for i, ps := range s.paths {
-		if share[i] > 0 && s.cfg.Adapt && ps.bounded() && s.arrival(now, i, share[i]).Sub(captured) > limit {
+		if share[i] > 0 && s.cfg.Adapt && ps.bounded() && s.late(now, captured, i, share[i], limit) {
 			p.Skip, p.Reason = true, Delay
 			return
 		}
@@ -220,8 +231,9 @@ func (s *Scheduler) duplicate(now, captured time.Time, bytes int, sizes []int, p
 	}
 }
 
-// fits reports whether a whole frame of bytes can go on path i: the path is at most a frame interval behind and
-// the frame would arrive within the budget.
+// fits reports whether a whole frame of bytes can go on path i: the path
+// is at most a frame interval behind and the frame would arrive within the
+// budget.
 func (s *Scheduler) fits(now, captured time.Time, i, bytes int) (bool, Reason) {
 	if !s.cfg.Adapt {
 		return true, Full
@@ -235,7 +247,7 @@ func (s *Scheduler) fits(now, captured time.Time, i, bytes int) (bool, Reason) {
 	if s.paths[i].backlog(now) > s.interval.get() {
 		return false, Capacity
 	}
-	if s.arrival(now, i, bytes).Sub(captured) > s.cfg.Budget-budgetSlack {
+	if s.late(now, captured, i, bytes, s.cfg.Budget-budgetSlack) {
 		return false, Delay
 	}
 	return true, Full

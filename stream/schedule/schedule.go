@@ -47,6 +47,11 @@ type Config struct {
 	// Budget is the receiver's play-out delay: a frame that cannot arrive
 	// within it of its capture is not sent. DefaultBudget when 0.
 	Budget time.Duration
+	// PlaysLate says the receiver plays a frame whenever it arrives (any
+	// plain player): the budget is then a target, and a frame that would
+	// miss it even on an idle path, being large for the path's rate, is
+	// sent rather than skipped with all that follow it.
+	PlaysLate bool
 	// FeedbackEvery is the receiver's report interval; stalls allow for it.
 	FeedbackEvery time.Duration
 	// Adapt turns whole-frame rate adaptation on (off for Weighted).
