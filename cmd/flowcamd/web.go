@@ -189,14 +189,22 @@ func aliveWindow(fps float64) time.Duration {
 func sessionStatus(in rtspserver.SessionInfo, names interfaceNames) web.SessionStatus {
 	ss := web.SessionStatus{ID: in.ID, Path: in.Path, Transport: in.Transport, Client: in.Client,
 		Playing: in.Playing, Frames: in.Frames, Packets: in.Packets, Bytes: in.Octets, Dropped: in.Dropped,
-		FractionLost: in.FractionLost, TotalLost: in.TotalLost, RTT: in.RTT,
+		Skipped: in.Skipped, FractionLost: in.FractionLost, TotalLost: in.TotalLost, RTT: in.RTT,
 		Jitter: time.Duration(in.Jitter) * time.Second / 90000} // RTP/JPEG's 90 kHz clock
+	if r := in.Rate; r != nil {
+		ss.Rate = &web.RateStatus{SentFraction: r.SentFraction, Reason: r.Reason, StreamBps: r.StreamBps,
+			CapacityBps: r.CapacityBps}
+	}
 	if mf := in.Multiflow; mf != nil {
 		ss.Mode = mf.Mode.String()
+		if mf.Static {
+			ss.Mode += " (static weights)"
+		}
 		for _, f := range mf.Flows {
 			ss.Flows = append(ss.Flows, web.FlowStatus{Index: f.Flow, Interface: names.of(f.Local),
 				Local: f.Local, Client: f.Client, Usable: f.Usable, Packets: f.Packets, Bytes: f.Bytes,
-				Loss: f.Loss, RTT: f.RTT, Jitter: f.Jitter})
+				Loss: f.Loss, RTT: f.RTT, Jitter: f.Jitter, RateBps: f.RateBps, Capacity: f.Capacity,
+				Queue: f.QueueDelay, Limit: f.Limit})
 		}
 	}
 	return ss

@@ -3,6 +3,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -78,6 +79,13 @@ var (
 	descSessLoss    = sessionDesc("session_rtcp_fraction_lost", "Fraction of packets lost, from the latest RTCP receiver report.")
 	descSessJitter  = sessionDesc("session_rtcp_jitter_seconds", "Interarrival jitter, from the latest RTCP receiver report.")
 	descSessRTT     = sessionDesc("session_rtt_seconds", "Round-trip time measured from RTCP sender and receiver reports.")
+	descSessSkipped = sessionDesc("session_skipped_frames_total", "Frames not sent because the session's paths could not carry them.")
+	descSessSent    = sessionDesc("session_sent_ratio", "Share of the source's frames sent to the session over the last second.")
+	descSessStream  = sessionDesc("session_stream_bits_per_second", "What sending every frame to the session would take.")
+	descSessCap     = sessionDesc("session_capacity_bits_per_second", "What the session's paths are estimated to carry.")
+	descSessReason  = prometheus.NewDesc("flowcam_session_rate_reason",
+		"1 for why the session's frames were skipped over the last second: full rate, capacity, delay or no path.",
+		append(slices.Clone(sessionLabels), "reason"), nil)
 
 	descFlowPackets = flowDesc("flow_packets_total", "RTP packets sent on one flow of a multi-flow session.")
 	descFlowBytes   = flowDesc("flow_bytes_total", "Bytes sent on one flow of a multi-flow session.")
@@ -85,6 +93,9 @@ var (
 	descFlowJitter  = flowDesc("flow_jitter_seconds", "Interarrival jitter on the flow.")
 	descFlowRTT     = flowDesc("flow_rtt_seconds", "Smoothed round-trip time of the flow.")
 	descFlowUsable  = flowDesc("flow_usable", "1 while the flow is heard from and may carry traffic.")
+	descFlowRate    = flowDesc("flow_rate_bits_per_second", "What the flow is sent at now.")
+	descFlowCap     = flowDesc("flow_capacity_bits_per_second", "The flow's estimated deliverable rate.")
+	descFlowQueue   = flowDesc("flow_queue_delay_seconds", "The flow's standing queue, above its delay floor.")
 )
 
 func pathDesc(name, help string) *prometheus.Desc {
@@ -111,7 +122,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descStart, descCaptured, descEncoded, descPassthrough,
 		descTranscoded, descDropped, descSourceErrs, descReconnects, descAlive, descHTTPViewers, descSessions,
 		descSessFrames, descSessPackets, descSessBytes, descSessDropped, descSessLoss, descSessJitter, descSessRTT,
-		descFlowPackets, descFlowBytes, descFlowLoss, descFlowJitter, descFlowRTT, descFlowUsable} {
+		descSessSkipped, descSessSent, descSessStream, descSessCap, descSessReason,
+		descFlowPackets, descFlowBytes, descFlowLoss, descFlowJitter, descFlowRTT, descFlowUsable,
+		descFlowRate, descFlowCap, descFlowQueue} {
 		ch <- d
 	}
 }
@@ -168,6 +181,17 @@ func collectSession(ch chan<- prometheus.Metric, ss *SessionStatus) {
 	metric(descSessLoss, prometheus.GaugeValue, ss.FractionLost)
 	metric(descSessJitter, prometheus.GaugeValue, ss.Jitter.Seconds())
 	metric(descSessRTT, prometheus.GaugeValue, ss.RTT.Seconds())
+	if r := ss.Rate; r != nil {
+		metric(descSessSkipped, prometheus.CounterValue, float64(ss.Skipped))
+		metric(descSessSent, prometheus.GaugeValue, r.SentFraction)
+		metric(descSessStream, prometheus.GaugeValue, r.StreamBps)
+		metric(descSessCap, prometheus.GaugeValue, r.CapacityBps)
+		ch <- constMetric(descSessReason, prometheus.GaugeValue, 1, ss.ID, ss.Path, ss.Transport, r.Reason)
+	}
+	collectFlows(ch, ss)
+}
+
+func collectFlows(ch chan<- prometheus.Metric, ss *SessionStatus) {
 	for i := range ss.Flows {
 		f := &ss.Flows[i]
 		flow := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {
@@ -179,6 +203,9 @@ func collectSession(ch chan<- prometheus.Metric, ss *SessionStatus) {
 		flow(descFlowJitter, prometheus.GaugeValue, f.Jitter.Seconds())
 		flow(descFlowRTT, prometheus.GaugeValue, f.RTT.Seconds())
 		flow(descFlowUsable, prometheus.GaugeValue, bool01(f.Usable))
+		flow(descFlowRate, prometheus.GaugeValue, f.RateBps)
+		flow(descFlowCap, prometheus.GaugeValue, f.Capacity)
+		flow(descFlowQueue, prometheus.GaugeValue, f.Queue.Seconds())
 	}
 }
 

@@ -18,7 +18,21 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"ms":    func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) },
 	"pct":   func(f float64) string { return fmt.Sprintf("%.1f %%", f*100) },
 	"bytes": humanBytes,
+	"mbps":  func(bps float64) string { return fmt.Sprintf("%.2f Mbit/s", bps/1e6) },
+	"sent":  sentShare,
 }).Parse(pageHTML))
+
+// sentShare is a session's rate adaptation in a few words: "100 %" or
+// "48 % (capacity)"; "-" where the server does not measure the path (TCP).
+func sentShare(r *RateStatus) string {
+	if r == nil {
+		return "-"
+	}
+	if r.Reason == "full rate" {
+		return fmt.Sprintf("%.0f %%", r.SentFraction*100)
+	}
+	return fmt.Sprintf("%.0f %% (%s)", r.SentFraction*100, r.Reason)
+}
 
 // pageData is what the status page template renders.
 type pageData struct {

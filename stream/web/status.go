@@ -62,6 +62,10 @@ type SessionStatus struct {
 	Packets   uint64 `json:"packets"`
 	Bytes     uint64 `json:"bytes"`
 	Dropped   uint64 `json:"dropped"` // frames skipped because the viewer lagged
+	Skipped   uint64 `json:"skipped"` // frames skipped because its paths could not carry them
+	// Rate is what share of the frames the session gets and why: UDP and
+	// multi-flow sessions, whose paths the server measures.
+	Rate *RateStatus `json:"rate,omitempty"`
 	// From the client's RTCP receiver reports.
 	FractionLost float64       `json:"fraction_lost"`
 	TotalLost    uint32        `json:"total_lost"`
@@ -69,6 +73,16 @@ type SessionStatus struct {
 	RTT          time.Duration `json:"rtt_ns"`
 	Mode         string        `json:"mode,omitempty"` // multi-flow only
 	Flows        []FlowStatus  `json:"flows,omitempty"`
+}
+
+// RateStatus is a session's whole-frame rate adaptation.
+type RateStatus struct {
+	SentFraction float64 `json:"sent_fraction"` // of the source's frames, over the last second
+	// Reason is why frames were skipped in the last second: "full rate"
+	// (none were), "capacity", "delay" or "no path".
+	Reason      string  `json:"reason"`
+	StreamBps   float64 `json:"stream_bps"`   // what every frame would take
+	CapacityBps float64 `json:"capacity_bps"` // what the paths are estimated to carry
 }
 
 // FlowStatus is one flow of a multi-flow session.
@@ -83,6 +97,10 @@ type FlowStatus struct {
 	Loss      float64       `json:"loss"` // smoothed fraction lost
 	RTT       time.Duration `json:"rtt_ns"`
 	Jitter    time.Duration `json:"jitter_ns"`
+	RateBps   float64       `json:"rate_bps"`     // what it is sent at now
+	Capacity  float64       `json:"capacity_bps"` // its estimated deliverable rate
+	Queue     time.Duration `json:"queue_ns"`     // its standing queue
+	Limit     string        `json:"limit"`        // what bounds the estimate: none, queueing delay, loss, start-up
 }
 
 // find returns the named path's status.

@@ -277,11 +277,13 @@ func withSessions(s *Status) {
 	s.Paths[1].Alive = false
 	s.Sessions = []SessionStatus{
 		{ID: "aa11", Path: "/cam", Transport: "udp", Client: "10.0.0.9:5000", Playing: true, Frames: 50,
-			Packets: 500, Bytes: 600000, FractionLost: 0.25, Jitter: 2 * time.Millisecond, RTT: 15 * time.Millisecond},
+			Packets: 500, Bytes: 600000, FractionLost: 0.25, Jitter: 2 * time.Millisecond, RTT: 15 * time.Millisecond,
+			Skipped: 40, Rate: &RateStatus{SentFraction: 0.52, Reason: "capacity", StreamBps: 5.7e6, CapacityBps: 2.9e6}},
 		{ID: "bb22", Path: "/cam", Transport: "multiflow", Client: "10.0.0.7:5100", Mode: "stripe", Bytes: 3000,
 			Flows: []FlowStatus{
 				{Index: 0, Interface: "eth0", Local: "10.0.0.1:40000", Packets: 10, Bytes: 1000, Loss: 0.5, Usable: true},
-				{Index: 1, Interface: "wlan0", Local: "10.0.1.1:40002", Packets: 20, Bytes: 2000, RTT: 30 * time.Millisecond},
+				{Index: 1, Interface: "wlan0", Local: "10.0.1.1:40002", Packets: 20, Bytes: 2000, RTT: 30 * time.Millisecond,
+					RateBps: 2e6, Capacity: 2.5e6, Queue: 12 * time.Millisecond, Limit: "queueing delay"},
 			}},
 	}
 }
@@ -387,6 +389,14 @@ func TestMetrics(t *testing.T) {
 		{"flowcam_flow_packets_total", "COUNTER", map[string]string{"session": "bb22", "flow": "0", "interface": "eth0"}, 10},
 		{"flowcam_flow_loss_ratio", "GAUGE", map[string]string{"flow": "0"}, 0.5},
 		{"flowcam_flow_rtt_seconds", "GAUGE", map[string]string{"flow": "1"}, 0.03},
+		{"flowcam_flow_rate_bits_per_second", "GAUGE", map[string]string{"flow": "1"}, 2e6},
+		{"flowcam_flow_capacity_bits_per_second", "GAUGE", map[string]string{"flow": "1"}, 2.5e6},
+		{"flowcam_flow_queue_delay_seconds", "GAUGE", map[string]string{"flow": "1"}, 0.012},
+		{"flowcam_session_skipped_frames_total", "COUNTER", map[string]string{"session": "aa11"}, 40},
+		{"flowcam_session_sent_ratio", "GAUGE", map[string]string{"session": "aa11"}, 0.52},
+		{"flowcam_session_stream_bits_per_second", "GAUGE", map[string]string{"session": "aa11"}, 5.7e6},
+		{"flowcam_session_capacity_bits_per_second", "GAUGE", map[string]string{"session": "aa11"}, 2.9e6},
+		{"flowcam_session_rate_reason", "GAUGE", map[string]string{"session": "aa11", "reason": "capacity"}, 1},
 		{"flowcam_build_info", "GAUGE", map[string]string{"version": "v1.2.3", "board": "raspberrypi: Raspberry Pi 4"}, 1},
 	} {
 		f, ok := fams[tc.name]
@@ -546,7 +556,8 @@ func TestStatusPage(t *testing.T) {
 		t.Fatalf("page: %d %s", code, h.Get("Content-Type"))
 	}
 	for _, want := range []string{`<img id="picture" src="/stream.mjpg?path=%2fcam"`, "10.0.0.9:5000", "wlan0",
-		"raspberrypi: Raspberry Pi 4", "v1.2.3", "64x48", "stalled", "25.0 %", "15.0 ms", "&lt;script&gt;"} {
+		"raspberrypi: Raspberry Pi 4", "v1.2.3", "64x48", "stalled", "25.0 %", "15.0 ms", "&lt;script&gt;",
+		"52 % (capacity)", "2.90 Mbit/s", "queueing delay", "12.0 ms"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -570,7 +581,8 @@ func TestStatusPage(t *testing.T) {
 		t.Fatalf("status.json: %d %v", code, err)
 	}
 	if len(st.Sessions) != 2 || st.Sessions[1].Flows[1].Interface != "wlan0" || st.Uptime < 3599 ||
-		st.Paths[0].Pipeline.Captured != 100 {
+		st.Paths[0].Pipeline.Captured != 100 || st.Sessions[0].Rate == nil || st.Sessions[0].Rate.Reason != "capacity" ||
+		st.Sessions[1].Flows[1].Capacity != 2.5e6 {
 		t.Fatalf("status.json: %+v", st)
 	}
 }
