@@ -200,6 +200,11 @@ func FuzzSenderDatagrams(f *testing.F) {
 		record{0, 0, []byte{0x80, 96, 0, 1, 2, 3, 4, 5}},           // RTP, not RTCP
 	))
 	f.Add(encodeRecords(record{0, 1, marshal(f, registration(0, 1, nameRegister))}, record{0, 0, marshal(f, registration(0, 2, nameRegister), rr)}))
+	fb := &rtcp.CCFeedbackReport{SenderSSRC: 99, ReportTimestamp: 1 << 20, ReportBlocks: []rtcp.CCFeedbackReportBlock{{
+		MediaSSRC: fuzzSSRC, BeginSequence: 65534, MetricBlocks: []rtcp.CCFeedbackMetricBlock{
+			{Received: true, ArrivalTimeOffset: 10}, {}, {Received: true, ArrivalTimeOffset: 0x1FFF}}}}}
+	f.Add(encodeRecords(record{0, 0, marshal(f, rr, fb, registration(0, 3, nameRegister))}, record{0, 0, marshal(f, fb)},
+		record{0, 1, marshal(f, fb)}))
 	f.Add(encodeRecords(record{0, 2, marshal(f, registration(0, 1, nameRegister))}, record{1, 0, marshal(f, registration(1, 1, nameAck))}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sources := []net.Addr{
