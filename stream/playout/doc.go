@@ -1,6 +1,6 @@
 // Package playout owns the receiving end of one RTP/JPEG stream between the
 // sockets and the display of the flowcam client: the reorder/jitter buffer
-// and the play-out scheduler that multi-flow (DESIGN.md section 5) needs.
+// and the play-out scheduler that multi-flow needs.
 //
 // Packets of one stream (one SSRC, one sequence space, one timestamp clock)
 // may arrive over several network paths, reordered, duplicated (duplicate
@@ -43,6 +43,20 @@
 // outcome does not depend on the caller's timer precision. A frame that is
 // due but incomplete is dropped and Pop moves on to the next one.
 //
+// # Play-out delay
+//
+// With Adaptive the delay is not Latency but what frames need: for every
+// complete frame, how long after its earliest possible arrival (its RTP time
+// mapped through the fastest transit) its last packet came, which is the
+// spread of its packets over the paths plus their transit jitter. The delay
+// is the 98th percentile of that over the last 250 frames plus 5 ms, between
+// MinLatency and Latency. It starts at Latency, rises by at most half a
+// frame interval per frame and falls by a fortieth of one, so consecutive
+// frames stay nearly a frame interval apart while it moves. An incomplete
+// frame may be held past its Due for up to half an interval (never past
+// Latency) for a late packet; if it completes in that grace it is played at
+// once. Without Adaptive the delay is Latency, fixed.
+//
 // # Accounting
 //
 // Every frame the buffer learns of ends up in exactly one of FramesComplete
@@ -55,6 +69,11 @@
 // frames of which nothing was seen before their neighbours were played: the
 // timestamp gap between consecutive played or dropped frames divided by the
 // frame interval (configured, or the median of recent gaps), minus one.
+// A gap is split between FramesMissing and FramesSkipped by its sequence
+// numbers: the missing sequence numbers, divided by the packets a recent
+// frame took, are frames that were sent and lost; the rest of the gap are
+// frames the sender skipped (whole-frame rate adaptation uses no sequence
+// numbers for them).
 //
 // Packet counters: DuplicatesDropped counts a sequence number already held,
 // played or dropped within the last 32768 sequence numbers; PacketsReordered
