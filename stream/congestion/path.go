@@ -204,6 +204,13 @@ func (p *Path) Capacity() float64 {
 // taken to carry.
 const unmeasuredFactor = 4
 
+// Delivered is the bytes reported received so far.
+func (p *Path) Delivered() uint64 { return p.delivered }
+
+// PerPacket reports whether the receiver sends per-packet feedback (RFC
+// 8888) rather than receiver reports alone.
+func (p *Path) PerPacket() bool { return p.perPacket }
+
 // Measured reports whether the path has shown what it can carry (a cut,
 // or a delivery sample it limited): until then its capacity is a guess.
 func (p *Path) Measured() bool { return p.measured || p.Limit() != Unlimited }

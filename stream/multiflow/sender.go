@@ -110,7 +110,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	s.dst = make([]*net.UDPAddr, len(s.flows))
 	s.sched = schedule.New(schedule.Config{Policy: policy(cfg.Mode, cfg.Weights), Weights: cfg.Weights,
-		Budget: cfg.Latency, FeedbackEvery: cfg.ReportEvery, Adapt: len(cfg.Weights) == 0,
+		Budget: cfg.Latency, FeedbackEvery: cfg.ReportEvery, FrameFeedback: true, Adapt: len(cfg.Weights) == 0,
 		Pacing: pacing(cfg.Weights), Seed: uint64(cfg.SSRC)}, len(s.flows), cfg.Now())
 	s.wg.Add(len(s.flows) + 2)
 	for _, f := range s.flows {

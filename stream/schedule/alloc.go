@@ -71,18 +71,24 @@ func (s *Scheduler) late(now, captured time.Time, i, bytes int, limit time.Durat
 }
 
 // holding reports an unmeasured path that already holds what it can be
-// trusted with: the frames of its first round trips, before any report
-// has said how fast it is. On a fast path reports return within a frame
+// trusted with: a frame plus a round trip of the stream, before reports
+// have said how fast it is. On a fast path reports return within a frame
 // interval and this never binds; on one a third as fast as the stream it
 // keeps the first frames from piling into its queue (a congestion window,
 // as TCP starts with).
 func (s *Scheduler) holding(now time.Time, ps *pathState) bool {
-	if ps.est.Measured() {
+	frame := bitsToBytes(s.streamBps) * s.interval.get().Seconds()
+	// A path is trusted once two frames' worth have arrived and it has
+	// shown either its limit or the stream's rate (the first frame's
+	// sample alone may be flattered by a token bucket's burst).
+	if float64(ps.est.Delivered()) >= 2*frame && (ps.est.Measured() || ps.est.DeliveryRate() >= s.streamBps) {
 		return false
 	}
-	frame := bitsToBytes(s.streamBps) * s.interval.get().Seconds()
-	rtt := ps.est.SRTT() + 2*s.cfg.FeedbackEvery
-	window := 1.5*frame + bitsToBytes(s.streamBps)*rtt.Seconds()
+	rtt := ps.est.SRTT()
+	if !s.cfg.FrameFeedback && !ps.est.PerPacket() {
+		rtt += 2 * s.cfg.FeedbackEvery
+	}
+	window := frame + bitsToBytes(s.streamBps)*rtt.Seconds()
 	return float64(ps.est.InFlight(now)+ps.queued) > window
 }
 

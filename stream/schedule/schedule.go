@@ -54,6 +54,11 @@ type Config struct {
 	PlaysLate bool
 	// FeedbackEvery is the receiver's report interval; stalls allow for it.
 	FeedbackEvery time.Duration
+	// FrameFeedback says the receiver reports each frame as soon as its
+	// last packet arrives (our client does), so a new path's first
+	// frames are acknowledged a transit after they arrive, not a report
+	// interval later.
+	FrameFeedback bool
 	// Adapt turns whole-frame rate adaptation on (off for Weighted).
 	Adapt bool
 	// Pacing says when packets are spaced; PaceOff lets a path's share of

@@ -109,7 +109,7 @@ func run(sc scenario, m mode, d time.Duration) pathsim.Result {
 }
 
 func newScheduler(p schedule.Policy, n int, weights []float64) *schedule.Scheduler {
-	cfg := schedule.Config{Policy: p, Weights: weights, FeedbackEvery: 50 * time.Millisecond,
+	cfg := schedule.Config{Policy: p, Weights: weights, FeedbackEvery: 50 * time.Millisecond, FrameFeedback: true,
 		Adapt: p != schedule.Weighted, Pacing: schedule.PaceAlways, Seed: 7}
 	if p == schedule.Weighted {
 		cfg.Pacing = schedule.PaceOff
