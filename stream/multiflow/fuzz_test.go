@@ -189,23 +189,7 @@ func registration(flow uint8, counter uint64, name string) *rtcp.ApplicationDefi
 // forged, stale counters as replayed, reports from anyone but the
 // registered address as spoofed.
 func FuzzSenderDatagrams(f *testing.F) {
-	rr := &rtcp.ReceiverReport{SSRC: 99, Reports: []rtcp.ReceptionReport{{SSRC: fuzzSSRC, FractionLost: 12, Jitter: 30, LastSenderReport: 1, Delay: 2}}}
-	f.Add(encodeRecords(
-		record{0, 0, marshal(f, rr, registration(0, 5, nameRegister))},
-		record{1, 0, marshal(f, registration(1, 6, nameRegister), rr)},
-		record{0, 1, marshal(f, rr)},                               // spoofed report
-		record{0, 1, marshal(f, registration(0, 5, nameRegister))}, // replay from elsewhere
-		record{1, 1, marshal(f, registration(0, 7, nameRegister))}, // flow 0's registration on flow 1
-		record{0, 0, []byte{0x80, 0xc8, 0, 1}},                     // truncated SR
-		record{0, 0, []byte{0x80, 96, 0, 1, 2, 3, 4, 5}},           // RTP, not RTCP
-	))
-	f.Add(encodeRecords(record{0, 1, marshal(f, registration(0, 1, nameRegister))}, record{0, 0, marshal(f, registration(0, 2, nameRegister), rr)}))
-	fb := &rtcp.CCFeedbackReport{SenderSSRC: 99, ReportTimestamp: 1 << 20, ReportBlocks: []rtcp.CCFeedbackReportBlock{{
-		MediaSSRC: fuzzSSRC, BeginSequence: 65534, MetricBlocks: []rtcp.CCFeedbackMetricBlock{
-			{Received: true, ArrivalTimeOffset: 10}, {}, {Received: true, ArrivalTimeOffset: 0x1FFF}}}}}
-	f.Add(encodeRecords(record{0, 0, marshal(f, rr, fb, registration(0, 3, nameRegister))}, record{0, 0, marshal(f, fb)},
-		record{0, 1, marshal(f, fb)}))
-	f.Add(encodeRecords(record{0, 2, marshal(f, registration(0, 1, nameRegister))}, record{1, 0, marshal(f, registration(1, 1, nameAck))}))
+	senderSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sources := []net.Addr{
 			&net.UDPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 5000},
@@ -394,4 +378,26 @@ func FuzzReceiverDatagrams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// senderSeeds are genuine client reports (receiver report, RFC 8888
+// feedback, registration) and the attacks FuzzSenderDatagrams checks.
+func senderSeeds(f *testing.F) {
+	rr := &rtcp.ReceiverReport{SSRC: 99, Reports: []rtcp.ReceptionReport{{SSRC: fuzzSSRC, FractionLost: 12, Jitter: 30, LastSenderReport: 1, Delay: 2}}}
+	f.Add(encodeRecords(
+		record{0, 0, marshal(f, rr, registration(0, 5, nameRegister))},
+		record{1, 0, marshal(f, registration(1, 6, nameRegister), rr)},
+		record{0, 1, marshal(f, rr)},                               // spoofed report
+		record{0, 1, marshal(f, registration(0, 5, nameRegister))}, // replay from elsewhere
+		record{1, 1, marshal(f, registration(0, 7, nameRegister))}, // flow 0's registration on flow 1
+		record{0, 0, []byte{0x80, 0xc8, 0, 1}},                     // truncated SR
+		record{0, 0, []byte{0x80, 96, 0, 1, 2, 3, 4, 5}},           // RTP, not RTCP
+	))
+	f.Add(encodeRecords(record{0, 1, marshal(f, registration(0, 1, nameRegister))}, record{0, 0, marshal(f, registration(0, 2, nameRegister), rr)}))
+	fb := &rtcp.CCFeedbackReport{SenderSSRC: 99, ReportTimestamp: 1 << 20, ReportBlocks: []rtcp.CCFeedbackReportBlock{{
+		MediaSSRC: fuzzSSRC, BeginSequence: 65534, MetricBlocks: []rtcp.CCFeedbackMetricBlock{
+			{Received: true, ArrivalTimeOffset: 10}, {}, {Received: true, ArrivalTimeOffset: 0x1FFF}}}}}
+	f.Add(encodeRecords(record{0, 0, marshal(f, rr, fb, registration(0, 3, nameRegister))}, record{0, 0, marshal(f, fb)},
+		record{0, 1, marshal(f, fb)}))
+	f.Add(encodeRecords(record{0, 2, marshal(f, registration(0, 1, nameRegister))}, record{1, 0, marshal(f, registration(1, 1, nameAck))}))
 }

@@ -14,10 +14,12 @@ import (
 // and falls slowly, so frames keep leaving at a steady pace; WebRTC's
 // jitter buffer follows its estimate the same way.
 const (
-	// DefaultMinLatency is the adaptive delay's floor.
-	DefaultMinLatency = 5 * time.Millisecond
+	// DefaultMinLatency is the adaptive delay's floor: half a frame
+	// interval at 25 fps, room for a busy client or server to be
+	// scheduled late without costing a frame.
+	DefaultMinLatency = 20 * time.Millisecond
 	delayWindow       = 250  // frames: ten seconds at 25 fps
-	delayQuantile     = 0.98 // of the window's needs
+	delayQuantile     = 0.99 // of the window's needs
 	delayMargin       = 5 * time.Millisecond
 	minShrink         = time.Millisecond // per frame, at least
 )

@@ -49,7 +49,7 @@
 // complete frame, how long after its earliest possible arrival (its RTP time
 // mapped through the fastest transit) its last packet came, which is the
 // spread of its packets over the paths plus their transit jitter. The delay
-// is the 98th percentile of that over the last 250 frames plus 5 ms, between
+// is the 99th percentile of that over the last 250 frames plus 5 ms, between
 // MinLatency and Latency. It starts at Latency, rises by at most half a
 // frame interval per frame and falls by a fortieth of one, so consecutive
 // frames stay nearly a frame interval apart while it moves. An incomplete

@@ -102,6 +102,12 @@ func (r *udpRate) feedback(rep *rtcp.CCFeedbackReport, ssrc uint32, now time.Tim
 	defer r.mu.Unlock()
 	r.arrivals = r.reader.Arrivals(rep, ssrc, r.arrivals[:0])
 	if len(r.arrivals) > 0 {
+		if !r.perPacket {
+			// A player that sends RFC 8888 feedback has a jitter buffer
+			// with a deadline (ours does): a frame that would miss it is
+			// not worth sending.
+			r.sched.SetPlaysLate(false)
+		}
 		r.reported, r.perPacket = true, true
 		r.sched.Heard(0, now)
 		r.sched.Feedback(0, now, r.arrivals)

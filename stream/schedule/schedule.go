@@ -152,6 +152,11 @@ var reasonNames = [...]string{"full rate", "capacity", "delay", "no path"}
 
 func (r Reason) String() string { return reasonNames[r] }
 
+// SetPlaysLate changes Config.PlaysLate: a receiver found to be one with a
+// play-out deadline (it sends per-packet feedback, as our client does) is
+// no longer sent frames that would miss it.
+func (s *Scheduler) SetPlaysLate(v bool) { s.cfg.PlaysLate = v }
+
 // Frame decides where one frame's packets go: sizes are the RTP packets'
 // lengths, ts the frame's RTP timestamp (90 kHz), captured its capture time.
 func (s *Scheduler) Frame(now, captured time.Time, ts uint32, sizes []int, p *Plan) {
