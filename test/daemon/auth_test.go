@@ -232,6 +232,15 @@ func TestHTTPAuthenticates(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode, res.Header.Values("WWW-Authenticate")
 	}
+	// Both paths must have a picture first: a snapshot of a path whose
+	// first frame is still being made is 503, whoever asks.
+	for _, p := range []string{"/snapshot.jpg", "/snapshot.jpg?path=/yard"} {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if code, _ := get(p, "alice", "s3cret"); code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				break
+			}
+		}
+	}
 	cases := []struct {
 		path, user, pass string
 		want             int
