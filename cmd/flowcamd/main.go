@@ -1,5 +1,6 @@
 // Command flowcamd is the flowcam camera streaming daemon: it captures
-// frames, encodes them to JPEG once, and serves them over RTSP.
+// frames, encodes them to JPEG once, and serves them over RTSP. Everything
+// but reading the command line lives in internal/daemon.
 package main
 
 import (
@@ -12,11 +13,13 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"flowcam/internal/daemon"
 )
 
 func main() {
 	args := os.Args[1:]
-	cfg, err := loadConfig(args, os.Stderr)
+	cfg, err := daemon.LoadConfig(args, os.Stderr)
 	if errors.Is(err, pflag.ErrHelp) {
 		return
 	}
@@ -26,8 +29,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	reload := func() (*Config, error) { return loadConfig(args, io.Discard) }
-	if err := Run(ctx, cfg, reload); err != nil {
+	reload := func() (*daemon.Config, error) { return daemon.LoadConfig(args, io.Discard) }
+	if err := daemon.Run(ctx, cfg, reload); err != nil {
 		fmt.Fprintln(os.Stderr, "flowcamd:", err)
 		os.Exit(1)
 	}

@@ -5,7 +5,7 @@
 // It owns interface discovery (name, state, kind, addresses, read from the
 // kernel and sysfs) and per-interface socket binding (SO_BINDTODEVICE). It
 // does not decide which interfaces to use or how to spread packets over them:
-// that belongs to stream/multiflow, which only sees the
+// that belongs to stream/format/multiflow, which only sees the
 // func(network, address string) (net.PacketConn, error) that cmd builds here
 // with ListenPacket and injects.
 package netif

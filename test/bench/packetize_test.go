@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"flowcam/stream/rtpjpeg"
+	"flowcam/stream/format/rtpjpeg"
 )
 
 // packetizeFig is the cost of turning one JPEG into RTP payloads.

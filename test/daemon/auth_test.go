@@ -18,7 +18,7 @@ import (
 	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/stream/auth"
-	"flowcam/stream/rtsp"
+	"flowcam/stream/format/rtsp"
 )
 
 // authConfig has alice (every path) and bob (/yard only), and RTSPS with a

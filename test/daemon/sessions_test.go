@@ -11,7 +11,7 @@ import (
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
-	"flowcam/stream/rtsp"
+	"flowcam/stream/format/rtsp"
 )
 
 // TestTwentyConcurrentClients holds 10 UDP and 10 TCP viewers for 10 s; each

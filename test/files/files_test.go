@@ -23,8 +23,8 @@ import (
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
-	"flowcam/stream/rtpjpeg"
-	"flowcam/stream/rtsp"
+	"flowcam/stream/format/rtpjpeg"
+	"flowcam/stream/format/rtsp"
 )
 
 // media is one generated clip and how it is served.

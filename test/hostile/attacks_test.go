@@ -16,7 +16,7 @@ import (
 
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/rawrtsp"
-	"flowcam/stream/rtsp"
+	"flowcam/stream/format/rtsp"
 )
 
 // fuzz sends fuzzRequests mutated requests over many connections, 8 at a

@@ -31,7 +31,7 @@ import (
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
-	"flowcam/stream/rtsp"
+	"flowcam/stream/format/rtsp"
 )
 
 const (

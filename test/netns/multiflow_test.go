@@ -20,7 +20,7 @@ import (
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/impair"
 	"flowcam/internal/testutil/netns"
-	"flowcam/stream/pull"
+	"flowcam/stream/client/pull"
 )
 
 const fps = 25

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"flowcam/stream/pull"
+	"flowcam/stream/client/pull"
 )
 
 // source is how many frames the camera made during the run: played, lost

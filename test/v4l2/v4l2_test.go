@@ -22,7 +22,7 @@ import (
 	"flowcam/internal/testutil/player"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/internal/testutil/vm"
-	"flowcam/stream/rtsp"
+	"flowcam/stream/format/rtsp"
 )
 
 // RFC 2435 types: the camera's YUYV goes out as 4:2:2 (type 0), the

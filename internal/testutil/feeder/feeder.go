@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"flowcam/capture"
-	"flowcam/stream/broadcast"
+	"flowcam/stream/server/broadcast"
 )
 
 // Start publishes frames (in turn) at fps until the returned stop is

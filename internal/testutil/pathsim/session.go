@@ -8,8 +8,8 @@ import (
 
 	"github.com/pion/rtcp"
 
-	"flowcam/stream/ccfb"
-	"flowcam/stream/schedule"
+	"flowcam/stream/format/ccfb"
+	"flowcam/stream/server/schedule"
 )
 
 // Session streams frames through a scheduler over simulated links and

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"flowcam/stream/rtsp"
+	"flowcam/stream/format/rtsp"
 )
 
 // Client is one RTSP control connection.

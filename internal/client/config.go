@@ -1,0 +1,136 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"flowcam/stream/format/multiflow"
+)
+
+// Config is one invocation of the client.
+type Config struct {
+	URL       string
+	Flows     int
+	Via       []string
+	Mode      multiflow.Mode
+	ModeSet   bool
+	Transport string
+	Latency   time.Duration
+	// FixedLatency keeps the play-out delay at Latency instead of adapting
+	// it (--latency-mode fixed).
+	FixedLatency bool
+	Weights      []float64
+	Duration     time.Duration
+	Output       string // "" none, "-" stdout, else a file
+	StatsJSON    string
+	LogLevel     slog.Level
+	Version      bool
+}
+
+const usage = `usage: flowcam pull URL [flags]
+
+Pulls an RTSP MJPEG stream and plays it out by its RTP clock. Against flowcamd,
+--flows N (or --via) carries it over several network paths at once; any other
+server gets one plain flow.
+
+flags:
+`
+
+// ParseArgs reads "pull URL [flags]".
+func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
+	fs := pflag.NewFlagSet("flowcam", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	cfg := &Config{}
+	fs.IntVar(&cfg.Flows, "flows", 1, "flows (network paths) to ask for, 1 to 8")
+	fs.StringSliceVar(&cfg.Via, "via", nil, "client interfaces for the flows, e.g. eth0,wlan0")
+	mode := fs.String("mode", "stripe", "multi-flow mode: stripe, duplicate or failover")
+	fs.StringVar(&cfg.Transport, "transport", "udp", "plain RTSP transport: udp or tcp")
+	fs.DurationVar(&cfg.Latency, "latency", 150*time.Millisecond,
+		"most play-out delay: time for late and reordered packets (the delay itself with --latency-mode fixed)")
+	latencyMode := fs.String("latency-mode", "adaptive",
+		"adaptive: the delay follows the paths' spread and jitter, up to --latency; fixed: always --latency")
+	fs.Float64SliceVar(&cfg.Weights, "weights", nil,
+		"stripe with these fixed shares, one per flow (e.g. 1,1), instead of measured ones: a baseline")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until interrupted)")
+	fs.StringVarP(&cfg.Output, "output", "o", "", "write the MJPEG stream to FILE, or - for stdout (ffplay -f mjpeg -)")
+	fs.StringVar(&cfg.StatsJSON, "stats-json", "", "write a final JSON report to FILE")
+	level := fs.String("log-level", "warn", "debug, info, warn or error")
+	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if cfg.Version {
+		return cfg, nil
+	}
+	rest := fs.Args()
+	if len(rest) != 2 || rest[0] != "pull" {
+		fs.Usage()
+		return nil, errors.New("expected: flowcam pull URL [flags]")
+	}
+	cfg.URL = rest[1]
+	return cfg, cfg.check(fs, *mode, *level, *latencyMode)
+}
+
+func (c *Config) check(fs *pflag.FlagSet, mode, level, latencyMode string) error {
+	var err error
+	if c.Mode, err = multiflow.ParseMode(mode); err != nil {
+		return fmt.Errorf("--mode: %w", err)
+	}
+	c.ModeSet = fs.Changed("mode")
+	switch latencyMode {
+	case "adaptive":
+	case "fixed":
+		c.FixedLatency = true
+	default:
+		return fmt.Errorf("--latency-mode %q: accepted values are adaptive, fixed", latencyMode)
+	}
+	if err := c.checkWeights(); err != nil {
+		return err
+	}
+	if c.Flows < 1 || c.Flows > multiflow.MaxFlows {
+		return fmt.Errorf("--flows %d: must be from 1 to %d", c.Flows, multiflow.MaxFlows)
+	}
+	if c.Transport != "udp" && c.Transport != "tcp" {
+		return fmt.Errorf("--transport %q: accepted values are udp, tcp", c.Transport)
+	}
+	if c.Latency < 0 || c.Duration < 0 {
+		return errors.New("--latency and --duration must not be negative")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("--log-level %q: accepted values are debug, info, warn, error", level)
+	}
+	if !strings.HasPrefix(c.URL, "rtsp://") {
+		return fmt.Errorf("URL %q: must start with rtsp://", c.URL)
+	}
+	return nil
+}
+
+// checkWeights accepts one positive weight per flow, in stripe mode.
+func (c *Config) checkWeights() error {
+	if len(c.Weights) == 0 {
+		return nil
+	}
+	if c.Mode != multiflow.Stripe {
+		return fmt.Errorf("--weights: only with --mode stripe (a fixed split), not %s", c.Mode)
+	}
+	if len(c.Weights) < 2 || len(c.Weights) > multiflow.MaxFlows {
+		return fmt.Errorf("--weights %v: give one weight per flow, 2 to %d", c.Weights, multiflow.MaxFlows)
+	}
+	for _, w := range c.Weights {
+		if !(w > 0 && w <= 1000) {
+			return fmt.Errorf("--weights %v: each weight must be above 0 and at most 1000", c.Weights)
+		}
+	}
+	if c.Flows != 1 && c.Flows != len(c.Weights) {
+		return fmt.Errorf("--weights: %d weights for --flows %d", len(c.Weights), c.Flows)
+	}
+	c.Flows = len(c.Weights)
+	return nil
+}

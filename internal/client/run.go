@@ -1,0 +1,128 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"flowcam/internal/buildinfo"
+	"flowcam/platform/netif"
+	"flowcam/stream/client/playout"
+	"flowcam/stream/client/pull"
+)
+
+// Run pulls the stream the config names.
+func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
+	if cfg.Version {
+		fmt.Fprintf(stdout, "flowcam %s\n", buildinfo.Read())
+		return nil
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	via, err := paths(cfg.Via)
+	if err != nil {
+		return err
+	}
+	sink, closeSink, err := openSink(cfg.Output, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeSink()
+	rep, err := pull.Run(ctx, pull.Config{URL: cfg.URL, Flows: cfg.Flows, Via: via, Mode: cfg.Mode,
+		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, FixedLatency: cfg.FixedLatency,
+		Weights: cfg.Weights, Duration: cfg.Duration, Logger: log}, sink, statusLine(stderr))
+	if isTerminal(stderr) {
+		fmt.Fprintln(stderr)
+	}
+	if rep != nil && cfg.StatsJSON != "" {
+		if werr := writeJSON(cfg.StatsJSON, rep); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// paths resolves --via names to interfaces, failing with the list of the
+// ones that exist.
+func paths(names []string) ([]pull.Path, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ifs, err := netif.Lookup(names...)
+	if err != nil {
+		return nil, fmt.Errorf("--via: %w", err)
+	}
+	out := make([]pull.Path, len(ifs))
+	for i, ifc := range ifs {
+		out[i] = pull.Path{Name: ifc.Name, Prefixes: ifc.Addrs, ListenPacket: netif.ListenPacket(ifc.Name)}
+	}
+	return out, nil
+}
+
+// mjpegSink writes frames back to back: the stream ffplay -f mjpeg and
+// most MJPEG tools read.
+type mjpegSink struct{ w io.Writer }
+
+func (s mjpegSink) WriteFrame(f *playout.Frame) error {
+	_, err := s.w.Write(f.JPEG)
+	return err
+}
+
+func openSink(output string, stdout io.Writer) (pull.Sink, func(), error) {
+	switch output {
+	case "":
+		return mjpegSink{io.Discard}, func() {}, nil
+	case "-":
+		return mjpegSink{stdout}, func() {}, nil
+	}
+	f, err := os.Create(output)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-o: %w", err)
+	}
+	return mjpegSink{f}, func() { f.Close() }, nil
+}
+
+func writeJSON(path string, rep *pull.Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--stats-json: %w", err)
+	}
+	return nil
+}
+
+// statusLine returns a one-line live status for a terminal, and nothing
+// otherwise (logs and pipes stay clean).
+func statusLine(w io.Writer) func(pull.Snapshot) {
+	if !isTerminal(w) {
+		return nil
+	}
+	return func(s pull.Snapshot) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "\r\033[K%5.0fs  frames %d  %2.0f fps  lost %d  skipped %d  latency %d ms (delay %d ms)",
+			s.Elapsed.Seconds(), s.Stats.FramesComplete, s.FPS,
+			s.Stats.FramesIncomplete+s.Stats.FramesLate+s.Stats.FramesMissing, s.Stats.FramesSkipped,
+			s.Latency.Milliseconds(), s.Delay.Milliseconds())
+		if s.Notice != nil && s.Notice.Permille < 1000 {
+			fmt.Fprintf(&b, "  | server sends %s", s.Notice)
+		}
+		for _, p := range s.Paths {
+			fmt.Fprintf(&b, "  | %s %.1f Mbit/s %.1f%% loss", p.Name, p.Bitrate/1e6, p.Loss*100)
+		}
+		io.WriteString(w, b.String())
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,260 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"flowcam/capture"
+	"flowcam/internal/buildinfo"
+	"flowcam/platform/board"
+	"flowcam/platform/sdnotify"
+	"flowcam/stream/format/multiflow"
+	"flowcam/stream/server/rtspserver"
+	"flowcam/stream/server/web"
+)
+
+// daemon is a running flowcamd: one RTSP server and a pipeline per path.
+// Its config is replaced whole on SIGHUP; only the paths whose settings
+// changed are restarted.
+type daemon struct {
+	log    *slog.Logger
+	level  *slog.LevelVar
+	notify *sdnotify.Notifier
+	hw     hardware
+	mtu    int
+
+	cfg     *Config
+	srv     *rtspserver.Server
+	streams map[string]*running // by path
+	access  *access
+	web     *webSide // nil without HTTP
+
+	lastStatus string // the STATUS= line last sent
+}
+
+// running is one served path: its settings, and the pipeline feeding it.
+type running struct {
+	spec   streamSpec
+	stream rtspserver.Stream
+	pipe   *capture.Pipeline
+	src    capture.Source
+	enc    *streamEncoder
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// streamSpec is what a path's pipeline is built from: its stream keys,
+// plus the v4l2 section for cameras. Equal specs mean a reload leaves the
+// path alone.
+type streamSpec struct {
+	StreamConfig
+	camera *V4L2Config
+}
+
+func (c *Config) specs() []streamSpec {
+	out := make([]streamSpec, len(c.Streams))
+	for i, sc := range c.Streams {
+		out[i].StreamConfig = sc
+		if strings.HasPrefix(sc.Source, "/dev/") {
+			out[i].camera = &c.V4L2
+		}
+	}
+	return out
+}
+
+func (s streamSpec) equal(o streamSpec) bool {
+	return s.StreamConfig == o.StreamConfig && reflect.DeepEqual(s.camera, o.camera)
+}
+
+// serve runs the daemon until ctx ends: start, then reloads on SIGHUP.
+func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *slog.Logger, level *slog.LevelVar) error {
+	start := time.Now()
+	b := board.Local()
+	log.Info("flowcamd starting", "build", buildinfo.Read().String(), "board", b.String())
+	notify, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn("systemd notification disabled", "err", err)
+	}
+	defer notify.Close()
+	d := &daemon{log: log, level: level, notify: notify, cfg: cfg, streams: map[string]*running{}}
+	d.hw = probeHardware(b, log.With("component", "m2m"))
+	log.Info("hardware JPEG encoder", "encoder", d.hw.String())
+	if d.access, err = newAccess(cfg, log.With("component", "auth")); err != nil {
+		return err
+	}
+	d.web = newWebSide(cfg, b, d.hw, start, log.With("component", "http"), web.WithAuth(d.httpAuth, cfg.HTTP.Public...))
+	ln, err := d.start()
+	if err != nil {
+		return err
+	}
+	if err := d.web.listen(d); err != nil {
+		ln.Close()
+		return d.shutdown(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.srv.Serve(ln) }()
+	notify.Ready()
+	d.status()
+	log.Info("ready", "startup", time.Since(start).Round(time.Millisecond).String())
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	// One goroutine owns the streams: reloads and watchdog pings take turns.
+	tick := time.NewTicker(d.pingEvery())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return d.shutdown(nil)
+		case err := <-served:
+			return d.shutdown(err)
+		case <-hup:
+			d.reload(load)
+			d.web.refresh(d)
+		case <-tick.C:
+			d.ping()
+		}
+	}
+}
+
+// start builds every stream and the server, and listens.
+func (d *daemon) start() (net.Listener, error) {
+	mf, err := multiflowConfig(d.cfg.Multiflow)
+	if err != nil {
+		return nil, err
+	}
+	d.mtu = d.cfg.RTSP.MTU
+	if mf != nil {
+		d.mtu -= multiflow.ExtensionOverhead // room for the flow header extension
+	}
+	specs := d.cfg.specs()
+	for _, sp := range specs {
+		r, err := d.startStream(sp)
+		if err != nil && len(specs) == 1 {
+			return nil, fmt.Errorf("stream %s: %w", sp.Path, err)
+		}
+		if err != nil {
+			// One bad file must not take the other paths down.
+			d.log.Error("stream left out", "path", sp.Path, "err", err)
+			continue
+		}
+		d.streams[sp.Path] = r
+	}
+	if len(d.streams) == 0 {
+		return nil, errors.New("no stream could start (see the errors above)")
+	}
+	d.srv, err = rtspserver.New(rtspserver.Config{
+		SessionTimeout: d.cfg.RTSP.SessionTimeout,
+		RTCPInterval:   d.cfg.RTSP.RTCPInterval,
+		WriteTimeout:   d.cfg.RTSP.WriteTimeout,
+		QueueDepth:     d.cfg.RTSP.QueueFrames,
+		ServerName:     "flowcam/" + buildinfo.Version(),
+		Logger:         d.log.With("component", "rtsp"),
+		Multiflow:      mf,
+		Auth:           d.access,
+		Guard:          d.cfg.RTSP.guard(),
+		Limits:         d.cfg.RTSP.limits(),
+	}, d.served()...)
+	if err != nil {
+		d.stopStreams()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", d.cfg.RTSP.Addr)
+	if err != nil {
+		d.srv.Close()
+		d.stopStreams()
+		return nil, fmt.Errorf("rtsp.addr %s: %w", d.cfg.RTSP.Addr, err)
+	}
+	d.log.Info("rtsp listening", "addr", ln.Addr().String(), "users", len(d.cfg.Auth.Users))
+	if _, err := d.listenRTSPS(); err != nil {
+		ln.Close()
+		d.srv.Close()
+		d.stopStreams()
+		return nil, err
+	}
+	for _, st := range d.served() {
+		for _, u := range streamURLs(ln.Addr().(*net.TCPAddr), st.Path) {
+			d.log.Info("serving", "path", st.Path, "url", u, "size", fmt.Sprintf("%dx%d", st.Width, st.Height), "fps", st.FPS)
+		}
+	}
+	return ln, nil
+}
+
+// startStream builds a path's pipeline and starts capturing.
+func (d *daemon) startStream(sp streamSpec) (*running, error) {
+	log := d.log.With("path", sp.Path)
+	enc, err := newStreamEncoder(sp.StreamConfig, d.hw, log)
+	if err != nil {
+		return nil, err
+	}
+	pipe, src, st, err := buildStream(sp.StreamConfig, d.cfg.V4L2, d.mtu, enc, d.web.tap(sp.Path), log)
+	if err != nil {
+		enc.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{spec: sp, stream: st, pipe: pipe, src: src, enc: enc, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		pipe.Run(ctx)
+		enc.Close()
+	}()
+	return r, nil
+}
+
+func (r *running) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// served lists the streams in path order, for the server.
+func (d *daemon) served() []rtspserver.Stream {
+	out := make([]rtspserver.Stream, 0, len(d.streams))
+	for _, r := range d.streams {
+		out = append(out, r.stream)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// stopStreams stops every pipeline at once, so shutdown takes as long as
+// the slowest one rather than their sum.
+func (d *daemon) stopStreams() {
+	all := make([]*running, 0, len(d.streams))
+	for _, r := range d.streams {
+		all = append(all, r)
+	}
+	stopAll(all)
+}
+
+// shutdown stops serving within shutdownGrace, whatever clients and
+// devices do.
+func (d *daemon) shutdown(err error) error {
+	d.log.Info("flowcamd stopping")
+	d.notify.Stopping()
+	stopped := make(chan struct{})
+	go func() {
+		d.web.close()
+		d.srv.Close()
+		d.stopStreams()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		d.log.Info("flowcamd stopped")
+	case <-time.After(shutdownGrace):
+		d.log.Warn("shutdown did not finish in time; exiting anyway")
+	}
+	return err
+}

@@ -1,0 +1,142 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+
+	"flowcam/capture"
+	"flowcam/capture/jpeg"
+	"flowcam/platform/board"
+	"flowcam/platform/m2m"
+)
+
+var encoderChoices = []string{"auto", "libjpeg", "hardware", "passthrough"}
+
+// hardwareEncoder is what a board's JPEG engine offers (platform/m2m).
+type hardwareEncoder interface {
+	capture.Encoder
+	Name() string
+	Close() error
+}
+
+// hardware is the board's JPEG engine as probed once at start: how to open
+// it, or why there is none.
+type hardware struct {
+	name   string // e.g. "/dev/video31 (bcm2835-codec, ...)"; "" when none
+	reason string // why there is none, for the log and --version
+	open   func(quality int) (hardwareEncoder, error)
+}
+
+func probeHardware(b board.Info, log *slog.Logger) hardware {
+	info, err := m2m.Find()
+	if err == nil {
+		return hardware{name: info.String(), open: func(q int) (hardwareEncoder, error) {
+			return m2m.NewEncoder(info.Path, q, log)
+		}}
+	}
+	if nodes := board.JetsonJPEG(os.DirFS("/")); len(nodes) > 0 || b.Kind == board.Jetson {
+		// Jetson's nvjpg engine is reached through NVIDIA's libraries, not a
+		// V4L2 device; there is no supported path to it from here.
+		return hardware{reason: fmt.Sprintf("NVIDIA Jetson JPEG engine %v found but not supported by flowcamd", nodes)}
+	}
+	return hardware{reason: err.Error()}
+}
+
+// String is the one line for the start log and --version.
+func (h hardware) String() string {
+	if h.open != nil {
+		return h.name
+	}
+	return "none (" + h.reason + "); libjpeg-turbo encodes"
+}
+
+// errPassthrough drops raw frames in passthrough mode; the pipeline counts them.
+var errPassthrough = errors.New("encoder = passthrough: a raw frame is not encoded")
+
+// streamEncoder is one stream's encoder as the encoder key chooses. The
+// hardware engine is opened at the first raw frame, so a camera sending its
+// own MJPEG never holds an encoder context; when it fails in auto mode the
+// stream carries on with libjpeg-turbo.
+type streamEncoder struct {
+	mode    string
+	quality int
+	soft    *jpeg.Encoder
+	hw      hardware
+	dev     hardwareEncoder
+	devErr  error
+	tried   bool
+	log     *slog.Logger
+}
+
+func newStreamEncoder(sc StreamConfig, hw hardware, log *slog.Logger) (*streamEncoder, error) {
+	soft, err := jpeg.New(sc.Quality)
+	if err != nil {
+		return nil, err
+	}
+	if sc.Encoder == "hardware" && hw.open == nil {
+		return nil, fmt.Errorf("encoder = hardware: no hardware JPEG encoder: %s (use auto or libjpeg)", hw.reason)
+	}
+	return &streamEncoder{mode: sc.Encoder, quality: sc.Quality, soft: soft, hw: hw, log: log}, nil
+}
+
+// Encode implements capture.Encoder.
+func (e *streamEncoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) {
+	switch e.mode {
+	case "passthrough":
+		return dst, errPassthrough
+	case "libjpeg":
+		return e.soft.Encode(dst, img)
+	}
+	if !e.tried {
+		e.tried = true
+		e.openHardware()
+	}
+	if e.dev != nil {
+		out, err := e.dev.Encode(dst, img)
+		if err == nil || e.mode == "hardware" {
+			return out, err
+		}
+		e.log.Warn("hardware JPEG encoder failed: libjpeg-turbo encodes from now on", "encoder", e.dev.Name(), "err", err)
+		e.dev.Close()
+		e.dev = nil
+	} else if e.devErr != nil && e.mode == "hardware" {
+		return dst, e.devErr
+	}
+	return e.soft.Encode(dst, img)
+}
+
+func (e *streamEncoder) openHardware() {
+	if e.hw.open == nil {
+		e.log.Info("JPEG encoder", "encoder", jpeg.Backend)
+		return
+	}
+	dev, err := e.hw.open(e.quality)
+	if err != nil {
+		e.devErr = fmt.Errorf("hardware JPEG encoder %s: %w", e.hw.name, err)
+		if e.mode == "auto" {
+			e.log.Warn("hardware JPEG encoder unusable: libjpeg-turbo encodes", "err", e.devErr)
+		}
+		return
+	}
+	e.dev = dev
+	e.log.Info("JPEG encoder", "encoder", dev.Name())
+}
+
+// Transcode re-encodes source JPEG that RTP/JPEG cannot carry; that is
+// always libjpeg's job (the hardware engine takes raw pictures only).
+func (e *streamEncoder) Transcode(dst, data []byte) ([]byte, error) {
+	return e.soft.Transcode(dst, data)
+}
+
+// Close releases the hardware engine, if it was opened.
+func (e *streamEncoder) Close() error {
+	if e.dev == nil {
+		return nil
+	}
+	err := e.dev.Close()
+	e.dev = nil
+	return err
+}

@@ -1,0 +1,206 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"flowcam/capture"
+	"flowcam/capture/file"
+	"flowcam/capture/jpeg"
+	"flowcam/capture/pattern"
+	"flowcam/capture/v4l2"
+	"flowcam/internal/buildinfo"
+	"flowcam/platform/board"
+	"flowcam/platform/netif"
+	"flowcam/stream/format/multiflow"
+	"flowcam/stream/format/rtpjpeg"
+	"flowcam/stream/server/broadcast"
+	"flowcam/stream/server/rtspserver"
+)
+
+// shutdownGrace bounds how long a stop may take, so SIGTERM always ends
+// the process within a second even if a client or device misbehaves.
+const shutdownGrace = 900 * time.Millisecond
+
+func printVersion(w io.Writer) {
+	cams := "yes"
+	if !v4l2.Available {
+		cams = "no (needs a Linux cgo build)"
+	}
+	b := board.Local()
+	fmt.Fprintf(w, "flowcamd %s\njpeg encoder: %s\nhardware jpeg: %s\nv4l2 cameras: %s\nboard: %s\n",
+		buildinfo.Read(), jpeg.Backend, probeHardware(b, slog.New(slog.DiscardHandler)), cams, b)
+}
+
+// newLogger logs at the level a reload may change later.
+func newLogger(c LogConfig, level *slog.LevelVar, w io.Writer) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(c.Level))
+	level.Set(l)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Run does what the command line asks: print version or device lists, or
+// serve the configured streams until ctx is cancelled. load reads the
+// config again for a SIGHUP reload.
+func Run(ctx context.Context, cfg *Config, load func() (*Config, error)) error {
+	switch {
+	case cfg.ShowVersion:
+		printVersion(os.Stdout)
+		return nil
+	case cfg.HashUser != "":
+		return hashPassword(os.Stdin, os.Stdout, os.Stderr, cfg.HashUser, cfg.Auth.Realm)
+	case cfg.ListDevices:
+		return v4l2.ListDevices(os.Stdout)
+	case cfg.ListFormats != "":
+		return v4l2.ListFormats(os.Stdout, cfg.ListFormats)
+	case cfg.ListInterfaces:
+		ifs, err := netif.List()
+		if err != nil {
+			return err
+		}
+		netif.Format(os.Stdout, ifs)
+		return nil
+	}
+	level := new(slog.LevelVar)
+	return serve(ctx, cfg, load, newLogger(cfg.Log, level, os.Stderr), level)
+}
+
+// multiflowConfig resolves the multiflow keys: modes, and the interfaces
+// flows bind to (an unknown name fails with the list of those that exist).
+func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	mf := &rtspserver.MultiflowConfig{MaxFlows: c.MaxFlows}
+	for _, m := range c.Modes {
+		mode, _ := multiflow.ParseMode(m) // validated with the config
+		mf.Modes = append(mf.Modes, mode)
+	}
+	if len(c.Interfaces) == 0 {
+		return mf, nil
+	}
+	ifs, err := netif.Lookup(c.Interfaces...)
+	if err != nil {
+		return nil, fmt.Errorf("multiflow.interfaces: %w", err)
+	}
+	for _, ifc := range ifs {
+		ip, ok := ifc.IPv4()
+		if !ok {
+			return nil, fmt.Errorf("multiflow.interfaces: %s has no IPv4 address to offer clients", ifc.Name)
+		}
+		mf.Paths = append(mf.Paths, rtspserver.FlowPath{Name: ifc.Name, Addr: ip, ListenPacket: netif.ListenPacket(ifc.Name)})
+	}
+	return mf, nil
+}
+
+func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, tap streamTap, log *slog.Logger) (*capture.Pipeline, capture.Source, rtspserver.Stream, error) {
+	src, size, fps, err := buildSource(sc, cam, log)
+	if err != nil {
+		return nil, nil, rtspserver.Stream{}, err
+	}
+	pk, err := rtpjpeg.NewPacketizer(mtu)
+	if err != nil {
+		src.Close()
+		return nil, nil, rtspserver.Stream{}, err
+	}
+	b := broadcast.New(pk, log)
+	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
+	feed := src
+	if sc.Idle == "stop" {
+		watched := func() bool { return b.Stats().Viewers > 0 || (tap.viewers != nil && tap.viewers() > 0) }
+		if feed, err = onDemand(src, sc, cam, watched, log); err != nil {
+			return nil, nil, rtspserver.Stream{}, err
+		}
+	}
+	sink := b.Publish
+	if tap.publish != nil {
+		sink = func(f *capture.Frame) { b.Publish(f); tap.publish(f) }
+	}
+	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
+	return capture.NewPipeline(feed, enc, sink, log, opts...), src, st, nil
+}
+
+// buildSource opens the stream's frame source and says what size and
+// rate it delivers.
+func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
+	switch {
+	case sc.Source == "pattern":
+		src, err := pattern.New(sc.Size, sc.FPS)
+		return src, sc.Size, sc.FPS, err
+	case strings.HasPrefix(sc.Source, "/dev/"):
+		if sc.Encoder == "passthrough" && cam.Format == 0 {
+			cam.Format = v4l2.MJPEG // the camera's own JPEG or nothing
+		}
+		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: cam.Format},
+			Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: cam.Controls_, Logger: log})
+		return src, sc.Size, sc.FPS, err
+	}
+	src, err := file.New(file.Config{Path: sc.Source, Loop: sc.Loop, Rate: sc.Rate, Size: sc.Size, FPS: sc.FPS, Logger: log})
+	if err != nil {
+		return nil, capture.Size{}, 0, err
+	}
+	return src, src.Size(), src.FPS(), nil
+}
+
+// sendable reports why a source's own JPEG cannot go out as RTP/JPEG
+// (RFC 2435): damage (the pipeline drops the frame), or a form the
+// pipeline re-encodes.
+func sendable(data []byte) error {
+	var pic rtpjpeg.Picture
+	err := rtpjpeg.Parse(data, &pic)
+	if errors.Is(err, rtpjpeg.ErrMalformed) {
+		return fmt.Errorf("%w: %v", capture.ErrCorrupt, err)
+	}
+	return err
+}
+
+// streamURLs lists addresses a viewer can use: the listen address, or
+// every local IPv4 address when listening on all of them.
+func streamURLs(addr *net.TCPAddr, path string) []string {
+	hosts := []string{addr.IP.String()}
+	if addr.IP.IsUnspecified() {
+		hosts = []string{"127.0.0.1"}
+		if ifaddrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range ifaddrs {
+				if ip, ok := a.(*net.IPNet); ok && ip.IP.To4() != nil && !ip.IP.IsLoopback() {
+					hosts = append(hosts, ip.IP.String())
+				}
+			}
+		}
+	}
+	var out []string
+	for _, h := range hosts {
+		out = append(out, fmt.Sprintf("rtsp://%s%s", net.JoinHostPort(h, fmt.Sprint(addr.Port)), path))
+	}
+	return out
+}
+
+// idleGrace is how long a source runs on after its last viewer left: a
+// player reconnecting, or a page reloading, should not restart a camera.
+const idleGrace = 5 * time.Second
+
+// onDemand runs the stream's source only while someone watches; first is
+// the source already opened at start, reopened sources are built alike.
+func onDemand(first capture.Source, sc StreamConfig, cam V4L2Config, watched func() bool, log *slog.Logger) (capture.Source, error) {
+	open := func() (capture.Source, error) {
+		if s := first; s != nil {
+			first = nil
+			return s, nil
+		}
+		s, _, _, err := buildSource(sc, cam, log)
+		return s, err
+	}
+	return capture.NewOnDemand(open, watched, idleGrace, log)
+}

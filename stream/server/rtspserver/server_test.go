@@ -1,0 +1,507 @@
+package rtspserver
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	stdjpeg "image/jpeg"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+
+	"flowcam/internal/testutil/feeder"
+	"flowcam/internal/testutil/rawrtsp"
+	"flowcam/stream/format/rtpjpeg"
+	"flowcam/stream/format/rtsp"
+	"flowcam/stream/server/broadcast"
+)
+
+const testFPS = 50
+
+// fixture is a server on loopback fed by a frame generator: the fake sits
+// below the server, which is exercised through real sockets.
+type fixture struct {
+	srv  *Server
+	addr string
+	url  string
+	b    *broadcast.Broadcaster
+}
+
+func testFrames(t testing.TB) [][]byte {
+	var out [][]byte
+	for i := 0; i < 5; i++ {
+		img := image.NewYCbCr(image.Rect(0, 0, 320, 240), image.YCbCrSubsampleRatio420)
+		for j := range img.Y {
+			img.Y[j] = uint8(j/320*4 + i*40)
+		}
+		var buf bytes.Buffer
+		if err := stdjpeg.Encode(&buf, img, nil); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, buf.Bytes())
+	}
+	return out
+}
+
+func logger(t testing.TB) *slog.Logger {
+	if os.Getenv("FLOWCAM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func start(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	pk, _ := rtpjpeg.NewPacketizer(rtpjpeg.DefaultMTU)
+	b := broadcast.New(pk, logger(t))
+	cfg.Logger = logger(t)
+	srv, err := New(cfg, Stream{Path: "/cam", Width: 320, Height: 240, FPS: testFPS, Frames: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	stop := feeder.Start(b, testFrames(t), testFPS)
+	t.Cleanup(func() {
+		stop()
+		srv.Close()
+	})
+	addr := ln.Addr().String()
+	return &fixture{srv: srv, addr: addr, url: "rtsp://" + addr + "/cam", b: b}
+}
+
+func (f *fixture) dial(t *testing.T) *rawrtsp.Client {
+	t.Helper()
+	c, err := rawrtsp.Dial(f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func hdr(name, value string) rtsp.Field { return rtsp.Field{Name: name, Value: value} }
+
+// TestStatusCodes walks the RTSP state machine and its error answers on
+// one connection, which must survive every refusal.
+func TestStatusCodes(t *testing.T) {
+	f := start(t, Config{})
+	c := f.dial(t)
+	base := "rtsp://" + f.addr
+	cases := []struct {
+		name   string
+		method string
+		url    string
+		h      []rtsp.Field
+		status int
+		check  func(*rtsp.Response) error
+	}{
+		{"options", rtsp.Options, "*", nil, 200, func(r *rtsp.Response) error {
+			return want(strings.Contains(r.Header.Get("Public"), "GET_PARAMETER"), "Public %q", r.Header.Get("Public"))
+		}},
+		{"describe", rtsp.Describe, f.url, []rtsp.Field{hdr("Accept", "application/sdp")}, 200, func(r *rtsp.Response) error {
+			sdp := string(r.Body)
+			return want(r.Header.Get("Content-Base") == f.url+"/" && strings.Contains(sdp, "a=control:trackID=0") &&
+				strings.Contains(sdp, "a=framerate:50") && strings.Contains(sdp, "a=x-dimensions:320,240") &&
+				strings.Contains(sdp, "m=video 0 RTP/AVP 26"), "SDP:\n%s", sdp)
+		}},
+		{"describe trailing slash", rtsp.Describe, f.url + "/", nil, 200, nil},
+		{"describe unknown path", rtsp.Describe, base + "/nope", nil, 404, nil},
+		{"describe not a url", rtsp.Describe, "cam", nil, 400, nil},
+		{"setup unknown track", rtsp.Setup, f.url + "/trackID=7", []rtsp.Field{hdr("Transport", "RTP/AVP/TCP;unicast")}, 404, nil},
+		{"setup unknown path", rtsp.Setup, base + "/other/trackID=0", []rtsp.Field{hdr("Transport", "RTP/AVP/TCP;unicast")}, 404, nil},
+		{"setup multicast", rtsp.Setup, f.url + "/trackID=0", []rtsp.Field{hdr("Transport", "RTP/AVP;multicast")}, 461, nil},
+		{"setup udp without ports", rtsp.Setup, f.url + "/trackID=0", []rtsp.Field{hdr("Transport", "RTP/AVP;unicast")}, 461, nil},
+		{"setup third-party destination", rtsp.Setup, f.url + "/trackID=0",
+			[]rtsp.Field{hdr("Transport", "RTP/AVP;unicast;destination=192.0.2.1;client_port=4000-4001")}, 461, nil},
+		{"setup record", rtsp.Setup, f.url + "/trackID=0", []rtsp.Field{hdr("Transport", "RTP/AVP/TCP;mode=record")}, 461, nil},
+		{"setup no transport", rtsp.Setup, f.url + "/trackID=0", nil, 461, nil},
+		{"setup savp", rtsp.Setup, f.url + "/trackID=0", []rtsp.Field{hdr("Transport", "RTP/SAVP;unicast;client_port=4000-4001")}, 461, nil},
+		{"play without setup", rtsp.Play, f.url, nil, 455, nil},
+		{"play unknown session", rtsp.Play, f.url, []rtsp.Field{hdr("Session", "deadbeef")}, 454, nil},
+		{"pause unknown session", rtsp.Pause, f.url, []rtsp.Field{hdr("Session", "deadbeef")}, 454, nil},
+		{"teardown without session", rtsp.Teardown, f.url, nil, 455, nil},
+		{"get_parameter keep-alive", rtsp.GetParameter, f.url, nil, 200, nil},
+		{"set_parameter unknown", rtsp.SetParameter, f.url, nil, 200, nil},
+		{"record", rtsp.Record, f.url, nil, 405, nil},
+		{"announce", rtsp.Announce, f.url, nil, 405, nil},
+		{"unknown method", "FROB", f.url, nil, 501, nil},
+		{"require unsupported", rtsp.Options, "*", []rtsp.Field{hdr("Require", "com.example.magic")}, 551, func(r *rtsp.Response) error {
+			return want(r.Header.Get("Unsupported") == "com.example.magic", "Unsupported %q", r.Header.Get("Unsupported"))
+		}},
+	}
+	for _, tc := range cases {
+		res, err := c.Do(tc.method, tc.url, tc.h...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res.Status != tc.status {
+			t.Errorf("%s: status %d %s, want %d", tc.name, res.Status, res.Reason, tc.status)
+			continue
+		}
+		if tc.check != nil {
+			if err := tc.check(res); err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		}
+	}
+}
+
+func want(ok bool, format string, args ...any) error {
+	if ok {
+		return nil
+	}
+	return fmt.Errorf(format, args...)
+}
+
+func TestMalformedRequests(t *testing.T) {
+	f := start(t, Config{})
+	cases := []struct {
+		name   string
+		raw    string
+		status int
+		closes bool
+	}{
+		{"garbage", "\x16\x03\x01garbage\r\n\r\n", 400, false},
+		{"missing cseq", "OPTIONS * RTSP/1.0\r\n\r\n", 400, false},
+		{"http", "GET /cam HTTP/1.1\r\nHost: x\r\n\r\n", 400, false},
+		{"version", "OPTIONS * RTSP/2.0\r\nCSeq: 1\r\n\r\n", 505, false},
+		{"bad header", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nno colon here\r\n\r\n", 400, false},
+		{"huge body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 100000000\r\n\r\n", 413, true},
+		{"huge line", "OPTIONS rtsp://" + strings.Repeat("x", 10000) + " RTSP/1.0\r\n\r\n", 414, true},
+		{"huge header", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n" + strings.Repeat("X-Pad: 0123456789012345678901234567890123456789\r\n", 400) + "\r\n", 400, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.dial(t)
+			if err := c.Send(tc.raw); err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.Read()
+			if err != nil || res.Status != tc.status {
+				t.Fatalf("got %v %v, want status %d", res, err, tc.status)
+			}
+			res, err = c.Do(rtsp.Options, "*")
+			if tc.closes != (err != nil) {
+				t.Fatalf("after the bad request: %v %v (connection should close: %v)", res, err, tc.closes)
+			}
+		})
+	}
+}
+
+func newUDPClient(t *testing.T) *rawrtsp.UDPReceiver {
+	t.Helper()
+	u, err := rawrtsp.ListenUDP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(u.Close)
+	return u
+}
+
+func frames(t *testing.T, u *rawrtsp.UDPReceiver, n int) []rtp.Packet {
+	t.Helper()
+	pkts, err := u.Frames(n, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkts
+}
+
+func playUDP(t *testing.T, f *fixture) (*rawrtsp.Client, *rawrtsp.UDPReceiver, string, rtsp.Transport, rtsp.RTPInfo) {
+	t.Helper()
+	c := f.dial(t)
+	u := newUDPClient(t)
+	id, tr, _, err := c.Setup(f.url+"/trackID=0", u.Transport())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Do(rtsp.Play, f.url, hdr("Session", id))
+	if err != nil || res.Status != 200 {
+		t.Fatalf("PLAY: %v %v", res, err)
+	}
+	infos, err := rtsp.ParseRTPInfo(res.Header.Get("RTP-Info"))
+	if err != nil || len(infos) != 1 || infos[0].URL != f.url+"/trackID=0" {
+		t.Fatalf("RTP-Info %q: %v", res.Header.Get("RTP-Info"), err)
+	}
+	return c, u, id, tr, infos[0]
+}
+
+func TestPlayPauseResume(t *testing.T) {
+	f := start(t, Config{})
+	c, u, id, tr, info := playUDP(t, f)
+	if !tr.HasSSRC || tr.ServerPorts[0]%2 != 0 || tr.ServerPorts[1] != tr.ServerPorts[0]+1 {
+		t.Fatalf("transport reply %+v", tr)
+	}
+	pkts := frames(t, u, 10)
+	if pkts[0].SequenceNumber != info.Seq || pkts[0].Timestamp != info.RTPTime || pkts[0].SSRC != tr.SSRC {
+		t.Fatalf("first packet seq %d ts %d ssrc %x; RTP-Info seq %d rtptime %d ssrc %x",
+			pkts[0].SequenceNumber, pkts[0].Timestamp, pkts[0].SSRC, info.Seq, info.RTPTime, tr.SSRC)
+	}
+	checkContiguous(t, pkts)
+
+	if res, err := c.Do(rtsp.Pause, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
+		t.Fatalf("PAUSE: %v %v", res, err)
+	}
+	pkts = append(pkts, u.Packets(200*time.Millisecond)...) // in flight before PAUSE took effect
+	if got := u.Packets(500 * time.Millisecond); len(got) != 0 {
+		t.Fatalf("%d packets arrived while paused", len(got))
+	}
+	last := pkts[len(pkts)-1].SequenceNumber
+	res, err := c.Do(rtsp.Play, f.url, hdr("Session", id))
+	if err != nil || res.Status != 200 {
+		t.Fatalf("PLAY again: %v %v", res, err)
+	}
+	infos, _ := rtsp.ParseRTPInfo(res.Header.Get("RTP-Info"))
+	more := frames(t, u, 5)
+	if more[0].SequenceNumber != last+1 || len(infos) != 1 || infos[0].Seq != last+1 {
+		t.Fatalf("resumed at seq %d (RTP-Info %v), want %d: numbering must continue", more[0].SequenceNumber, infos, last+1)
+	}
+	checkContiguous(t, more)
+}
+
+// checkContiguous proves no packet or frame was lost, repeated or
+// reordered, and frames carry one timestamp with the marker on their last
+// packet.
+func checkContiguous(t *testing.T, pkts []rtp.Packet) {
+	t.Helper()
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].SequenceNumber != pkts[i-1].SequenceNumber+1 {
+			t.Fatalf("sequence jumps from %d to %d", pkts[i-1].SequenceNumber, pkts[i].SequenceNumber)
+		}
+		if !pkts[i-1].Marker && pkts[i].Timestamp != pkts[i-1].Timestamp {
+			t.Fatalf("timestamp changed inside a frame at seq %d", pkts[i].SequenceNumber)
+		}
+		if d := pkts[i].Timestamp - pkts[i-1].Timestamp; pkts[i-1].Marker && d != 90000/testFPS {
+			t.Fatalf("frame timestamps %d apart at seq %d: a frame was skipped or repeated", d, pkts[i].SequenceNumber)
+		}
+	}
+}
+
+func TestTeardownReleasesPorts(t *testing.T) {
+	f := start(t, Config{})
+	c, u, id, tr, _ := playUDP(t, f)
+	frames(t, u, 2)
+	if err := rawrtsp.PortsFree(tr.ServerPorts); err == nil {
+		t.Fatal("server ports bindable while the session holds them")
+	}
+	if res, err := c.Do(rtsp.Teardown, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
+		t.Fatalf("TEARDOWN: %v %v", res, err)
+	}
+	if err := rawrtsp.PortsFree(tr.ServerPorts); err != nil {
+		t.Fatalf("ports %v still held after TEARDOWN: %v", tr.ServerPorts, err)
+	}
+	if res, _ := c.Do(rtsp.Play, f.url, hdr("Session", id)); res.Status != 454 {
+		t.Fatalf("PLAY after TEARDOWN: %d, want 454", res.Status)
+	}
+	if n := len(f.srv.Sessions()); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+}
+
+func TestTimeoutReleasesPortsAndGoroutines(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	f := start(t, Config{SessionTimeout: 400 * time.Millisecond})
+	var ports [][2]int
+	for i := 0; i < 3; i++ {
+		c, u, _, tr, _ := playUDP(t, f)
+		frames(t, u, 1)
+		c.Close() // the client vanishes without TEARDOWN or keep-alives
+		ports = append(ports, tr.ServerPorts)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.srv.Sessions()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(f.srv.Sessions()); n != 0 {
+		t.Fatalf("%d sessions survived their timeout", n)
+	}
+	for _, p := range ports {
+		if err := rawrtsp.PortsFree(p); err != nil {
+			t.Fatalf("ports %v still held after timeout: %v", p, err)
+		}
+	}
+	// Server, reaper and frame feeder remain; nothing of the sessions.
+	if n := runtime.NumGoroutine(); n > baseline+4 {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines, baseline %d:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestKeepAliveHoldsSession(t *testing.T) {
+	f := start(t, Config{SessionTimeout: 400 * time.Millisecond})
+	c, u, id, _, _ := playUDP(t, f)
+	for i := 0; i < 8; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if res, err := c.Do(rtsp.GetParameter, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
+			t.Fatalf("keep-alive %d: %v %v", i, res, err)
+		}
+	}
+	frames(t, u, 1)
+}
+
+func TestReceiverReportsAndSpoofing(t *testing.T) {
+	f := start(t, Config{RTCPInterval: 100 * time.Millisecond})
+	_, u, _, tr, _ := playUDP(t, f)
+	frames(t, u, 1)
+	// A sender report must arrive on the client's RTCP port.
+	u.RTCP.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := u.RTCP.Read(buf)
+	if err != nil {
+		t.Fatalf("no sender report: %v", err)
+	}
+	pkts, err := rtcp.Unmarshal(buf[:n])
+	sr, ok := pkts[0].(*rtcp.SenderReport)
+	if err != nil || !ok || sr.SSRC != tr.SSRC || sr.PacketCount == 0 {
+		t.Fatalf("first RTCP packet %+v err %v", pkts[0], err)
+	}
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{
+		SSRC: tr.SSRC, FractionLost: 64, TotalLost: 7, Jitter: 90,
+		LastSenderReport: uint32(sr.NTPTime >> 16), Delay: 0,
+	}}}).Marshal()
+	server := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: tr.ServerPorts[1]}
+	// From a foreign address first: it must be ignored and counted.
+	spoof, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spoof.Close()
+	spoof.WriteTo(rr, server)
+	u.RTCP.WriteTo(rr, server)
+	u.RTCP.WriteTo([]byte("junk"), server)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		s := f.srv.Sessions()[0]
+		if s.Reports == 1 && s.Spoofed == 1 && s.InvalidRTCP == 1 {
+			if s.FractionLost != 0.25 || s.TotalLost != 7 || s.Jitter != 90 || s.RTT <= 0 || s.RTT > time.Second {
+				t.Fatalf("report read wrong: %+v", s)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("stats %+v", f.srv.Sessions()[0])
+}
+
+func TestTCPInterleaved(t *testing.T) {
+	f := start(t, Config{RTCPInterval: 100 * time.Millisecond})
+	c := f.dial(t)
+	id, tr, _, err := c.Setup(f.url+"/trackID=0", "RTP/AVP/TCP;unicast;interleaved=4-5")
+	if err != nil || tr.Interleaved != [2]int{4, 5} {
+		t.Fatalf("SETUP: %+v %v", tr, err)
+	}
+	// A second TCP session on the same connection gets its own channels.
+	id2, tr2, _, err := c.Setup(f.url+"/trackID=0", "RTP/AVP/TCP;unicast")
+	if err != nil || tr2.Interleaved != [2]int{0, 1} {
+		t.Fatalf("second SETUP: %+v %v", tr2, err)
+	}
+	if res, _ := c.Do(rtsp.Teardown, f.url, hdr("Session", id2)); res.Status != 200 {
+		t.Fatalf("TEARDOWN second: %d", res.Status)
+	}
+	if res, err := c.Do(rtsp.Play, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
+		t.Fatalf("PLAY: %v %v", res, err)
+	}
+	var pkts []rtp.Packet
+	sawSR := false
+	for markers := 0; markers < 10 || !sawSR; {
+		fr, err := c.ReadFrame(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch fr.Channel {
+		case 4:
+			var p rtp.Packet
+			if err := p.Unmarshal(fr.Data); err != nil {
+				t.Fatal(err)
+			}
+			pkts = append(pkts, p)
+			if p.Marker {
+				markers++
+			}
+		case 5:
+			sawSR = true
+		default:
+			t.Fatalf("frame on channel %d", fr.Channel)
+		}
+	}
+	checkContiguous(t, pkts)
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: tr.SSRC, FractionLost: 128}}}).Marshal()
+	c.Conn.Write(append(rtsp.AppendInterleavedHeader(nil, 5, len(rr)), rr...))
+	deadline := time.Now().Add(3 * time.Second)
+	for f.srv.Sessions()[0].Reports == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := f.srv.Sessions()[0]; s.Reports != 1 || s.FractionLost != 0.5 {
+		t.Fatalf("interleaved receiver report not read: %+v", s)
+	}
+	c.Close()
+	for len(f.srv.Sessions()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(f.srv.Sessions()); n != 0 {
+		t.Fatal("TCP session outlived its connection")
+	}
+}
+
+// TestStalledTCPViewerDoesNotStallOthers: a viewer that stops reading loses
+// frames and is eventually dropped, while another keeps every frame.
+func TestStalledTCPViewerDoesNotStallOthers(t *testing.T) {
+	f := start(t, Config{WriteTimeout: 300 * time.Millisecond})
+	stalled := f.dial(t)
+	stalled.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	id, _, _, err := stalled.Setup(f.url+"/trackID=0", "RTP/AVP/TCP;unicast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled.Send(fmt.Sprintf("PLAY %s RTSP/1.0\r\nCSeq: 9\r\nSession: %s\r\n\r\n", f.url, id))
+	_, u, _, _, _ := playUDP(t, f)
+	pkts := frames(t, u, testFPS*2) // two seconds of video
+	checkContiguous(t, pkts)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.srv.Sessions()) > 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(f.srv.Sessions()); n != 1 {
+		t.Fatalf("%d sessions: the stalled viewer was not dropped", n)
+	}
+}
+
+func TestCloseEndsEverything(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	f := start(t, Config{})
+	for i := 0; i < 3; i++ {
+		_, u, _, _, _ := playUDP(t, f)
+		frames(t, u, 1)
+	}
+	c := f.dial(t)
+	id, _, _, _ := c.Setup(f.url+"/trackID=0", "RTP/AVP/TCP;unicast")
+	c.Do(rtsp.Play, f.url, hdr("Session", id))
+	start := time.Now()
+	f.srv.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if _, err := c.Read(); err == nil {
+		t.Fatal("connection still open after Close")
+	}
+	if n := len(f.srv.Sessions()); n != 0 {
+		t.Fatalf("%d sessions after Close", n)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := runtime.NumGoroutine(); n > baseline+2 { // the frame feeder
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after Close, baseline %d:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
