@@ -94,12 +94,19 @@ func New(cfg Config) (*Source, error) {
 	return newSource(cfg, openCamera, monotonicNow)
 }
 
+// Defaults for Config fields left zero: four buffers let the driver fill
+// one while we copy another; a camera silent for two seconds is reopened.
+const (
+	DefaultBuffers  = 4
+	DefaultWatchdog = 2 * time.Second
+)
+
 func newSource(cfg Config, open func(string) (camera, error), mono func() time.Duration) (*Source, error) {
 	if cfg.Buffers <= 0 {
-		cfg.Buffers = 4
+		cfg.Buffers = DefaultBuffers
 	}
 	if cfg.Watchdog <= 0 {
-		cfg.Watchdog = 2 * time.Second
+		cfg.Watchdog = DefaultWatchdog
 	}
 	if cfg.NoSignalEvery <= 0 {
 		cfg.NoSignalEvery = time.Second

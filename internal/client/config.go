@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"flowcam/stream/client/pull"
 	"flowcam/stream/format/multiflow"
 )
 
@@ -20,18 +21,39 @@ type Config struct {
 	Via       []string
 	Mode      multiflow.Mode
 	ModeSet   bool
-	Transport string
+	Transport pull.Transport
 	Latency   time.Duration
-	// FixedLatency keeps the play-out delay at Latency instead of adapting
-	// it (--latency-mode fixed).
-	FixedLatency bool
-	Weights      []float64
-	Duration     time.Duration
-	Output       string // "" none, "-" stdout, else a file
-	StatsJSON    string
-	LogLevel     slog.Level
-	Version      bool
+	// LatencyMode fixed keeps the play-out delay at Latency instead of
+	// adapting it.
+	LatencyMode LatencyMode
+	Weights     []float64
+	Duration    time.Duration
+	Output      string // "" none, "-" stdout, else a file
+	StatsJSON   string
+	LogLevel    slog.Level
+	Version     bool
 }
+
+// LatencyMode is --latency-mode.
+type LatencyMode string
+
+const (
+	LatencyAdaptive LatencyMode = "adaptive" // follows the paths' spread and jitter, up to --latency
+	LatencyFixed    LatencyMode = "fixed"    // always --latency
+)
+
+// UnmarshalText accepts adaptive or fixed.
+func (m *LatencyMode) UnmarshalText(b []byte) error {
+	switch v := LatencyMode(b); v {
+	case LatencyAdaptive, LatencyFixed:
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("%q: accepted values are adaptive, fixed", b)
+}
+
+// MarshalText writes the mode's name.
+func (m LatencyMode) MarshalText() ([]byte, error) { return []byte(m), nil }
 
 const usage = `usage: flowcam pull URL [flags]
 
@@ -50,18 +72,18 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	cfg := &Config{}
 	fs.IntVar(&cfg.Flows, "flows", 1, "flows (network paths) to ask for, 1 to 8")
 	fs.StringSliceVar(&cfg.Via, "via", nil, "client interfaces for the flows, e.g. eth0,wlan0")
-	mode := fs.String("mode", "stripe", "multi-flow mode: stripe, duplicate or failover")
-	fs.StringVar(&cfg.Transport, "transport", "udp", "plain RTSP transport: udp or tcp")
+	fs.TextVar(&cfg.Mode, "mode", multiflow.Stripe, "multi-flow mode: stripe, duplicate or failover")
+	fs.TextVar(&cfg.Transport, "transport", pull.UDP, "plain RTSP transport: udp or tcp")
 	fs.DurationVar(&cfg.Latency, "latency", 150*time.Millisecond,
 		"most play-out delay: time for late and reordered packets (the delay itself with --latency-mode fixed)")
-	latencyMode := fs.String("latency-mode", "adaptive",
+	fs.TextVar(&cfg.LatencyMode, "latency-mode", LatencyAdaptive,
 		"adaptive: the delay follows the paths' spread and jitter, up to --latency; fixed: always --latency")
 	fs.Float64SliceVar(&cfg.Weights, "weights", nil,
 		"stripe with these fixed shares, one per flow (e.g. 1,1), instead of measured ones: a baseline")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until interrupted)")
 	fs.StringVarP(&cfg.Output, "output", "o", "", "write the MJPEG stream to FILE, or - for stdout (ffplay -f mjpeg -)")
 	fs.StringVar(&cfg.StatsJSON, "stats-json", "", "write a final JSON report to FILE")
-	level := fs.String("log-level", "warn", "debug, info, warn or error")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -75,36 +97,26 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 		return nil, errors.New("expected: flowcam pull URL [flags]")
 	}
 	cfg.URL = rest[1]
-	return cfg, cfg.check(fs, *mode, *level, *latencyMode)
+	cfg.ModeSet = fs.Changed("mode")
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Weights) > 0 {
+		cfg.Flows = len(cfg.Weights) // --flows 1 is the default: the weights say how many
+	}
+	return cfg, nil
 }
 
-func (c *Config) check(fs *pflag.FlagSet, mode, level, latencyMode string) error {
-	var err error
-	if c.Mode, err = multiflow.ParseMode(mode); err != nil {
-		return fmt.Errorf("--mode: %w", err)
-	}
-	c.ModeSet = fs.Changed("mode")
-	switch latencyMode {
-	case "adaptive":
-	case "fixed":
-		c.FixedLatency = true
-	default:
-		return fmt.Errorf("--latency-mode %q: accepted values are adaptive, fixed", latencyMode)
-	}
+// check refuses what no single flag's type can: ranges and combinations.
+func (c *Config) check() error {
 	if err := c.checkWeights(); err != nil {
 		return err
 	}
 	if c.Flows < 1 || c.Flows > multiflow.MaxFlows {
 		return fmt.Errorf("--flows %d: must be from 1 to %d", c.Flows, multiflow.MaxFlows)
 	}
-	if c.Transport != "udp" && c.Transport != "tcp" {
-		return fmt.Errorf("--transport %q: accepted values are udp, tcp", c.Transport)
-	}
 	if c.Latency < 0 || c.Duration < 0 {
 		return errors.New("--latency and --duration must not be negative")
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
-		return fmt.Errorf("--log-level %q: accepted values are debug, info, warn, error", level)
 	}
 	if !strings.HasPrefix(c.URL, "rtsp://") {
 		return fmt.Errorf("URL %q: must start with rtsp://", c.URL)
@@ -113,7 +125,7 @@ func (c *Config) check(fs *pflag.FlagSet, mode, level, latencyMode string) error
 }
 
 // checkWeights accepts one positive weight per flow, in stripe mode.
-func (c *Config) checkWeights() error {
+func (c Config) checkWeights() error {
 	if len(c.Weights) == 0 {
 		return nil
 	}
@@ -131,6 +143,5 @@ func (c *Config) checkWeights() error {
 	if c.Flows != 1 && c.Flows != len(c.Weights) {
 		return fmt.Errorf("--weights: %d weights for --flows %d", len(c.Weights), c.Flows)
 	}
-	c.Flows = len(c.Weights)
 	return nil
 }

@@ -27,6 +27,7 @@ func TestParseArgs(t *testing.T) {
 		"pull rtsp://h/cam --mode spray":         "stripe, duplicate, failover",
 		"pull rtsp://h/cam --transport sctp":     "udp, tcp",
 		"pull rtsp://h/cam --log-level shouting": "--log-level",
+		"pull rtsp://h/cam --latency-mode slow":  "adaptive, fixed",
 	} {
 		if _, err := ParseArgs(strings.Fields(args), io.Discard); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error mentioning %q", args, err, want)

@@ -32,7 +32,7 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 	defer closeSink()
 	rep, err := pull.Run(ctx, pull.Config{URL: cfg.URL, Flows: cfg.Flows, Via: via, Mode: cfg.Mode,
-		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, FixedLatency: cfg.FixedLatency,
+		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, FixedLatency: cfg.LatencyMode == LatencyFixed,
 		Weights: cfg.Weights, Duration: cfg.Duration, Logger: log}, sink, statusLine(stderr))
 	if isTerminal(stderr) {
 		fmt.Fprintln(stderr)

@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"flowcam/stream/auth"
@@ -16,7 +14,7 @@ import (
 )
 
 // checkAccess validates the auth and rtsps sections.
-func (c *Config) checkAccess(p *problems) {
+func (c *Settings) checkAccess(p *problems) {
 	a := &c.Auth
 	if a.Realm == "" {
 		p.bad("auth.realm", quote(a.Realm), "must not be empty (it is part of every stored password hash)")
@@ -47,7 +45,7 @@ func (c *Config) checkAccess(p *problems) {
 // authenticator builds the checker for the configured users; nil when
 // there are none (everyone may watch). nonceKey carries the nonce key
 // across reloads so players mid-session keep their nonces; nil makes one.
-func (c *Config) authenticator(nonceKey []byte, log *slog.Logger) (*auth.Authenticator, error) {
+func (c *Settings) authenticator(nonceKey []byte, log *slog.Logger) (*auth.Authenticator, error) {
 	if len(c.Auth.Users) == 0 {
 		return nil, nil
 	}
@@ -77,7 +75,7 @@ func (r RTSPSConfig) certFiles() (cert, key string) {
 }
 
 // checkGuard validates the rtsp section's limits.
-func (c *Config) checkGuard(p *problems) {
+func (c *Settings) checkGuard(p *problems) {
 	r := &c.RTSP
 	for _, v := range []struct {
 		key      string
@@ -100,25 +98,13 @@ func (c *Config) checkGuard(p *problems) {
 			p.bad(d.key, d.val, "must be at least 100ms, e.g. 10s")
 		}
 	}
-	r.udpPorts = [2]int{}
-	if r.UDPPorts == "" {
-		return
-	}
-	lo, hi, ok := strings.Cut(r.UDPPorts, "-")
-	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
-	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
-	if !ok || err1 != nil || err2 != nil || a < 1024 || b > 65535 || b-a < 3 {
-		p.bad("rtsp.udp_ports", quote(r.UDPPorts), `must be FIRST-LAST with 1024 <= FIRST, LAST <= 65535 and room for two pairs, e.g. "30000-30999", or ""`)
-		return
-	}
-	r.udpPorts = [2]int{a, b}
 }
 
 // guard is the RTSP server's share of the limits.
 func (r RTSPConfig) guard() rtspserver.Guard {
 	return rtspserver.Guard{MaxSessions: r.MaxSessions, MaxSessionsPerIP: r.MaxSessionsPerIP,
 		MaxConns: r.MaxConnections, MaxConnsPerIP: r.MaxConnectionsPerIP, RequestsPerSecond: r.RequestsPerSecond,
-		RequestTimeout: r.RequestTimeout, IdleTimeout: r.IdleTimeout, UDPPorts: r.udpPorts}
+		RequestTimeout: r.RequestTimeout, IdleTimeout: r.IdleTimeout, UDPPorts: r.UDPPorts}
 }
 
 func (r RTSPConfig) limits() rtsp.Limits {

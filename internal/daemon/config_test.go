@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,7 +38,8 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 		t.Fatalf("example file differs from defaults:\nfile    %+v\ndefault %+v", fromFile, builtin)
 	}
 	example, _ := os.ReadFile("../../configs/flowcamd.yaml")
-	for key := range defaults {
+	for _, d := range defaults {
+		key := d.key
 		leaf := key[strings.LastIndex(key, ".")+1:]
 		if !strings.Contains(string(example), "\n"+leaf+":") && !strings.Contains(string(example), " "+leaf+":") {
 			t.Errorf("key %s is not documented in configs/flowcamd.yaml", key)
@@ -74,7 +76,7 @@ func TestConfigSources(t *testing.T) {
 		{"http in file", nil, nil, "http:\n  addr: 127.0.0.1:9080\n", func(c *Config) bool { return c.HTTP.Addr == "127.0.0.1:9080" }},
 		{"env", nil, map[string]string{"FLOWCAM_RTSP_ADDR": ":7000", "FLOWCAM_FPS": "10", "FLOWCAM_LOG_LEVEL": "debug"}, "",
 			func(c *Config) bool {
-				return c.RTSP.Addr == ":7000" && c.Streams[0].FPS == 10 && c.Log.Level == "debug"
+				return c.RTSP.Addr == ":7000" && c.Streams[0].FPS == 10 && c.Log.Level == LogLevel(slog.LevelDebug)
 			}},
 		{"flag beats env beats file", []string{"--fps", "5"}, map[string]string{"FLOWCAM_FPS": "6", "FLOWCAM_QUALITY": "60"},
 			"fps: 7\nquality: 70\nsize: 320x240\n",
@@ -142,6 +144,17 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{args: []string{"--fps", "0", "--quality", "0"}, want: []string{"fps = 0", "quality = 0"}},
 		{args: []string{"--encoder", "gpu"}, want: []string{`encoder = "gpu"`, "auto, libjpeg, hardware, passthrough"}},
 		{args: []string{"--encoder", "passthrough"}, want: []string{"encoder", "pattern source makes raw pictures"}},
+		{args: []string{"--pixel-format", "RGB3"}, want: []string{`v4l2.pixel_format = "RGB3"`, "auto, MJPG, YUYV"}},
+		{args: []string{"--log-format", "xml"}, want: []string{`log.format = "xml"`, "text, json"}},
+		{file: "idle: sometimes\n", want: []string{`idle = "sometimes"`, "keep, stop"}},
+		{file: "multiflow:\n  modes: [stripe, spray]\n", want: []string{`multiflow.modes[1]`, "spray", "stripe, duplicate, failover"}},
+		{file: "quality: fine\n", want: []string{`quality = "fine"`, "1 to 100"}},
+		{file: "rtsp:\n  session_timeout: soon\n", want: []string{`rtsp.session_timeout = "soon"`, "duration"}},
+		{file: "rtsp:\n  max_sessions: many\n", want: []string{`rtsp.max_sessions = "many"`, "whole number"}},
+		{file: "rtsp:\n  udp_ports: 80-90\n", want: []string{`rtsp.udp_ports = "80-90"`, "FIRST-LAST"}},
+		{file: "v4l2:\n  controls:\n    brightness: 99999999999\n", want: []string{"v4l2.controls.brightness = 99999999999"}},
+		{file: "streams:\n  - path: /a\n    encoder: gpu\n  - path: /b\n    size: 1x1\n", want: []string{`streams[0].encoder = "gpu"`, `streams[1].size = "1x1"`}},
+		{file: "colour: red\nrtsp:\n  adress: x\nfps: 0\n", want: []string{"colour: unknown key", "rtsp.adress: unknown key", "fps = 0"}},
 	}
 	for _, c := range cases {
 		args := c.args
@@ -158,6 +171,30 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 				t.Errorf("%v %q: error %q does not mention %q", c.args, c.file, err, w)
 			}
 		}
+	}
+}
+
+// TestResolveLeavesSettings: resolving computes the effective config and
+// leaves the decoded settings as they were read.
+func TestResolveLeavesSettings(t *testing.T) {
+	file := writeFile(t, "path: front\nstreams:\n  - path: /a/\n  - source: /dev/video0\n    path: b\n")
+	cfg, err := LoadConfig([]string{"--config", file}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := cfg.Settings
+	again := &Config{Settings: cfg.Settings}
+	if err := again.resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, again.Settings) || !reflect.DeepEqual(cfg.Streams, again.Streams) {
+		t.Fatalf("resolve changed the settings or is not a function of them:\n%+v\n%+v", before, again.Settings)
+	}
+	if cfg.Path != "front" || *cfg.List[0].Path != "/a/" || cfg.Streams[0].Path != "/a" || cfg.Streams[1].Path != "/b" {
+		t.Fatalf("settings %q %q, streams %+v", cfg.Path, *cfg.List[0].Path, cfg.Streams)
+	}
+	if cfg.Streams[1].Size != (capture.Size{Width: 1280, Height: 720}) || cfg.Settings.Size != (Size{}) {
+		t.Fatalf("a camera's size is the default in the stream, auto in the settings: %+v %v", cfg.Streams[1], cfg.Settings.Size)
 	}
 }
 

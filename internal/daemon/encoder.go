@@ -13,8 +13,6 @@ import (
 	"flowcam/platform/m2m"
 )
 
-var encoderChoices = []string{"auto", "libjpeg", "hardware", "passthrough"}
-
 // hardwareEncoder is what a board's JPEG engine offers (platform/m2m).
 type hardwareEncoder interface {
 	capture.Encoder
@@ -61,7 +59,7 @@ var errPassthrough = errors.New("encoder = passthrough: a raw frame is not encod
 // own MJPEG never holds an encoder context; when it fails in auto mode the
 // stream carries on with libjpeg-turbo.
 type streamEncoder struct {
-	mode    string
+	mode    Encoder
 	quality int
 	soft    *jpeg.Encoder
 	hw      hardware
@@ -76,7 +74,7 @@ func newStreamEncoder(sc StreamConfig, hw hardware, log *slog.Logger) (*streamEn
 	if err != nil {
 		return nil, err
 	}
-	if sc.Encoder == "hardware" && hw.open == nil {
+	if sc.Encoder == EncoderHardware && hw.open == nil {
 		return nil, fmt.Errorf("encoder = hardware: no hardware JPEG encoder: %s (use auto or libjpeg)", hw.reason)
 	}
 	return &streamEncoder{mode: sc.Encoder, quality: sc.Quality, soft: soft, hw: hw, log: log}, nil
@@ -85,9 +83,9 @@ func newStreamEncoder(sc StreamConfig, hw hardware, log *slog.Logger) (*streamEn
 // Encode implements capture.Encoder.
 func (e *streamEncoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) {
 	switch e.mode {
-	case "passthrough":
+	case EncoderPassthrough:
 		return dst, errPassthrough
-	case "libjpeg":
+	case EncoderLibjpeg:
 		return e.soft.Encode(dst, img)
 	}
 	if !e.tried {
@@ -96,13 +94,13 @@ func (e *streamEncoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) {
 	}
 	if e.dev != nil {
 		out, err := e.dev.Encode(dst, img)
-		if err == nil || e.mode == "hardware" {
+		if err == nil || e.mode == EncoderHardware {
 			return out, err
 		}
 		e.log.Warn("hardware JPEG encoder failed: libjpeg-turbo encodes from now on", "encoder", e.dev.Name(), "err", err)
 		e.dev.Close()
 		e.dev = nil
-	} else if e.devErr != nil && e.mode == "hardware" {
+	} else if e.devErr != nil && e.mode == EncoderHardware {
 		return dst, e.devErr
 	}
 	return e.soft.Encode(dst, img)

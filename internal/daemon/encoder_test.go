@@ -36,7 +36,7 @@ func TestStreamEncoderChoice(t *testing.T) {
 	hard := func(out []byte) bool { return string(out) == "HWJPEG" }
 	cases := []struct {
 		name    string
-		mode    string
+		mode    Encoder
 		hw      hardware
 		dev     *fakeHW
 		want    func([]byte) bool

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 	"reflect"
 	"sort"
 	"strings"
@@ -25,10 +26,7 @@ func (d *daemon) reload(load func() (*Config, error)) {
 	}
 	d.restartOnly(next)
 	d.reloadAccess(next)
-	var level = d.level.Level()
-	if err := level.UnmarshalText([]byte(next.Log.Level)); err == nil {
-		d.level.Set(level)
-	}
+	d.level.Set(slog.Level(next.Log.Level))
 	old := make(map[string]*running, len(d.streams))
 	for path, r := range d.streams {
 		old[path] = r

@@ -19,7 +19,6 @@ import (
 	"flowcam/internal/buildinfo"
 	"flowcam/platform/board"
 	"flowcam/platform/netif"
-	"flowcam/stream/format/multiflow"
 	"flowcam/stream/format/rtpjpeg"
 	"flowcam/stream/server/broadcast"
 	"flowcam/stream/server/rtspserver"
@@ -41,11 +40,9 @@ func printVersion(w io.Writer) {
 
 // newLogger logs at the level a reload may change later.
 func newLogger(c LogConfig, level *slog.LevelVar, w io.Writer) *slog.Logger {
-	var l slog.Level
-	l.UnmarshalText([]byte(c.Level))
-	level.Set(l)
+	level.Set(slog.Level(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
+	if c.Format == LogJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -83,11 +80,7 @@ func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
-	mf := &rtspserver.MultiflowConfig{MaxFlows: c.MaxFlows}
-	for _, m := range c.Modes {
-		mode, _ := multiflow.ParseMode(m) // validated with the config
-		mf.Modes = append(mf.Modes, mode)
-	}
+	mf := &rtspserver.MultiflowConfig{MaxFlows: c.MaxFlows, Modes: c.Modes}
 	if len(c.Interfaces) == 0 {
 		return mf, nil
 	}
@@ -118,7 +111,7 @@ func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, t
 	b := broadcast.New(pk, log)
 	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
 	feed := src
-	if sc.Idle == "stop" {
+	if sc.Idle == IdleStop {
 		watched := func() bool { return b.Stats().Viewers > 0 || (tap.viewers != nil && tap.viewers() > 0) }
 		if feed, err = onDemand(src, sc, cam, watched, log); err != nil {
 			return nil, nil, rtspserver.Stream{}, err
@@ -140,11 +133,16 @@ func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Sou
 		src, err := pattern.New(sc.Size, sc.FPS)
 		return src, sc.Size, sc.FPS, err
 	case strings.HasPrefix(sc.Source, "/dev/"):
-		if sc.Encoder == "passthrough" && cam.Format == 0 {
-			cam.Format = v4l2.MJPEG // the camera's own JPEG or nothing
+		format := v4l2.FourCC(cam.PixelFormat)
+		if sc.Encoder == EncoderPassthrough && format == 0 {
+			format = v4l2.MJPEG // the camera's own JPEG or nothing
 		}
-		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: cam.Format},
-			Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: cam.Controls_, Logger: log})
+		ctls, err := cam.Controls.Parse()
+		if err != nil {
+			return nil, capture.Size{}, 0, err
+		}
+		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: format},
+			Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: ctls, Logger: log})
 		return src, sc.Size, sc.FPS, err
 	}
 	src, err := file.New(file.Config{Path: sc.Source, Loop: sc.Loop, Rate: sc.Rate, Size: sc.Size, FPS: sc.FPS, Logger: log})

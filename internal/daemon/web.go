@@ -135,12 +135,12 @@ func (w *webSide) refresh(d *daemon) {
 // encoded/passthrough/transcoded counts tell what actually happened.
 func encoderName(sc StreamConfig, hw hardware) string {
 	switch {
-	case sc.Encoder == "passthrough":
-		return "passthrough"
-	case sc.Encoder == "libjpeg" || hw.open == nil:
-		return sc.Encoder + ": " + jpeg.Backend
+	case sc.Encoder == EncoderPassthrough:
+		return string(EncoderPassthrough)
+	case sc.Encoder == EncoderLibjpeg || hw.open == nil:
+		return string(sc.Encoder) + ": " + jpeg.Backend
 	}
-	return sc.Encoder + ": " + hw.name
+	return string(sc.Encoder) + ": " + hw.name
 }
 
 // status is the web.StatusSource: the view plus live counters.

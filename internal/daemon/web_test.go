@@ -1,9 +1,10 @@
 package daemon
 
 import (
-	"flowcam/stream/server/flowsend"
 	"testing"
 	"time"
+
+	"flowcam/stream/server/flowsend"
 
 	"flowcam/stream/format/multiflow"
 	"flowcam/stream/server/rtspserver"

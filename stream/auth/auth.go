@@ -123,15 +123,22 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
+// Defaults for Config fields left zero.
+const (
+	DefaultNonceLifetime = 5 * time.Minute
+	DefaultMaxFailures   = 5
+	DefaultFailureWindow = time.Minute
+)
+
 func setDefaults(c *Config) {
 	if c.NonceLifetime <= 0 {
-		c.NonceLifetime = 5 * time.Minute
+		c.NonceLifetime = DefaultNonceLifetime
 	}
 	if c.MaxFailures <= 0 {
-		c.MaxFailures = 5
+		c.MaxFailures = DefaultMaxFailures
 	}
 	if c.FailureWindow <= 0 {
-		c.FailureWindow = time.Minute
+		c.FailureWindow = DefaultFailureWindow
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -1,9 +1,10 @@
 package pull
 
 import (
-	"flowcam/stream/client/flowrecv"
 	"math"
 	"time"
+
+	"flowcam/stream/client/flowrecv"
 
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/rtspclient"

@@ -7,13 +7,14 @@ package pull
 import (
 	"context"
 	"errors"
-	"flowcam/stream/client/flowrecv"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"time"
+
+	"flowcam/stream/client/flowrecv"
 
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/rtspclient"
@@ -28,6 +29,31 @@ type Path struct {
 	ListenPacket func(network, address string) (net.PacketConn, error)
 }
 
+// Transport is how a plain (single-flow) pull carries media.
+type Transport string
+
+const (
+	UDP Transport = "udp" // RTP/AVP over UDP: lowest latency, adapts to the path
+	TCP Transport = "tcp" // interleaved in the RTSP connection: through firewalls
+)
+
+// UnmarshalText accepts udp or tcp, so a bad value is refused where it is
+// read; "" is UDP.
+func (t *Transport) UnmarshalText(b []byte) error {
+	switch v := Transport(b); v {
+	case UDP, TCP:
+		*t = v
+	case "":
+		*t = UDP
+	default:
+		return fmt.Errorf("%q: accepted values are udp, tcp", b)
+	}
+	return nil
+}
+
+// MarshalText writes the transport's name.
+func (t Transport) MarshalText() ([]byte, error) { return []byte(t), nil }
+
 // Config describes one pull.
 type Config struct {
 	URL       string
@@ -35,7 +61,7 @@ type Config struct {
 	Via       []Path         // client paths, used by subnet or in turn
 	Mode      multiflow.Mode // with ModeSet, the mode to ask for
 	ModeSet   bool
-	Transport string // plain RTSP: "udp" (default) or "tcp"
+	Transport Transport // plain RTSP: UDP (the default) or TCP
 	// Latency is the play-out delay's maximum (adaptive) or the delay
 	// itself (FixedLatency); playout.DefaultLatency when 0.
 	Latency      time.Duration
@@ -127,7 +153,7 @@ func setup(ctx context.Context, c *rtspclient.Client, d *rtspclient.Description,
 		cfg.Logger.Warn("server has no multi-flow: pulling one plain flow", "reason", err)
 		rep.Fallback = err.Error()
 	}
-	if cfg.Transport == "tcp" {
+	if cfg.Transport == TCP {
 		rep.Transport = "tcp"
 		return setupTCP(ctx, c, d)
 	}

@@ -1,10 +1,11 @@
 package pull
 
 import (
-	"flowcam/stream/client/flowrecv"
 	"net/url"
 	"slices"
 	"time"
+
+	"flowcam/stream/client/flowrecv"
 
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/rtspclient"

@@ -2,13 +2,14 @@ package pull
 
 import (
 	"context"
-	"flowcam/stream/client/flowrecv"
 	"net"
 	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"flowcam/stream/client/flowrecv"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"

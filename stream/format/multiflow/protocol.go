@@ -76,6 +76,20 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("multiflow: unknown mode %q (accepted: stripe, duplicate, failover)", s)
 }
 
+// UnmarshalText reads a mode name, so a configuration refuses an unknown
+// mode where it reads it.
+func (m *Mode) UnmarshalText(b []byte) error {
+	v, err := ParseMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// MarshalText writes the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
 // Request is the Multiflow header of a client's SETUP.
 type Request struct {
 	Flows int

@@ -32,22 +32,27 @@ type Guard struct {
 	UDPPorts [2]int
 }
 
+// DefaultGuard holds the limits a Guard field left zero gets.
+var DefaultGuard = Guard{MaxSessions: 64, MaxSessionsPerIP: 16, MaxConns: 256, MaxConnsPerIP: 32,
+	RequestsPerSecond: 20, RequestTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+
 func (g *Guard) setDefaults() {
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
 		}
 	}
-	def(&g.MaxSessions, 64)
-	def(&g.MaxSessionsPerIP, 16)
-	def(&g.MaxConns, 256)
-	def(&g.MaxConnsPerIP, 32)
-	def(&g.RequestsPerSecond, 20)
+	d := DefaultGuard
+	def(&g.MaxSessions, d.MaxSessions)
+	def(&g.MaxSessionsPerIP, d.MaxSessionsPerIP)
+	def(&g.MaxConns, d.MaxConns)
+	def(&g.MaxConnsPerIP, d.MaxConnsPerIP)
+	def(&g.RequestsPerSecond, d.RequestsPerSecond)
 	if g.RequestTimeout <= 0 {
-		g.RequestTimeout = 10 * time.Second
+		g.RequestTimeout = d.RequestTimeout
 	}
 	if g.IdleTimeout <= 0 {
-		g.IdleTimeout = 60 * time.Second
+		g.IdleTimeout = d.IdleTimeout
 	}
 }
 

@@ -34,9 +34,13 @@ type FlowPath struct {
 	ListenPacket func(network, address string) (net.PacketConn, error)
 }
 
+// DefaultMaxFlows is how many flows a session may have unless configured:
+// two radios and two wired paths.
+const DefaultMaxFlows = 4
+
 func (m *MultiflowConfig) setDefaults() {
 	if m.MaxFlows <= 0 {
-		m.MaxFlows = 4
+		m.MaxFlows = DefaultMaxFlows
 	}
 	m.MaxFlows = min(m.MaxFlows, multiflow.MaxFlows)
 	if len(m.Modes) == 0 {

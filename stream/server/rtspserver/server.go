@@ -47,18 +47,27 @@ type Config struct {
 	Guard Guard
 }
 
+// Defaults for Config fields left zero; flowcamd's configuration starts
+// from these too.
+const (
+	DefaultSessionTimeout = 60 * time.Second
+	DefaultRTCPInterval   = 5 * time.Second
+	DefaultWriteTimeout   = 5 * time.Second
+	DefaultQueueDepth     = 4
+)
+
 func (c *Config) setDefaults() {
 	if c.SessionTimeout <= 0 {
-		c.SessionTimeout = 60 * time.Second
+		c.SessionTimeout = DefaultSessionTimeout
 	}
 	if c.RTCPInterval <= 0 {
-		c.RTCPInterval = 5 * time.Second
+		c.RTCPInterval = DefaultRTCPInterval
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 5 * time.Second
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.QueueDepth <= 0 {
-		c.QueueDepth = 4
+		c.QueueDepth = DefaultQueueDepth
 	}
 	if c.ServerName == "" {
 		c.ServerName = "flowcam"

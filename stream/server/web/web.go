@@ -19,6 +19,13 @@ import (
 	"time"
 )
 
+// Defaults for what the options set: a browser that takes nothing for
+// 10 s is gone; 32 MJPEG viewers each cost a goroutine and a frame buffer.
+const (
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultMaxViewers   = 32
+)
+
 // Option adjusts a Server.
 type Option func(*Server)
 
@@ -64,7 +71,7 @@ func New(src StatusSource, hub *Hub, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{src: src, hub: hub, log: log, writeTimeout: 10 * time.Second, maxViewers: 32}
+	s := &Server{src: src, hub: hub, log: log, writeTimeout: DefaultWriteTimeout, maxViewers: DefaultMaxViewers}
 	for _, o := range opts {
 		o(s)
 	}

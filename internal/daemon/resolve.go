@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"flowcam/capture"
+	"flowcam/stream/format/multiflow"
+	"flowcam/stream/format/rtpjpeg"
+)
+
+// problems collects every configuration error, so one run reports them all.
+type problems []error
+
+// bad records that key holds val, and says what it accepts.
+func (p *problems) bad(key string, val any, accepted string) {
+	*p = append(*p, fmt.Errorf("%s = %v: %s", key, val, accepted))
+}
+
+// resolve checks what no single value's type can (ranges that depend on
+// the key, combinations of keys) and computes what the daemon runs with:
+// the streams with the top-level keys applied.
+// The decoded settings are left as they were read.
+func (c *Config) resolve() error {
+	var p problems
+	s := &c.Settings
+	s.checkListeners(&p)
+	s.checkLimits(&p)
+	s.checkAccess(&p)
+	s.checkGuard(&p)
+	if _, err := s.V4L2.Controls.Parse(); err != nil {
+		p = append(p, err)
+	}
+	c.Streams = s.streams(&p)
+	return errors.Join(p...)
+}
+
+func (s *Settings) checkListeners(p *problems) {
+	if _, port, err := net.SplitHostPort(s.RTSP.Addr); err != nil || !validPort(port) {
+		p.bad("rtsp.addr", quote(s.RTSP.Addr), "must be host:port or :port, e.g. :8554")
+	}
+	if _, port, err := net.SplitHostPort(s.HTTP.Addr); s.HTTP.Addr != "" && (err != nil || !validPort(port)) {
+		p.bad("http.addr", quote(s.HTTP.Addr), `must be host:port or :port, e.g. :8080, or "" for no HTTP`)
+	}
+	if s.HTTP.MaxViewers < 1 {
+		p.bad("http.max_viewers", s.HTTP.MaxViewers, "must be at least 1, e.g. 32")
+	}
+}
+
+func (s *Settings) checkLimits(p *problems) {
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{{"rtsp.session_timeout", s.RTSP.SessionTimeout}, {"rtsp.rtcp_interval", s.RTSP.RTCPInterval},
+		{"rtsp.write_timeout", s.RTSP.WriteTimeout}, {"http.write_timeout", s.HTTP.WriteTimeout}} {
+		if d.val <= 0 {
+			p.bad(d.key, d.val, "must be a positive duration, e.g. 60s")
+		}
+	}
+	if s.RTSP.MTU < rtpjpeg.MinMTU || s.RTSP.MTU > rtpjpeg.MaxMTU {
+		p.bad("rtsp.mtu", s.RTSP.MTU, fmt.Sprintf("must be from %d to %d bytes", rtpjpeg.MinMTU, rtpjpeg.MaxMTU))
+	}
+	if s.RTSP.QueueFrames < 1 || s.RTSP.QueueFrames > 100 {
+		p.bad("rtsp.queue_frames", s.RTSP.QueueFrames, "must be from 1 to 100")
+	}
+	if s.Multiflow.MaxFlows < 1 || s.Multiflow.MaxFlows > multiflow.MaxFlows {
+		p.bad("multiflow.max_flows", s.Multiflow.MaxFlows, fmt.Sprintf("must be from 1 to %d", multiflow.MaxFlows))
+	}
+	if v := s.V4L2; v.Buffers < 2 || v.Buffers > 32 {
+		p.bad("v4l2.buffers", v.Buffers, "must be from 2 to 32")
+	}
+	if s.V4L2.Watchdog < 100*time.Millisecond {
+		p.bad("v4l2.watchdog", s.V4L2.Watchdog, "must be at least 100ms, e.g. 2s")
+	}
+}
+
+// streams applies the top-level stream keys to each entry of the streams
+// list (or makes the single default stream) and checks them.
+func (s *Settings) streams(p *problems) []StreamConfig {
+	entries := s.List
+	if len(entries) == 0 {
+		entries = []StreamEntry{{}}
+	}
+	var out []StreamConfig
+	seen := map[string]bool{}
+	for i, e := range entries {
+		prefix := ""
+		if len(s.List) > 0 {
+			prefix = fmt.Sprintf("streams[%d].", i)
+		}
+		sc := streamConfig(e.over(s.StreamKeys), prefix, p)
+		if seen[sc.Path] {
+			p.bad(prefix+"path", quote(sc.Path), "is used by another stream: paths must be unique")
+		}
+		seen[sc.Path] = true
+		out = append(out, sc)
+	}
+	return out
+}
+
+// over is k with the keys this entry sets replaced.
+func (e StreamEntry) over(k StreamKeys) StreamKeys {
+	if e.Path != nil {
+		k.Path = *e.Path
+	}
+	if e.Source != nil {
+		k.Source = *e.Source
+	}
+	if e.Size != nil {
+		k.Size = *e.Size
+	}
+	if e.FPS != nil {
+		k.FPS = *e.FPS
+	}
+	if e.Loop != nil {
+		k.Loop = *e.Loop
+	}
+	if e.Rate != nil {
+		k.Rate = *e.Rate
+	}
+	if e.Quality != nil {
+		k.Quality = *e.Quality
+	}
+	if e.Encoder != nil {
+		k.Encoder = *e.Encoder
+	}
+	if e.Idle != nil {
+		k.Idle = *e.Idle
+	}
+	return k
+}
+
+// streamConfig checks what the keys' types cannot and fills in the size
+// and rate of sources that have none of their own.
+func streamConfig(k StreamKeys, prefix string, p *problems) StreamConfig {
+	sc := StreamConfig{Path: "/" + strings.Trim(k.Path, "/"), Source: k.Source, Size: capture.Size(k.Size),
+		FPS: float64(k.FPS), Quality: int(k.Quality), Encoder: k.Encoder, Idle: k.Idle, Loop: k.Loop, Rate: float64(k.Rate)}
+	if sc.Path == "/" || strings.ContainsAny(sc.Path, " ?#") {
+		p.bad(prefix+"path", quote(k.Path), "must be a URL path such as /cam")
+	}
+	if sc.Source == "" {
+		p.bad(prefix+"source", quote(sc.Source), sourceHelp)
+	}
+	if sc.Encoder == EncoderPassthrough && sc.Source == "pattern" {
+		p.bad(prefix+"encoder", quote(string(sc.Encoder)), "the pattern source makes raw pictures, which must be encoded: use auto or libjpeg")
+	}
+	if sc.Source == "pattern" || strings.HasPrefix(sc.Source, "/dev/") {
+		// Pattern and cameras have no size of their own to fall back on.
+		if sc.Size == (capture.Size{}) {
+			sc.Size = defaultSize
+		}
+		if sc.FPS == 0 {
+			sc.FPS = defaultFPS
+		}
+	}
+	return sc
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func quote(s string) string { return strconv.Quote(s) }

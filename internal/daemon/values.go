@@ -1,0 +1,262 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+
+	"flowcam/capture"
+	"flowcam/capture/v4l2"
+)
+
+// The types below are configuration values that check themselves as they
+// are decoded (encoding.TextUnmarshaler), so a bad value is refused where
+// it is read, with the key (added by the loader) and what it accepts.
+
+// valueError is a refused value: what was given and what is accepted.
+type valueError struct {
+	given    string
+	accepted string
+}
+
+func (e *valueError) Error() string { return shown(e.given) + ": " + e.accepted }
+
+// shown prints a value the way a user would write it: numbers bare,
+// anything else quoted so that "" and " x" are visible.
+func shown(v string) string {
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return strconv.Quote(v)
+}
+
+func refuse(b []byte, accepted string) error {
+	return &valueError{given: string(b), accepted: accepted}
+}
+
+// choice decodes one of a fixed set of words.
+func choice(b []byte, set ...string) (string, error) {
+	for _, s := range set {
+		if string(b) == s {
+			return s, nil
+		}
+	}
+	return "", refuse(b, "accepted values are "+strings.Join(set, ", "))
+}
+
+// LogLevel is log.level: debug, info, warn or error.
+type LogLevel slog.Level
+
+func (l *LogLevel) UnmarshalText(b []byte) error {
+	s, err := choice(b, "debug", "info", "warn", "error")
+	if err != nil {
+		return err
+	}
+	var v slog.Level
+	v.UnmarshalText([]byte(s)) // every word above is one slog knows
+	*l = LogLevel(v)
+	return nil
+}
+
+func (l LogLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+func (l LogLevel) String() string               { return strings.ToLower(slog.Level(l).String()) }
+
+// LogFormat is log.format.
+type LogFormat string
+
+const (
+	LogText LogFormat = "text"
+	LogJSON LogFormat = "json"
+)
+
+func (f *LogFormat) UnmarshalText(b []byte) error {
+	s, err := choice(b, string(LogText), string(LogJSON))
+	*f = LogFormat(s)
+	return err
+}
+
+// Encoder is a stream's JPEG encoder choice.
+type Encoder string
+
+const (
+	EncoderAuto        Encoder = "auto"        // the board's engine if there is one, else libjpeg
+	EncoderLibjpeg     Encoder = "libjpeg"     // libjpeg-turbo (Go's image/jpeg without cgo)
+	EncoderHardware    Encoder = "hardware"    // the board's engine, or fail
+	EncoderPassthrough Encoder = "passthrough" // the camera's or file's own JPEG, never re-encoded
+)
+
+func (e *Encoder) UnmarshalText(b []byte) error {
+	s, err := choice(b, string(EncoderAuto), string(EncoderLibjpeg), string(EncoderHardware), string(EncoderPassthrough))
+	*e = Encoder(s)
+	return err
+}
+
+// Idle is what a stream's source does while nobody watches.
+type Idle string
+
+const (
+	IdleKeep Idle = "keep" // keep capturing: the first picture is instant
+	IdleStop Idle = "stop" // close the source (a camera's LED goes off) until a viewer comes
+)
+
+func (i *Idle) UnmarshalText(b []byte) error {
+	s, err := choice(b, string(IdleKeep), string(IdleStop))
+	*i = Idle(s)
+	return err
+}
+
+// PixelFormat is v4l2.pixel_format; zero means auto (the daemon's order
+// of preference).
+type PixelFormat v4l2.FourCC
+
+func (p *PixelFormat) UnmarshalText(b []byte) error {
+	if strings.EqualFold(string(b), "auto") {
+		*p = 0
+		return nil
+	}
+	f, err := v4l2.ParseFourCC(string(b))
+	if err != nil {
+		return refuse(b, "accepted values are auto, MJPG, YUYV, UYVY, NV12, YU12")
+	}
+	*p = PixelFormat(f)
+	return nil
+}
+
+func (p PixelFormat) MarshalText() ([]byte, error) {
+	if p == 0 {
+		return []byte("auto"), nil
+	}
+	return []byte(v4l2.FourCC(p).String()), nil
+}
+
+// Size is a stream's picture size; zero means auto (a file's own, else
+// the default).
+type Size capture.Size
+
+func (s *Size) UnmarshalText(b []byte) error {
+	const help = "must be auto or WIDTHxHEIGHT with multiples of 8 from 8 to 2040, e.g. 1280x720"
+	if string(b) == "auto" {
+		*s = Size{}
+		return nil
+	}
+	w, h, ok := strings.Cut(strings.ToLower(string(b)), "x")
+	width, err1 := strconv.Atoi(w)
+	height, err2 := strconv.Atoi(h)
+	v := capture.Size{Width: width, Height: height}
+	if !ok || err1 != nil || err2 != nil || v.Validate() != nil {
+		return refuse(b, help)
+	}
+	*s = Size(v)
+	return nil
+}
+
+func (s Size) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s Size) String() string {
+	if s == (Size{}) {
+		return "auto"
+	}
+	return capture.Size(s).String()
+}
+
+// FPS is a stream's frame rate; zero means auto (a file's own, else the
+// default).
+type FPS float64
+
+func (f *FPS) UnmarshalText(b []byte) error {
+	if string(b) == "auto" {
+		*f = 0
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || !(v > 0 && v <= 1000) {
+		return refuse(b, "must be auto or a number above 0 and at most 1000, e.g. 25")
+	}
+	*f = FPS(v)
+	return nil
+}
+
+func (f FPS) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+func (f FPS) String() string {
+	if f == 0 {
+		return "auto"
+	}
+	return strconv.FormatFloat(float64(f), 'g', -1, 64)
+}
+
+// Quality is a JPEG quality, 1 to 100.
+type Quality int
+
+func (q *Quality) UnmarshalText(b []byte) error {
+	v, err := strconv.Atoi(string(b))
+	if err != nil || v < 1 || v > 100 {
+		return refuse(b, "must be a whole number from 1 to 100, e.g. 80")
+	}
+	*q = Quality(v)
+	return nil
+}
+
+// Rate is a file's playback speed factor.
+type Rate float64
+
+func (r *Rate) UnmarshalText(b []byte) error {
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || !(v > 0 && v <= 16) {
+		return refuse(b, "must be a speed factor above 0 and at most 16, e.g. 1 or 0.5")
+	}
+	*r = Rate(v)
+	return nil
+}
+
+// PortRange is rtsp.udp_ports: the inclusive range media sockets bind in;
+// zero means any port the kernel picks.
+type PortRange [2]int
+
+func (p *PortRange) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*p = PortRange{}
+		return nil
+	}
+	lo, hi, ok := strings.Cut(string(b), "-")
+	first, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	last, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if !ok || err1 != nil || err2 != nil || first < 1024 || last > 65535 || last-first < 3 {
+		return refuse(b, `must be FIRST-LAST with 1024 <= FIRST, LAST <= 65535 and room for two pairs, e.g. "30000-30999", or ""`)
+	}
+	*p = PortRange{first, last}
+	return nil
+}
+
+func (p PortRange) MarshalText() ([]byte, error) {
+	if p == (PortRange{}) {
+		return nil, nil
+	}
+	return fmt.Appendf(nil, "%d-%d", p[0], p[1]), nil
+}
+
+// Controls is v4l2.controls: control names to values, checked against
+// the names V4L2 knows.
+type Controls map[string]int64
+
+// Parse turns the map into controls, in name order, or says which one is
+// wrong.
+func (c Controls) Parse() ([]v4l2.Control, error) {
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []v4l2.Control
+	for _, n := range names {
+		v := c[n]
+		ctl, err := v4l2.ParseControl(fmt.Sprintf("%s=%d", n, v))
+		if err != nil || v < -1<<31 || v > 1<<31-1 {
+			return nil, fmt.Errorf("v4l2.controls.%s = %d: must be an integer the camera accepts", n, v)
+		}
+		out = append(out, ctl)
+	}
+	return out, nil
+}
