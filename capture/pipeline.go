@@ -40,13 +40,13 @@ var ErrCorrupt = errors.New("corrupt JPEG")
 
 // Stats are the pipeline's running counters.
 type Stats struct {
-	Captured    uint64        // frames delivered by the source
-	Encoded     uint64        // raw frames compressed by the encoder
-	Passthrough uint64        // source JPEGs sent as they came
-	Transcoded  uint64        // source JPEGs re-encoded
-	Dropped     uint64        // frames lost to encoder errors or corrupt source JPEG
-	SourceErrs  uint64        // failed reads from the source
-	EncodeTime  time.Duration // total time spent encoding and transcoding
+	Captured    uint64        `json:"captured"`       // frames delivered by the source
+	Encoded     uint64        `json:"encoded"`        // raw frames compressed by the encoder
+	Passthrough uint64        `json:"passthrough"`    // source JPEGs sent as they came
+	Transcoded  uint64        `json:"transcoded"`     // source JPEGs re-encoded
+	Dropped     uint64        `json:"dropped"`        // frames lost to encoder errors or corrupt source JPEG
+	SourceErrs  uint64        `json:"source_errors"`  // failed reads from the source
+	EncodeTime  time.Duration `json:"encode_time_ns"` // total time spent encoding and transcoding
 }
 
 // Option adjusts a Pipeline.

@@ -3,6 +3,7 @@ package pull
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	stdjpeg "image/jpeg"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"flowcam/internal/testutil/feeder"
+	"flowcam/internal/testutil/snakecase"
 	"flowcam/stream/client/playout"
 	"flowcam/stream/format/multiflow"
 	"flowcam/stream/format/rtpjpeg"
@@ -65,7 +67,7 @@ func TestPull(t *testing.T) {
 		{"stripe", withMF, Config{Flows: 2}, "multiflow", false, 2},
 		{"duplicate", withMF, Config{Flows: 3, Mode: multiflow.Duplicate, ModeSet: true}, "multiflow", false, 3},
 		{"plain udp", withMF, Config{}, "udp", false, 1},
-		{"plain tcp", withMF, Config{Transport: "tcp"}, "tcp", false, 1},
+		{"plain tcp", withMF, Config{Transport: TCP}, "tcp", false, 1},
 		{"fallback", plainOnly, Config{Flows: 2}, "udp", true, 1},
 		{"fixed latency", withMF, Config{Flows: 2, FixedLatency: true}, "multiflow", false, 2},
 	}
@@ -81,6 +83,11 @@ func TestPull(t *testing.T) {
 			if rep.Transport != c.transport || (rep.Fallback != "") != c.fallback || len(rep.Paths) != c.flows {
 				t.Fatalf("transport %s fallback %q paths %d", rep.Transport, rep.Fallback, len(rep.Paths))
 			}
+			b, err := json.Marshal(rep) // what flowcam --stats-json writes
+			if err != nil {
+				t.Fatal(err)
+			}
+			snakecase.Check(t, b)
 			if rep.FramesComplete < 30 || rep.FramesLost != 0 || uint64(sink.frames) != rep.FramesComplete || snaps == 0 {
 				t.Fatalf("report %+v, sink %d frames, %d snapshots", rep, sink.frames, snaps)
 			}

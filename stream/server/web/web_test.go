@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"flowcam/capture"
+	"flowcam/internal/testutil/snakecase"
 )
 
 // fakeDaemon is a StatusSource whose status a test sets.
@@ -580,6 +581,7 @@ func TestStatusPage(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 {
 		t.Fatalf("status.json: %d %v", code, err)
 	}
+	snakecase.Check(t, []byte(body))
 	if len(st.Sessions) != 2 || st.Sessions[1].Flows[1].Interface != "wlan0" || st.Uptime < 3599 ||
 		st.Paths[0].Pipeline.Captured != 100 || st.Sessions[0].Rate == nil || st.Sessions[0].Rate.Reason != "capacity" ||
 		st.Sessions[1].Flows[1].Capacity != 2.5e6 {
