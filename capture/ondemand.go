@@ -42,6 +42,9 @@ func NewOnDemand(open func() (Source, error), wanted func() bool, idleAfter time
 	if err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	d := &OnDemand{open: open, wanted: wanted, idleAfter: idleAfter, poll: 100 * time.Millisecond,
 		beat: time.Second, now: time.Now, log: log, src: src}
 	d.lastWanted = d.now()

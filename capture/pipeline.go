@@ -97,6 +97,9 @@ type Pipeline struct {
 // pipeline's goroutine and must copy what it keeps: the frame's buffers are
 // reused as soon as it returns.
 func NewPipeline(src Source, enc Encoder, sink func(*Frame), log *slog.Logger, opts ...Option) *Pipeline {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	p := &Pipeline{src: src, enc: enc, sink: sink, log: log, now: time.Now}
 	for _, o := range opts {
 		o(p)

@@ -76,7 +76,7 @@ func TestPipeline(t *testing.T) {
 			cancel()
 		}
 	}
-	p := NewPipeline(src, tagEncoder{}, sink, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := NewPipeline(src, tagEncoder{}, sink, nil) // source errors are logged: nil discards
 	if err := p.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,13 @@ func WithTimeout(d time.Duration) SessionOption { return func(s *Session) { s.ti
 func WithBuffers(n int) SessionOption { return func(s *Session) { s.nbufs = n } }
 
 // WithLogger logs negotiation at debug level.
-func WithLogger(l *slog.Logger) SessionOption { return func(s *Session) { s.log = l } }
+func WithLogger(l *slog.Logger) SessionOption {
+	return func(s *Session) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
 
 // OpenSession opens an M2M node (either API). Configure it before Process.
 func OpenSession(path string, opts ...SessionOption) (*Session, error) {

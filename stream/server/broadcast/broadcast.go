@@ -58,8 +58,11 @@ type Broadcaster struct {
 	last *Unit
 }
 
-// New returns a broadcaster that packetizes with pk.
+// New returns a broadcaster that packetizes with pk; a nil log discards.
 func New(pk *rtpjpeg.Packetizer, log *slog.Logger) *Broadcaster {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	b := &Broadcaster{pk: pk, log: log, subs: make(map[*Subscriber]struct{})}
 	b.pool.New = func() any { return &Unit{pool: &b.pool} }
 	return b

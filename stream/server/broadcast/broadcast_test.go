@@ -124,7 +124,11 @@ func TestNewViewerStartsWithLatestFrame(t *testing.T) {
 }
 
 func TestRejectsFramesRTPCannotCarry(t *testing.T) {
-	b := newTestBroadcaster(t)
+	pk, err := rtpjpeg.NewPacketizer(1400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(pk, nil) // the rejection is logged: a nil logger must discard, not panic
 	s := b.Subscribe(4)
 	publish(b, []byte("not a jpeg"), 0)
 	if s.Next() != nil || b.Stats().Rejected != 1 {
