@@ -122,9 +122,10 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s) each, then a summary l
 	done; \
 	echo "== fuzz summary (FUZZTIME=$(FUZZTIME) per target)"; printf '%s' "$$summary"; exit $$fail
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, and no production function over 80 lines
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	$(GO) run ./internal/funclen -max 80 $$(git ls-files -co --exclude-standard '*.go' | grep -v '_test\.go$$')
 
 # --- Debian packages ----------------------------------------------------------
 # nfpm runs as a build tool at a pinned version, never linked into the

@@ -148,17 +148,7 @@ func scanJPEG(in *input, dst []byte, max int) ([]byte, error) {
 		case m >= 0xD0 && m <= 0xD7 || m == 0x01: // RSTn and TEM stand alone
 			continue
 		}
-		if err := in.full(two[:]); err != nil {
-			return dst, eof(err)
-		}
-		length := int(two[0])<<8 | int(two[1])
-		if length < 2 {
-			return dst, bad("marker 0xFF%02X with length %d", m, length)
-		}
-		dst = append(dst, two[:]...)
-		old := len(dst)
-		dst = append(dst, make([]byte, length-2)...)
-		if err := in.full(dst[old:]); err != nil {
+		if dst, err = appendSegment(in, dst, m); err != nil {
 			return dst, eof(err)
 		}
 		if m != 0xDA { // not SOS: no entropy-coded data follows
@@ -168,6 +158,22 @@ func scanJPEG(in *input, dst []byte, max int) ([]byte, error) {
 			return dst, eof(err)
 		}
 	}
+}
+
+// appendSegment appends the length and body of the segment of marker m.
+func appendSegment(in *input, dst []byte, m byte) ([]byte, error) {
+	var two [2]byte
+	if err := in.full(two[:]); err != nil {
+		return dst, err
+	}
+	length := int(two[0])<<8 | int(two[1])
+	if length < 2 {
+		return dst, &scanError{msg: fmt.Sprintf("marker 0xFF%02X with length %d", m, length)}
+	}
+	dst = append(dst, two[:]...)
+	old := len(dst)
+	dst = append(dst, make([]byte, length-2)...)
+	return dst, in.full(dst[old:])
 }
 
 // scanEntropy appends entropy-coded data up to (not including) the next

@@ -101,14 +101,38 @@ type mkvReader struct {
 }
 
 func openMatroska(src source) (*mkvReader, error) {
-	in := src.in
+	if err := readEBMLHeader(src.in); err != nil {
+		return nil, err
+	}
+	r := &mkvReader{source: src, scale: 1e6, segEnd: sizeUnknown, firstCluster: -1}
+	if err := r.findSegment(); err != nil {
+		return nil, err
+	}
+	var head mkvHead
+	if err := r.readSegmentHead(&head); err != nil {
+		return nil, err
+	}
+	if err := r.chooseTrack(head.tracks); err != nil {
+		return nil, err
+	}
+	if d := head.duration; d > 0 && d*float64(r.scale) < math.MaxInt64 {
+		r.info.Duration = time.Duration(d * float64(r.scale))
+	}
+	if err := r.Rewind(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// readEBMLHeader checks that the file is a Matroska or WebM document.
+func readEBMLHeader(in *input) error {
 	id, size, err := in.ebmlHeader()
 	if err != nil || id != idEBML || size == sizeUnknown || size > 4096 {
-		return nil, fmt.Errorf("%w: bad EBML header", ErrUnknownFormat)
+		return fmt.Errorf("%w: bad EBML header", ErrUnknownFormat)
 	}
 	hdr := make([]byte, size)
 	if err := in.full(hdr); err != nil {
-		return nil, fmt.Errorf("matroska: EBML header: %w", ErrTruncated)
+		return fmt.Errorf("matroska: EBML header: %w", ErrTruncated)
 	}
 	docType := "matroska"
 	if err := ebmlChildren(hdr, func(id uint32, b []byte) error {
@@ -117,101 +141,125 @@ func openMatroska(src source) (*mkvReader, error) {
 		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("%w: EBML header: %v", ErrUnknownFormat, err)
+		return fmt.Errorf("%w: EBML header: %v", ErrUnknownFormat, err)
 	}
 	if docType != "matroska" && docType != "webm" {
-		return nil, fmt.Errorf("%w: EBML document type %q", ErrUnknownFormat, docType)
+		return fmt.Errorf("%w: EBML document type %q", ErrUnknownFormat, docType)
 	}
-	r := &mkvReader{source: src, scale: 1e6, segEnd: sizeUnknown, firstCluster: -1}
-	for { // the Segment, after anything else at level 0 (Void)
+	return nil
+}
+
+// findSegment moves to the body of the Segment, past anything else at level
+// 0 (Void).
+func (r *mkvReader) findSegment() error {
+	in := r.in
+	for {
 		id, size, err := in.ebmlHeader()
 		if err != nil {
-			return nil, r.openErr(err, "no Segment")
+			return r.openErr(err, "no Segment")
 		}
 		if id == idSegment {
 			if size != sizeUnknown {
 				r.segEnd = in.pos + size
 			}
-			break
+			return nil
 		}
 		if size == sizeUnknown {
-			return nil, fmt.Errorf("matroska: level-0 element 0x%X of unknown size", id)
+			return fmt.Errorf("matroska: level-0 element 0x%X of unknown size", id)
 		}
 		if err := in.skip(size); err != nil {
-			return nil, err
+			return fmt.Errorf("matroska: %w", err)
 		}
 	}
-	var tracks []byte
-	var duration float64
-	for tracks == nil || r.firstCluster < 0 {
+}
+
+// mkvHead is what the segment says before its first cluster.
+type mkvHead struct {
+	tracks   []byte // the body of Tracks, nil until met
+	duration float64
+}
+
+// readSegmentHead reads the segment's children up to its first cluster and
+// its Tracks, whichever comes last.
+func (r *mkvReader) readSegmentHead(head *mkvHead) error {
+	in := r.in
+	for head.tracks == nil || r.firstCluster < 0 {
 		start := in.pos
 		if r.segEnd != sizeUnknown && start >= r.segEnd {
 			break
 		}
 		id, size, err := in.ebmlHeader()
-		if err == io.EOF && start >= in.size && tracks != nil && r.segEnd == sizeUnknown {
+		if err == io.EOF && start >= in.size && head.tracks != nil && r.segEnd == sizeUnknown {
 			break // a live file without clusters
 		}
 		if err != nil {
-			return nil, r.openErr(err, "reading the segment header")
+			return r.openErr(err, "reading the segment header")
 		}
 		if id == idCluster && r.firstCluster < 0 {
 			r.firstCluster = start
-			if tracks != nil {
+			if head.tracks != nil {
 				break
 			}
 		}
 		if size == sizeUnknown {
-			return nil, fmt.Errorf("matroska: element 0x%X of unknown size before the Tracks", id)
+			return fmt.Errorf("matroska: element 0x%X of unknown size before the Tracks", id)
 		}
+		if err := r.onSegmentHeadChild(head, id, size); err != nil {
+			return err
+		}
+	}
+	if head.tracks == nil {
+		return errors.New("matroska: no Tracks")
+	}
+	return nil
+}
+
+func (r *mkvReader) onSegmentHeadChild(head *mkvHead, id uint32, size int64) error {
+	if id != idInfo && id != idTracks {
+		if err := r.in.skip(size); err != nil {
+			return fmt.Errorf("matroska: %w", err)
+		}
+		return nil
+	}
+	b, err := r.readMaster(id, size)
+	if err != nil {
+		return err
+	}
+	if id == idTracks {
+		head.tracks = b
+		return nil
+	}
+	if err := ebmlChildren(b, func(id uint32, b []byte) error {
 		switch id {
-		case idInfo, idTracks:
-			if size > 16<<20 {
-				return nil, fmt.Errorf("matroska: element 0x%X of %d bytes", id, size)
+		case idTimecodeScale:
+			if v := ebmlUint(b); v > 0 && v <= math.MaxInt32 {
+				r.scale = int64(v)
 			}
-			if in.pos+size > in.size {
-				return nil, r.openErr(io.EOF, "reading the segment header")
-			}
-			b := make([]byte, size)
-			if err := in.full(b); err != nil {
-				return nil, r.openErr(err, "reading the segment header")
-			}
-			if id == idTracks {
-				tracks = b
-				continue
-			}
-			if err := ebmlChildren(b, func(id uint32, b []byte) error {
-				switch id {
-				case idTimecodeScale:
-					if v := ebmlUint(b); v > 0 && v <= math.MaxInt32 {
-						r.scale = int64(v)
-					}
-				case idDuration:
-					duration = ebmlFloat(b)
-				}
-				return nil
-			}); err != nil {
-				return nil, fmt.Errorf("matroska: Info: %w", err)
-			}
-		default:
-			if err := in.skip(size); err != nil {
-				return nil, err
-			}
+		case idDuration:
+			head.duration = ebmlFloat(b)
 		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("matroska: Info: %w", err)
 	}
-	if tracks == nil {
-		return nil, errors.New("matroska: no Tracks")
+	return nil
+}
+
+// readMaster reads the body of a master element that is kept in memory
+// (Info, Tracks), within a limit that no real file comes near.
+func (r *mkvReader) readMaster(id uint32, size int64) ([]byte, error) {
+	in := r.in
+	if size > 16<<20 {
+		return nil, fmt.Errorf("matroska: element 0x%X of %d bytes", id, size)
 	}
-	if err := r.chooseTrack(tracks); err != nil {
-		return nil, err
+	if in.pos+size > in.size {
+		return nil, r.openErr(io.EOF, "reading the segment header")
 	}
-	if duration > 0 && duration*float64(r.scale) < math.MaxInt64 {
-		r.info.Duration = time.Duration(duration * float64(r.scale))
+	b := make([]byte, size)
+	if err := in.full(b); err != nil {
+		return nil, r.openErr(err, "reading the segment header")
 	}
-	if err := r.Rewind(); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return b, nil
 }
 
 func (r *mkvReader) openErr(err error, what string) error {
@@ -233,68 +281,21 @@ type mkvTrack struct {
 }
 
 func (r *mkvReader) chooseTrack(b []byte) error {
-	var video []mkvTrack
-	err := ebmlChildren(b, func(id uint32, b []byte) error {
-		if id != idTrackEntry {
-			return nil
-		}
-		var t mkvTrack
-		err := ebmlChildren(b, func(id uint32, b []byte) error {
-			switch id {
-			case idTrackNumber:
-				t.number = ebmlUint(b)
-			case idTrackType:
-				t.typ = ebmlUint(b)
-			case idCodecID:
-				t.codec = ebmlString(b)
-			case idCodecPrivate:
-				t.private = b
-			case idDefaultDuration:
-				t.defaultDuration = ebmlUint(b)
-			case idVideo:
-				return ebmlChildren(b, func(id uint32, b []byte) error {
-					switch id {
-					case idPixelWidth:
-						t.width = ebmlUint(b)
-					case idPixelHeight:
-						t.height = ebmlUint(b)
-					}
-					return nil
-				})
-			case idContentEncodings:
-				return t.parseEncodings(b)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if t.typ == 1 {
-			if t.codec == "V_MS/VFW/FOURCC" && len(t.private) >= 20 {
-				t.codec += "/" + bitmapCodec(t.private[16:20])
-			}
-			video = append(video, t)
-		}
-		return nil
-	})
+	video, err := videoTracks(b)
 	if err != nil {
 		return fmt.Errorf("matroska: Tracks: %w", err)
 	}
 	if len(video) == 0 {
 		return errors.New("matroska: no video track")
 	}
-	isMJPEG := func(t mkvTrack) bool {
-		c, ok := strings.CutPrefix(t.codec, "V_MS/VFW/FOURCC/")
-		return t.codec == "V_MJPEG" || ok && isMJPEGFourCC(c)
-	}
 	t := video[0]
 	for _, v := range video {
-		if isMJPEG(v) {
+		if v.isMJPEG() {
 			t = v
 			break
 		}
 	}
-	if !isMJPEG(t) {
+	if !t.isMJPEG() {
 		return fmt.Errorf("%w: matroska track %d is %s", ErrNotMJPEG, t.number, t.codec)
 	}
 	if t.encoding != nil {
@@ -309,6 +310,65 @@ func (r *mkvReader) chooseTrack(b []byte) error {
 		r.info.FPS = 1e9 / float64(t.defaultDuration)
 	}
 	return nil
+}
+
+// videoTracks returns the video tracks of Tracks body b, in order.
+func videoTracks(b []byte) ([]mkvTrack, error) {
+	var video []mkvTrack
+	err := ebmlChildren(b, func(id uint32, b []byte) error {
+		if id != idTrackEntry {
+			return nil
+		}
+		var t mkvTrack
+		if err := ebmlChildren(b, t.onTrackEntry); err != nil {
+			return err
+		}
+		if t.typ == 1 {
+			if t.codec == "V_MS/VFW/FOURCC" && len(t.private) >= 20 {
+				t.codec += "/" + bitmapCodec(t.private[16:20])
+			}
+			video = append(video, t)
+		}
+		return nil
+	})
+	return video, err
+}
+
+func (t *mkvTrack) onTrackEntry(id uint32, b []byte) error {
+	switch id {
+	case idTrackNumber:
+		t.number = ebmlUint(b)
+	case idTrackType:
+		t.typ = ebmlUint(b)
+	case idCodecID:
+		t.codec = ebmlString(b)
+	case idCodecPrivate:
+		t.private = b
+	case idDefaultDuration:
+		t.defaultDuration = ebmlUint(b)
+	case idVideo:
+		return ebmlChildren(b, t.onVideo)
+	case idContentEncodings:
+		return t.parseEncodings(b)
+	}
+	return nil
+}
+
+func (t *mkvTrack) onVideo(id uint32, b []byte) error {
+	switch id {
+	case idPixelWidth:
+		t.width = ebmlUint(b)
+	case idPixelHeight:
+		t.height = ebmlUint(b)
+	}
+	return nil
+}
+
+// isMJPEG reports whether the track's frames are plain JPEG pictures, named
+// as Matroska does or through a VfW FourCC.
+func (t *mkvTrack) isMJPEG() bool {
+	c, ok := strings.CutPrefix(t.codec, "V_MS/VFW/FOURCC/")
+	return t.codec == "V_MJPEG" || ok && isMJPEGFourCC(c)
 }
 
 // parseEncodings handles ContentEncodings: header stripping is undone, any
@@ -372,144 +432,196 @@ func (r *mkvReader) Rewind() error {
 }
 
 func (r *mkvReader) Next() ([]byte, time.Duration, error) {
-	in := r.in
-	for {
-		if r.done {
-			return nil, 0, io.EOF
-		}
-		start := in.pos
-		if r.inCluster && r.clusterEnd != sizeUnknown && start >= r.clusterEnd {
-			r.inCluster = false
-		}
-		if r.segEnd != sizeUnknown && start >= r.segEnd {
-			r.done = true
-			return nil, 0, io.EOF
-		}
-		id, size, err := in.ebmlHeader()
-		switch {
-		case err == io.EOF && start >= in.size:
-			if r.segEnd > in.size || r.inCluster && r.clusterEnd > in.size {
-				return nil, 0, r.truncated("the segment ends %d bytes beyond the end of the file", max(r.segEnd, r.clusterEnd)-in.size)
-			}
-			r.done = true
-			return nil, 0, io.EOF
-		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			return nil, 0, r.truncated("element header at offset %d: the file ends there", start)
-		case err == errBadEBML:
-			return nil, 0, r.resync(start, "invalid element header at offset %d", start)
-		case err != nil:
-			return nil, 0, r.fail(err)
-		}
-		if r.inCluster && r.clusterEnd == sizeUnknown && isTopLevel(id) {
-			r.inCluster = false
-		}
-		end := int64(sizeUnknown)
-		if size != sizeUnknown {
-			end = in.pos + size
-			parentEnd := r.segEnd
-			if r.inCluster {
-				parentEnd = r.clusterEnd
-			}
-			// A cut cluster still holds the frames before the cut: enter it.
-			if end > in.size && id != idCluster && (parentEnd == sizeUnknown || parentEnd > in.size) {
-				return nil, 0, r.truncated("frame %d: element 0x%X at offset %d ends beyond the end of the file", r.n, id, start)
-			}
-			if parentEnd != sizeUnknown && end > parentEnd {
-				return nil, 0, r.resync(start, "element 0x%X at offset %d overruns its parent by %d bytes", id, start, end-parentEnd)
-			}
+	for !r.done {
+		e, err := r.element()
+		if err != nil {
+			return nil, 0, err
 		}
 		if !r.inCluster {
-			switch {
-			case id == idCluster:
-				r.inCluster, r.clusterEnd, r.clusterTC = true, end, 0
-				continue
-			case id == idEBML || id == idSegment:
-				// A second segment (chained recordings): only the first is read.
-				r.done = true
-				return nil, 0, io.EOF
-			case size == sizeUnknown:
-				return nil, 0, r.fail(fmt.Errorf("element 0x%X at offset %d has an unknown size", id, start))
-			}
-			if err := in.skip(size); err != nil {
-				return nil, 0, r.fail(err)
+			if err := r.onSegmentChild(e); err != nil {
+				return nil, 0, err
 			}
 			continue
 		}
-		if size == sizeUnknown {
-			return nil, 0, r.resync(start, "element 0x%X at offset %d has an unknown size inside a cluster", id, start)
-		}
-		switch id {
-		case idTimecode:
-			var b [8]byte
-			if size > 8 {
-				return nil, 0, r.resync(start, "cluster timestamp of %d bytes", size)
-			}
-			if err := in.full(b[:size]); err != nil {
-				return nil, 0, r.fail(err)
-			}
-			r.clusterTC = int64(ebmlUint(b[:size]))
-			continue
-		case idSimpleBlock:
-			track, n, err := in.ebmlVint()
-			if err != nil || int64(n) > size {
-				return nil, 0, r.resync(start, "block at offset %d: invalid track number", start)
-			}
-			if track != r.track {
-				if err := in.skip(size - int64(n)); err != nil {
-					return nil, 0, r.fail(err)
-				}
-				continue
-			}
-			if size-int64(n) > maxFrameSize {
-				if err := in.skip(size - int64(n)); err != nil {
-					return nil, 0, r.fail(err)
-				}
-				r.n++
-				return nil, 0, r.corrupt(r.n-1, "block at offset %d: size %d", start, size)
-			}
-			r.buf = grow(r.buf, int(size)-n)
-			if err := in.full(r.buf); err != nil {
-				return nil, 0, r.fail(err)
-			}
-			return r.frame(r.buf, start)
-		case idBlockGroup:
-			if size > maxFrameSize+4096 {
-				if err := in.skip(size); err != nil {
-					return nil, 0, r.fail(err)
-				}
-				r.n++
-				return nil, 0, r.corrupt(r.n-1, "block group at offset %d: size %d", start, size)
-			}
-			r.buf = grow(r.buf, int(size))
-			if err := in.full(r.buf); err != nil {
-				return nil, 0, r.fail(err)
-			}
-			var block []byte
-			if err := ebmlChildren(r.buf, func(id uint32, b []byte) error {
-				if id == idBlock && block == nil {
-					block = b
-				}
-				return nil
-			}); err != nil {
-				return nil, 0, r.corrupt(r.n, "block group at offset %d: %v", start, err)
-			}
-			if block == nil {
-				continue
-			}
-			track, n, ok := ebmlVintBytes(block)
-			if !ok {
-				return nil, 0, r.corrupt(r.n, "block at offset %d: invalid track number", start)
-			}
-			if track != r.track {
-				continue
-			}
-			return r.frame(block[n:], start)
-		default:
-			if err := in.skip(size); err != nil {
-				return nil, 0, r.fail(err)
-			}
+		if b, pts, err := r.onClusterChild(e); b != nil || err != nil {
+			return b, pts, err
 		}
 	}
+	return nil, 0, io.EOF
+}
+
+// mkvElement is an element header just read: its body starts at in.pos.
+type mkvElement struct {
+	id    uint32
+	start int64 // offset of the header
+	size  int64 // sizeUnknown or the size of the body
+	end   int64 // sizeUnknown or the offset after the body
+}
+
+// element reads the next element header of the segment, leaving a cluster
+// that has ended, and checks the element against the end of its parent
+// and of the file.
+func (r *mkvReader) element() (mkvElement, error) {
+	in := r.in
+	e := mkvElement{start: in.pos, end: sizeUnknown}
+	if r.inCluster && r.clusterEnd != sizeUnknown && e.start >= r.clusterEnd {
+		r.inCluster = false
+	}
+	if r.segEnd != sizeUnknown && e.start >= r.segEnd {
+		r.done = true
+		return e, io.EOF
+	}
+	var err error
+	e.id, e.size, err = in.ebmlHeader()
+	switch {
+	case err == io.EOF && e.start >= in.size:
+		if r.segEnd > in.size || r.inCluster && r.clusterEnd > in.size {
+			return e, r.truncated("the segment ends %d bytes beyond the end of the file", max(r.segEnd, r.clusterEnd)-in.size)
+		}
+		r.done = true
+		return e, io.EOF
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return e, r.truncated("element header at offset %d: the file ends there", e.start)
+	case err == errBadEBML:
+		return e, r.resync(e.start, "invalid element header at offset %d", e.start)
+	case err != nil:
+		return e, r.fail(err)
+	}
+	if r.inCluster && r.clusterEnd == sizeUnknown && isTopLevel(e.id) {
+		r.inCluster = false
+	}
+	if e.size == sizeUnknown {
+		return e, nil
+	}
+	e.end = in.pos + e.size
+	parentEnd := r.segEnd
+	if r.inCluster {
+		parentEnd = r.clusterEnd
+	}
+	// A cut cluster still holds the frames before the cut: enter it.
+	if e.end > in.size && e.id != idCluster && (parentEnd == sizeUnknown || parentEnd > in.size) {
+		return e, r.truncated("frame %d: element 0x%X at offset %d ends beyond the end of the file", r.n, e.id, e.start)
+	}
+	if parentEnd != sizeUnknown && e.end > parentEnd {
+		return e, r.resync(e.start, "element 0x%X at offset %d overruns its parent by %d bytes", e.id, e.start, e.end-parentEnd)
+	}
+	return e, nil
+}
+
+// onSegmentChild enters a cluster and skips any other child of the segment.
+func (r *mkvReader) onSegmentChild(e mkvElement) error {
+	switch {
+	case e.id == idCluster:
+		r.inCluster, r.clusterEnd, r.clusterTC = true, e.end, 0
+		return nil
+	case e.id == idEBML || e.id == idSegment:
+		// A second segment (chained recordings): only the first is read.
+		r.done = true
+		return io.EOF
+	case e.size == sizeUnknown:
+		return r.fail(fmt.Errorf("element 0x%X at offset %d has an unknown size", e.id, e.start))
+	}
+	if err := r.in.skip(e.size); err != nil {
+		return r.fail(err)
+	}
+	return nil
+}
+
+// onClusterChild returns the frame of a block of our track, an error, or
+// neither when reading must go on.
+func (r *mkvReader) onClusterChild(e mkvElement) ([]byte, time.Duration, error) {
+	if e.size == sizeUnknown {
+		return nil, 0, r.resync(e.start, "element 0x%X at offset %d has an unknown size inside a cluster", e.id, e.start)
+	}
+	switch e.id {
+	case idTimecode:
+		return nil, 0, r.onTimecode(e)
+	case idSimpleBlock:
+		return r.onSimpleBlock(e)
+	case idBlockGroup:
+		return r.onBlockGroup(e)
+	}
+	if err := r.in.skip(e.size); err != nil {
+		return nil, 0, r.fail(err)
+	}
+	return nil, 0, nil
+}
+
+func (r *mkvReader) onTimecode(e mkvElement) error {
+	var b [8]byte
+	if e.size > 8 {
+		return r.resync(e.start, "cluster timestamp of %d bytes", e.size)
+	}
+	if err := r.in.full(b[:e.size]); err != nil {
+		return r.fail(err)
+	}
+	r.clusterTC = int64(ebmlUint(b[:e.size]))
+	return nil
+}
+
+// onSimpleBlock reads the block only when it is our track's, after its
+// track number.
+func (r *mkvReader) onSimpleBlock(e mkvElement) ([]byte, time.Duration, error) {
+	in := r.in
+	track, n, err := in.ebmlVint()
+	if err != nil || int64(n) > e.size {
+		return nil, 0, r.resync(e.start, "block at offset %d: invalid track number", e.start)
+	}
+	rest := e.size - int64(n)
+	if track != r.track {
+		if err := in.skip(rest); err != nil {
+			return nil, 0, r.fail(err)
+		}
+		return nil, 0, nil
+	}
+	if rest > maxFrameSize {
+		if err := in.skip(rest); err != nil {
+			return nil, 0, r.fail(err)
+		}
+		r.n++
+		return nil, 0, r.corrupt(r.n-1, "block at offset %d: size %d", e.start, e.size)
+	}
+	r.buf = grow(r.buf, int(rest))
+	if err := in.full(r.buf); err != nil {
+		return nil, 0, r.fail(err)
+	}
+	return r.frame(r.buf, e.start)
+}
+
+// onBlockGroup reads the whole group, bounded by the frame size limit, to
+// find its Block.
+func (r *mkvReader) onBlockGroup(e mkvElement) ([]byte, time.Duration, error) {
+	if e.size > maxFrameSize+4096 {
+		if err := r.in.skip(e.size); err != nil {
+			return nil, 0, r.fail(err)
+		}
+		r.n++
+		return nil, 0, r.corrupt(r.n-1, "block group at offset %d: size %d", e.start, e.size)
+	}
+	r.buf = grow(r.buf, int(e.size))
+	if err := r.in.full(r.buf); err != nil {
+		return nil, 0, r.fail(err)
+	}
+	var block []byte
+	if err := ebmlChildren(r.buf, func(id uint32, b []byte) error {
+		if id == idBlock && block == nil {
+			block = b
+		}
+		return nil
+	}); err != nil {
+		return nil, 0, r.corrupt(r.n, "block group at offset %d: %v", e.start, err)
+	}
+	if block == nil {
+		return nil, 0, nil
+	}
+	track, n, ok := ebmlVintBytes(block)
+	if !ok {
+		return nil, 0, r.corrupt(r.n, "block at offset %d: invalid track number", e.start)
+	}
+	if track != r.track {
+		return nil, 0, nil
+	}
+	return r.frame(block[n:], e.start)
 }
 
 // frame finishes a block of our track: b is what follows the track number.

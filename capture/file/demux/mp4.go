@@ -1,7 +1,6 @@
 package demux
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,10 +9,11 @@ import (
 	"github.com/abema/go-mp4"
 )
 
-// MP4 and QuickTime files are parsed with github.com/abema/go-mp4: its
-// ReadBoxStructure walks the box tree (seeking past mdat, never loading
-// it), and its box types decode the tables we need: mdhd, hdlr, stts, ctts,
-// stsc, stsz, stco/co64, and for fragmented files trex, tfhd, tfdt, trun.
+// MP4 and QuickTime files are parsed with github.com/abema/go-mp4: we walk
+// the box tree with its box header reader (seeking past mdat, never loading
+// it, see mp4box.go), and its box types decode the tables we need: mdhd,
+// hdlr, stts, ctts, stsc, stsz, stco/co64, and for fragmented files trex,
+// tfhd, tfdt, trun.
 // Its Probe helper is not used: it recognizes only avc1/mp4a sample entries,
 // ignores a constant stsz sample size and builds one heap object per sample.
 // Sample entries go-mp4 does not know ('jpeg', 'mjpa') are read by hand
@@ -99,187 +99,44 @@ type mp4Reader struct {
 	lastFragEnd uint64 // end of the previous track fragment's data
 }
 
-func openMP4(f file, src source, o options) (r Reader, err error) {
-	defer func() {
-		if p := recover(); p != nil { // go-mp4 meets a file it did not expect
-			r, err = nil, fmt.Errorf("mp4: malformed file: %v", p)
+func openMP4(f file, src source, o options) (Reader, error) {
+	p := &mp4Parser{f: f, trex: map[uint32]*mp4.Trex{}}
+	if err := p.parse(); err != nil {
+		return nil, p.openErr(err, uint64(src.in.size))
+	}
+	if !p.sawMoov {
+		return recoverMP4(f, src, p.mdat, o)
+	}
+	t, err := chooseMP4Track(p.tracks)
+	if err != nil {
+		return nil, err
+	}
+	mr := &mp4Reader{source: src, f: f, timescale: uint64(t.timescale)}
+	if err := mr.it.init(t); err != nil {
+		return nil, fmt.Errorf("mp4: sample table: %w", err)
+	}
+	endDTS := mr.it.span()
+	for _, tr := range p.trafs {
+		if tr.tfhd == nil {
+			continue
 		}
-	}()
-	size := src.in.size
-	var (
-		tracks  []*mp4Track
-		cur     *mp4Track
-		trex    = map[uint32]*mp4.Trex{}
-		trafs   []*mp4Traf
-		traf    *mp4Traf
-		moof    uint64
-		inMoof  int
-		mdat    *mp4.BoxInfo
-		moovEnd uint64
-		sawMoov bool
-		runs    int64 // samples in all truns so far
-	)
-	is := func(t mp4.BoxType, s string) bool { return t == mp4.StrToBoxType(s) }
-	parent := func(p mp4.BoxPath, s string) bool {
-		return len(p) >= 2 && is(p[len(p)-2], s)
-	}
-	payload := func(h *mp4.ReadHandle) (mp4.IBox, error) {
-		box, _, err := h.ReadPayload()
-		return box, err
-	}
-	handler := func(h *mp4.ReadHandle) (any, error) {
-		bi, p := h.BoxInfo, h.Path
-		t := bi.Type
-		switch {
-		case len(p) == 1 && is(t, "moov"):
-			sawMoov, moovEnd = true, bi.Offset+bi.Size
-			return h.Expand()
-		case len(p) == 1 && is(t, "mdat"):
-			if mdat == nil {
-				mdat = &bi
-			}
-		case len(p) == 1 && is(t, "moof"):
-			moof, inMoof = bi.Offset, 0
-			return h.Expand()
-		case is(t, "trak") && parent(p, "moov"):
-			cur = &mp4Track{oti: -1}
-			tracks = append(tracks, cur)
-			defer func() { cur = nil }()
-			return h.Expand()
-		case is(t, "mvex") && parent(p, "moov"):
-			return h.Expand()
-		case is(t, "traf") && parent(p, "moof"):
-			traf = &mp4Traf{moof: moof, first: inMoof == 0}
-			inMoof++
-			if _, err := h.Expand(); err != nil {
-				return nil, err
-			}
-			trafs = append(trafs, traf)
-			traf = nil
-		case traf != nil && parent(p, "traf"):
-			if is(t, "trun") {
-				var hdr [8]byte
-				if _, err := f.ReadAt(hdr[:], int64(bi.Offset+bi.HeaderSize)); err != nil {
-					return nil, err
-				}
-				n := binary.BigEndian.Uint32(hdr[4:])
-				if runs += int64(n); n > maxTrunSamples || runs > maxFragSamples {
-					return nil, fmt.Errorf("trun with %d samples, %d in all", n, runs)
-				}
-			}
-			if !is(t, "tfhd") && !is(t, "tfdt") && !is(t, "trun") {
-				break
-			}
-			box, err := payload(h)
-			if err != nil {
-				return nil, err
-			}
-			switch b := box.(type) {
-			case *mp4.Tfhd:
-				traf.tfhd = b
-			case *mp4.Tfdt:
-				traf.tfdt = b
-			case *mp4.Trun:
-				traf.truns = append(traf.truns, b)
-			}
-		case is(t, "trex") && parent(p, "mvex"):
-			box, err := payload(h)
-			if err != nil {
-				return nil, err
-			}
-			if b, ok := box.(*mp4.Trex); ok {
-				trex[b.TrackID] = b
-			}
-		case cur == nil:
-		case is(t, "tkhd") && parent(p, "trak"):
-			box, err := payload(h)
-			if err != nil {
-				return nil, err
-			}
-			if b, ok := box.(*mp4.Tkhd); ok {
-				cur.id = b.TrackID
-			}
-		case is(t, "mdia") && parent(p, "trak"), is(t, "minf") && parent(p, "mdia"), is(t, "stbl") && parent(p, "minf"):
-			return h.Expand()
-		case parent(p, "mdia") && (is(t, "mdhd") || is(t, "hdlr")):
-			box, err := payload(h)
-			if err != nil {
-				return nil, err
-			}
-			switch b := box.(type) {
-			case *mp4.Mdhd:
-				cur.timescale, cur.duration = b.Timescale, b.GetDuration()
-			case *mp4.Hdlr:
-				cur.handler = string(b.HandlerType[:])
-			}
-		case parent(p, "stbl") && is(t, "stsd"):
-			return h.Expand()
-		case parent(p, "stsd"):
-			if cur.haveEntries {
-				break
-			}
-			cur.haveEntries = true
-			cur.entry = fourcc(t[:])
-			var ve [28]byte // SampleEntry + VisualSampleEntry up to height
-			if bi.Size-bi.HeaderSize >= uint64(len(ve)) {
-				if _, err := f.ReadAt(ve[:], int64(bi.Offset+bi.HeaderSize)); err != nil {
-					return nil, err
-				}
-				cur.width = int(binary.BigEndian.Uint16(ve[24:]))
-				cur.height = int(binary.BigEndian.Uint16(ve[26:]))
-			}
-			if is(t, "mp4v") {
-				return h.Expand()
-			}
-		case parent(p, "mp4v") && is(t, "esds"):
-			box, err := payload(h)
-			if err != nil {
-				return nil, err
-			}
-			if b, ok := box.(*mp4.Esds); ok {
-				for _, d := range b.Descriptors {
-					if d.Tag == mp4.DecoderConfigDescrTag && d.DecoderConfigDescriptor != nil {
-						cur.oti = int(d.DecoderConfigDescriptor.ObjectTypeIndication)
-					}
-				}
-			}
-		case parent(p, "stbl"):
-			if !is(t, "stts") && !is(t, "ctts") && !is(t, "stsc") && !is(t, "stsz") && !is(t, "stco") && !is(t, "co64") {
-				break
-			}
-			box, err := payload(h)
-			if err != nil {
-				return nil, err
-			}
-			switch b := box.(type) {
-			case *mp4.Stts:
-				cur.stts = b.Entries
-			case *mp4.Ctts:
-				cur.ctts = b
-			case *mp4.Stsc:
-				cur.stsc = b.Entries
-			case *mp4.Stsz:
-				cur.stsz = b
-			case *mp4.Stco:
-				cur.chunks = make([]uint64, len(b.ChunkOffset))
-				for i, o := range b.ChunkOffset {
-					cur.chunks[i] = uint64(o)
-				}
-			case *mp4.Co64:
-				cur.chunks = b.ChunkOffset
-			}
+		// Fragments of every track share a trex lookup; a missing one gives
+		// zero defaults, which tfhd or trun must then override.
+		var ok bool
+		if endDTS, ok = mr.addFragment(tr, p.trex[tr.tfhd.TrackID], t, endDTS); !ok {
+			return nil, errors.New("mp4: fragments hold too many samples")
 		}
-		return nil, nil
 	}
-	if _, err := mp4.ReadBoxStructure(f, handler); err != nil {
-		if moovEnd > uint64(size) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("mp4: %v: %w", err, ErrTruncated)
-		}
-		return nil, fmt.Errorf("mp4: %w", err)
+	mr.setInfo(t, endDTS)
+	if err := mr.Rewind(); err != nil {
+		return nil, err
 	}
-	if !sawMoov {
-		return recoverMP4(f, src, mdat, o)
-	}
+	return mr, nil
+}
+
+// chooseMP4Track picks the first MJPEG video track, or names the codec of
+// the first video track when none is MJPEG.
+func chooseMP4Track(tracks []*mp4Track) (*mp4Track, error) {
 	var video []*mp4Track
 	for _, t := range tracks {
 		if t.handler == "vide" {
@@ -302,24 +159,14 @@ func openMP4(f file, src source, o options) (r Reader, err error) {
 	if t.timescale == 0 {
 		return nil, errors.New("mp4: video track without a timescale")
 	}
-	mr := &mp4Reader{source: src, f: f, timescale: uint64(t.timescale)}
-	if err := mr.it.init(t); err != nil {
-		return nil, fmt.Errorf("mp4: sample table: %w", err)
-	}
-	endDTS := mr.it.span()
-	for _, tr := range trafs {
-		if tr.tfhd == nil {
-			continue
-		}
-		// Fragments of every track share a trex lookup; a missing one gives
-		// zero defaults, which tfhd or trun must then override.
-		var ok bool
-		if endDTS, ok = mr.addFragment(tr, trex[tr.tfhd.TrackID], t, endDTS); !ok {
-			return nil, errors.New("mp4: fragments hold too many samples")
-		}
-	}
-	frames := int64(mr.it.count) + int64(len(mr.frags))
-	mr.info = Info{
+	return t, nil
+}
+
+// setInfo fills r.info once the samples of track t are known; endDTS is the
+// decode time after the last of them.
+func (r *mp4Reader) setInfo(t *mp4Track, endDTS int64) {
+	frames := int64(r.it.count) + int64(len(r.frags))
+	r.info = Info{
 		Container: "mp4",
 		Codec:     t.codec(),
 		Width:     t.width,
@@ -327,19 +174,15 @@ func openMP4(f file, src source, o options) (r Reader, err error) {
 		Frames:    int(frames),
 		Duration:  ticks(int64(t.duration), 1, uint64(t.timescale)),
 	}
-	if mr.info.Duration == 0 && endDTS > 0 {
-		mr.info.Duration = ticks(endDTS, 1, uint64(t.timescale))
+	if r.info.Duration == 0 && endDTS > 0 {
+		r.info.Duration = ticks(endDTS, 1, uint64(t.timescale))
 	}
 	switch {
-	case len(t.stts) == 1 && t.stts[0].SampleDelta > 0 && len(mr.frags) == 0:
-		mr.info.FPS = float64(t.timescale) / float64(t.stts[0].SampleDelta)
-	case mr.info.Duration > 0 && frames > 0:
-		mr.info.FPS = float64(frames) / mr.info.Duration.Seconds()
+	case len(t.stts) == 1 && t.stts[0].SampleDelta > 0 && len(r.frags) == 0:
+		r.info.FPS = float64(t.timescale) / float64(t.stts[0].SampleDelta)
+	case r.info.Duration > 0 && frames > 0:
+		r.info.FPS = float64(frames) / r.info.Duration.Seconds()
 	}
-	if err := mr.Rewind(); err != nil {
-		return nil, err
-	}
-	return mr, nil
 }
 
 // addFragment appends the samples of one track fragment when it belongs to
