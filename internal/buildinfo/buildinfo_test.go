@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"flowcam/internal/testutil/need"
 )
 
 // TestReadBuiltBinaries builds a tiny program both ways and checks that what
@@ -14,7 +16,7 @@ import (
 // or cgo build it is not.
 func TestReadBuiltBinaries(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds binaries")
+		t.Skip("builds binaries") // -short asked for quick tests: not a missing prerequisite
 	}
 	dir := t.TempDir()
 	main := filepath.Join(dir, "main.go")
@@ -32,9 +34,7 @@ func TestReadBuiltBinaries(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.cgo == "1" {
-				if _, err := exec.LookPath("gcc"); err != nil {
-					t.Skip("no gcc for a cgo build")
-				}
+				need.Tool(t, "gcc") // for the cgo build
 			}
 			out := filepath.Join(dir, c.name)
 			cmd := exec.Command("go", "build", "-tags="+c.tags, "-o", out, main)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"flowcam/internal/testutil/need"
 )
 
 // TestListenPacketBound binds a socket to an interface and sends it a
@@ -27,7 +29,7 @@ func TestListenPacketBound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run("bind="+tt.ifname, func(t *testing.T) {
 			if tt.ifname == "-" {
-				t.Skip("no interface other than lo on this machine")
+				need.Skip(t, "no interface other than lo on this machine")
 			}
 			address := "127.0.0.1:0"
 			if !tt.wantReceive {
@@ -35,7 +37,7 @@ func TestListenPacketBound(t *testing.T) {
 			}
 			pc, err := ListenPacket(tt.ifname)("udp4", address)
 			if errors.Is(err, os.ErrPermission) {
-				t.Skipf("not allowed to bind to an interface here: %v", err)
+				need.Skip(t, "not allowed to bind to an interface here: %v", err)
 			}
 			if err != nil {
 				t.Fatal(err)

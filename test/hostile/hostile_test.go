@@ -29,6 +29,7 @@ import (
 	"github.com/pion/rtp"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 	"flowcam/stream/format/rtsp"
@@ -125,8 +126,15 @@ func TestHostile(t *testing.T) {
 	if !watcher.waitFrames(25, 20*time.Second) {
 		t.Fatalf("ffmpeg received no frames:\n%s", watcher.output())
 	}
-	time.Sleep(time.Second)
-	base := settle(t, d, nil)
+	// The baseline is taken with ffmpeg's session playing, once the
+	// daemon's counts have stopped moving.
+	if !eventually.Wait(time.Minute, func() bool {
+		s := sessions(t, d)
+		return len(s) == 1 && s[0].Playing && s[0].Frames > 0
+	}) {
+		t.Fatalf("ffmpeg's session is not listed as playing: %+v", sessions(t, d))
+	}
+	base := steady(t, d)
 	t.Logf("baseline with ffmpeg watching: %v", base)
 
 	seed := time.Now().UnixNano()
@@ -394,6 +402,30 @@ func settle(t *testing.T, d *daemon.Daemon, base *daemon.Resources) daemon.Resou
 		}
 	}
 	return r
+}
+
+// steady reads the daemon's resources until two readings in a row agree
+// (a scrape's goroutines and connections come and go), for a baseline.
+// If they keep moving it settles for the last reading: the leak check
+// allows some slack anyway.
+func steady(t *testing.T, d *daemon.Daemon) daemon.Resources {
+	t.Helper()
+	var last daemon.Resources
+	read := func() daemon.Resources {
+		r, err := d.Resources()
+		if err != nil {
+			t.Fatalf("resources: %v", err)
+		}
+		return r
+	}
+	last = read()
+	eventually.Wait(30*time.Second, func() bool {
+		r := read()
+		same := r.FDs == last.FDs && r.Goroutines == last.Goroutines
+		last = r
+		return same
+	})
+	return last
 }
 
 // stillServes: OPTIONS and DESCRIBE answer, and a fresh gortsplib client

@@ -500,9 +500,7 @@ func TestMaintainerScripts(t *testing.T) {
 	t.Run("useradd", func(t *testing.T) {
 		// Without systemd-sysusers (no systemd installed) the shadow tools
 		// do it; useradd --prefix, which DPKG_ROOT needs, wants root.
-		if os.Geteuid() != 0 {
-			t.Skip("useradd --prefix needs root")
-		}
+		need.Root(t, "useradd --prefix")
 		path := t.TempDir()
 		for _, tool := range []string{"sh", "grep", "cut", "tr", "useradd", "usermod", "chgrp", "chmod"} {
 			p, err := exec.LookPath(tool)
@@ -552,9 +550,7 @@ var hostHadUser = func() bool {
 // binary re-runs itself as nobody with no capabilities and tries it on lo.
 func TestBindToDeviceUnprivileged(t *testing.T) {
 	need.Tool(t, "setpriv")
-	if os.Geteuid() != 0 {
-		need.Skip(t, "switching to nobody needs root")
-	}
+	need.Root(t, "switching to nobody")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -27,3 +27,12 @@ func Tool(t testing.TB, name string) {
 		Skip(t, "%s is not installed (run .ci/deps test)", name)
 	}
 }
+
+// Root skips (or in CI fails) t unless it runs as root; what says what
+// needs it.
+func Root(t testing.TB, what string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Skip(t, "%s needs root", what)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"flowcam/internal/testutil/need"
 )
 
 // These tests need no VM: they cover the parsing the VM tests rely on.
@@ -59,9 +61,7 @@ func TestLoadOrderDeduplicates(t *testing.T) {
 // console shell runs it) and parses the output like Run, with background
 // noise on the same console.
 func TestRunProtocol(t *testing.T) {
-	if _, err := exec.LookPath(busyboxPath); err != nil {
-		t.Skip("no busybox")
-	}
+	need.Tool(t, busyboxPath)
 	script := strings.Repeat("# padding so the script spans several base64 lines\n", 40) +
 		"echo 'out'\necho err >&2\nexit 7\n"
 	input := runInput("t-1", script)
@@ -100,6 +100,9 @@ func TestRunProtocol(t *testing.T) {
 func TestWaitForEndsWithQemu(t *testing.T) {
 	c := newConsole(nil)
 	go func() {
+		// Not synchronisation: the pause makes qemu likely to exit while
+		// waitFor waits (the case under test), and waitFor must fail in
+		// either order.
 		time.Sleep(10 * time.Millisecond)
 		c.end(nil)
 	}()
@@ -120,28 +123,30 @@ func TestInstallModuleDecompresses(t *testing.T) {
 	if err := os.WriteFile(plain, []byte("\x7fELF module"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("xz"); err == nil {
-		if out, err := exec.Command("xz", "-k", plain).CombinedOutput(); err != nil {
-			t.Fatalf("xz: %v %s", err, out)
-		}
-	}
-	if out, err := exec.Command("gzip", "-k", plain).CombinedOutput(); err != nil {
-		t.Fatalf("gzip: %v %s", err, out)
-	}
 	for _, ext := range []string{"", ".xz", ".gz"} {
-		if _, err := os.Stat(plain + ext); err != nil {
-			continue // no xz here
-		}
-		guest, err := installModule(sysroot, plain+ext, tree)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if guest != "/lib/modules/v/kernel/m.ko" {
-			t.Fatalf("%s: guest path %q", ext, guest)
-		}
-		b, err := os.ReadFile(filepath.Join(tree, guest))
-		if err != nil || string(b) != "\x7fELF module" {
-			t.Fatalf("%s: content %q, %v", ext, b, err)
-		}
+		t.Run("ko"+ext, func(t *testing.T) {
+			switch ext {
+			case ".xz":
+				need.Tool(t, "xz")
+				if out, err := exec.Command("xz", "-k", plain).CombinedOutput(); err != nil {
+					t.Fatalf("xz: %v %s", err, out)
+				}
+			case ".gz":
+				if out, err := exec.Command("gzip", "-k", plain).CombinedOutput(); err != nil {
+					t.Fatalf("gzip: %v %s", err, out)
+				}
+			}
+			guest, err := installModule(sysroot, plain+ext, tree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if guest != "/lib/modules/v/kernel/m.ko" {
+				t.Fatalf("%s: guest path %q", ext, guest)
+			}
+			b, err := os.ReadFile(filepath.Join(tree, guest))
+			if err != nil || string(b) != "\x7fELF module" {
+				t.Fatalf("%s: content %q, %v", ext, b, err)
+			}
+		})
 	}
 }

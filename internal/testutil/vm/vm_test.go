@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"flowcam/internal/testutil/need"
 )
 
 // helloSource is a guest program proving that port forwarding reaches it.
@@ -158,9 +160,7 @@ func writeTemp(t *testing.T, content string) string {
 // TestBuildStatic checks that the daemon builds into a binary the guest can
 // run: no ELF interpreter.
 func TestBuildStatic(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil && os.Getenv("CI") != "true" {
-		t.Skip("no gcc for the cgo build")
-	}
+	need.Tool(t, "gcc") // for the cgo build
 	out := filepath.Join(t.TempDir(), "flowcamd")
 	start := time.Now()
 	if err := BuildStatic("./cmd/flowcamd", out); err != nil {

@@ -6,7 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +53,8 @@ func TestAuthWithGortsplib(t *testing.T) {
 	}{{"alice:s3cret", 0}, {"alice:wrong", 401}, {"bob:hunter2", 403}}
 	for _, tc := range cases {
 		url := "rtsp://" + tc.user + "@" + f.addr + "/cam"
-		var packets atomic.Int64
-		cl, err := player.Play(url, gortsplib.TransportTCP, func(*rtp.Packet) { packets.Add(1) }, nil)
+		got, onPacket := firstPacket()
+		cl, err := player.Play(url, gortsplib.TransportTCP, onPacket, nil)
 		if tc.status != 0 {
 			var bad liberrors.ErrClientBadStatusCode
 			if !errors.As(err, &bad) || bad.Code != base.StatusCode(tc.status) {
@@ -65,11 +65,10 @@ func TestAuthWithGortsplib(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.user, err)
 		}
-		time.Sleep(300 * time.Millisecond)
-		cl.Close()
-		if packets.Load() == 0 {
+		if !arrives(got) {
 			t.Errorf("%s: no packets", tc.user)
 		}
+		cl.Close()
 	}
 }
 
@@ -92,15 +91,14 @@ func TestRTSPSCarriesMediaInsideTLS(t *testing.T) {
 	cl := &gortsplib.Client{TLSConfig: &tls.Config{InsecureSkipVerify: true}}
 	tr := gortsplib.TransportTCP
 	cl.Transport = &tr
-	var packets atomic.Int64
-	if err := player.PlayWith(cl, "rtsps://alice:s3cret@"+addr+"/cam", func(*rtp.Packet) { packets.Add(1) }, nil); err != nil {
+	got, onPacket := firstPacket()
+	if err := player.PlayWith(cl, "rtsps://alice:s3cret@"+addr+"/cam", onPacket, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	cl.Close()
-	if packets.Load() == 0 {
+	if !arrives(got) {
 		t.Error("no packets over RTSPS")
 	}
+	cl.Close()
 
 	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
@@ -116,6 +114,24 @@ func TestRTSPSCarriesMediaInsideTLS(t *testing.T) {
 		"\r\nTransport: RTP/AVP;unicast;client_port=4000-4001\r\n\r\n")
 	if !strings.HasPrefix(res, "RTSP/1.0 461") {
 		t.Errorf("UDP over RTSPS:\n%s", res)
+	}
+}
+
+// firstPacket returns a packet callback for a player and a channel it
+// closes on the first packet.
+func firstPacket() (<-chan struct{}, func(*rtp.Packet)) {
+	got := make(chan struct{})
+	var once sync.Once
+	return got, func(*rtp.Packet) { once.Do(func() { close(got) }) }
+}
+
+// arrives waits for the first packet; the limit only stops a hang.
+func arrives(got <-chan struct{}) bool {
+	select {
+	case <-got:
+		return true
+	case <-time.After(30 * time.Second):
+		return false
 	}
 }
 

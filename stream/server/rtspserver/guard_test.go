@@ -98,7 +98,9 @@ func TestSlowRequestsAndIdleConnectionsAreClosed(t *testing.T) {
 		if _, err := slow.Write([]byte{req[i]}); err != nil {
 			cut = true
 		}
-		time.Sleep(20 * time.Millisecond) // the whole request would take 4.6 s
+		// Pacing, not synchronisation: dribbling is the attack. The whole
+		// request would take 4.6 s, far past the 300 ms request timeout.
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !cut {
 		t.Fatal("a request dribbled over 4.6 s was accepted whole")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,14 +31,22 @@ func TestRefusalSurvivesUnreadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := start(t, Config{Guard: tc.guard})
-			nc, err := net.Dial("tcp", f.addr)
+			ln, closed := closeNotifying(t)
+			go f.srv.Serve(ln)
+			nc, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer nc.Close()
 			go nc.Write([]byte(tc.data))
-			time.Sleep(200 * time.Millisecond) // the server has answered and closed by now
-			nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			// Read only once the server has answered and closed its end, so
+			// a reset it caused has reached us before the response is read.
+			select {
+			case <-closed:
+			case <-time.After(time.Minute): // against a hang only
+				t.Fatal("the server never closed the connection")
+			}
+			nc.SetReadDeadline(time.Now().Add(time.Minute))
 			r := rtsp.NewReader(nc, rtsp.Limits{})
 			var last *rtsp.Response
 			for {
@@ -52,4 +61,49 @@ func TestRefusalSurvivesUnreadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closeNotifying returns a loopback listener whose connections report on
+// closed when the server closes them.
+func closeNotifying(t *testing.T) (net.Listener, <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{}, 1)
+	return &notifyListener{Listener: ln, closed: closed}, closed
+}
+
+type notifyListener struct {
+	net.Listener
+	closed chan struct{}
+}
+
+func (l *notifyListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &notifyConn{TCPConn: nc.(*net.TCPConn), closed: l.closed}, nil
+}
+
+// notifyConn is a server-side connection that says when it is closed.
+// Embedding *net.TCPConn keeps CloseWrite, which the server's gentle close
+// needs.
+type notifyConn struct {
+	*net.TCPConn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *notifyConn) Close() error {
+	err := c.TCPConn.Close()
+	c.once.Do(func() {
+		select {
+		case c.closed <- struct{}{}:
+		default:
+		}
+	})
+	return err
 }

@@ -11,12 +11,14 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/feeder"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/stream/format/rtpjpeg"
@@ -254,7 +256,10 @@ func TestPlayPauseResume(t *testing.T) {
 	if res, err := c.Do(rtsp.Pause, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
 		t.Fatalf("PAUSE: %v %v", res, err)
 	}
-	pkts = append(pkts, u.Packets(200*time.Millisecond)...) // in flight before PAUSE took effect
+	// PAUSE answers once the writer has stopped, so what it sent is already
+	// queued: drain that, then give a packet sent while paused (there
+	// should be none) a while to show up. Neither wait synchronises.
+	pkts = append(pkts, u.Packets(200*time.Millisecond)...)
 	if got := u.Packets(500 * time.Millisecond); len(got) != 0 {
 		t.Fatalf("%d packets arrived while paused", len(got))
 	}
@@ -310,9 +315,45 @@ func TestTeardownReleasesPorts(t *testing.T) {
 	}
 }
 
+// stepClock is a server clock that runs with real time, plus the steps a
+// test adds: a session timeout passes at a step instead of after a wait.
+type stepClock struct{ skew atomic.Int64 }
+
+func (c *stepClock) Now() time.Time       { return time.Now().Add(time.Duration(c.skew.Load())) }
+func (c *stepClock) step(d time.Duration) { c.skew.Add(int64(d)) }
+
+func noSessions(f *fixture) func() bool {
+	return func() bool { return len(f.srv.Sessions()) == 0 }
+}
+
+func hasSession(f *fixture, id string) bool {
+	for _, s := range f.srv.Sessions() {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// waitGoroutines waits until no more than max goroutines run, and fails
+// with all their stacks if they never get there.
+func waitGoroutines(t *testing.T, max int, what string) {
+	t.Helper()
+	if !eventually.Wait(time.Minute, func() bool { return runtime.NumGoroutine() <= max }) {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines %s, want at most %d:\n%s", runtime.NumGoroutine(), what, max, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// The session timeout is long and the server's clock is stepped past it, so
+// a session cannot time out early on a slow machine, and the test does not
+// wait it out.
+const stepTimeout = 10 * time.Second
+
 func TestTimeoutReleasesPortsAndGoroutines(t *testing.T) {
 	baseline := runtime.NumGoroutine()
-	f := start(t, Config{SessionTimeout: 400 * time.Millisecond})
+	clock := &stepClock{}
+	f := start(t, Config{SessionTimeout: stepTimeout, Now: clock.Now})
 	var ports [][2]int
 	for i := 0; i < 3; i++ {
 		c, u, _, tr, _ := playUDP(t, f)
@@ -320,12 +361,9 @@ func TestTimeoutReleasesPortsAndGoroutines(t *testing.T) {
 		c.Close() // the client vanishes without TEARDOWN or keep-alives
 		ports = append(ports, tr.ServerPorts)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(f.srv.Sessions()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := len(f.srv.Sessions()); n != 0 {
-		t.Fatalf("%d sessions survived their timeout", n)
+	clock.step(stepTimeout + time.Second)
+	if !eventually.Wait(time.Minute, noSessions(f)) {
+		t.Fatalf("%d sessions survived their timeout", len(f.srv.Sessions()))
 	}
 	for _, p := range ports {
 		if err := rawrtsp.PortsFree(p); err != nil {
@@ -333,21 +371,34 @@ func TestTimeoutReleasesPortsAndGoroutines(t *testing.T) {
 		}
 	}
 	// Server, reaper and frame feeder remain; nothing of the sessions.
-	if n := runtime.NumGoroutine(); n > baseline+4 {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines, baseline %d:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
-	}
+	waitGoroutines(t, baseline+4, "after the sessions timed out")
 }
 
+// TestKeepAliveHoldsSession: GET_PARAMETER keeps a session that would
+// otherwise time out. A second session, sent no keep-alives, shows the
+// timeout was due and the reaper has looked.
 func TestKeepAliveHoldsSession(t *testing.T) {
-	f := start(t, Config{SessionTimeout: 400 * time.Millisecond})
+	clock := &stepClock{}
+	f := start(t, Config{SessionTimeout: stepTimeout, Now: clock.Now})
 	c, u, id, _, _ := playUDP(t, f)
-	for i := 0; i < 8; i++ {
-		time.Sleep(100 * time.Millisecond)
+	_, _, idle, _, _ := playUDP(t, f)
+	keepAlive := func(i int) {
+		t.Helper()
 		if res, err := c.Do(rtsp.GetParameter, f.url, hdr("Session", id)); err != nil || res.Status != 200 {
 			t.Fatalf("keep-alive %d: %v %v", i, res, err)
 		}
 	}
+	// Two steps of 60% of the timeout each, a keep-alive after each: the
+	// idle session is past its timeout, the kept one never is.
+	for i := 0; i < 2; i++ {
+		clock.step(stepTimeout * 6 / 10)
+		keepAlive(i)
+	}
+	eventually.Require(t, time.Minute, func() bool { return !hasSession(f, idle) }, "the session without keep-alives did not time out")
+	if !hasSession(f, id) {
+		t.Fatal("the session with keep-alives timed out")
+	}
+	keepAlive(2)
 	frames(t, u, 1)
 }
 
@@ -381,18 +432,16 @@ func TestReceiverReportsAndSpoofing(t *testing.T) {
 	spoof.WriteTo(rr, server)
 	u.RTCP.WriteTo(rr, server)
 	u.RTCP.WriteTo([]byte("junk"), server)
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		s := f.srv.Sessions()[0]
-		if s.Reports == 1 && s.Spoofed == 1 && s.InvalidRTCP == 1 {
-			if s.FractionLost != 0.25 || s.TotalLost != 7 || s.Jitter != 90 || s.RTT <= 0 || s.RTT > time.Second {
-				t.Fatalf("report read wrong: %+v", s)
-			}
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	var s SessionInfo
+	if !eventually.Wait(time.Minute, func() bool {
+		s = f.srv.Sessions()[0]
+		return s.Reports == 1 && s.Spoofed == 1 && s.InvalidRTCP == 1
+	}) {
+		t.Fatalf("stats %+v", s)
 	}
-	t.Fatalf("stats %+v", f.srv.Sessions()[0])
+	if s.FractionLost != 0.25 || s.TotalLost != 7 || s.Jitter != 90 || s.RTT <= 0 || s.RTT > time.Second {
+		t.Fatalf("report read wrong: %+v", s)
+	}
 }
 
 func TestTCPInterleaved(t *testing.T) {
@@ -439,20 +488,12 @@ func TestTCPInterleaved(t *testing.T) {
 	checkContiguous(t, pkts)
 	rr, _ := (&rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: tr.SSRC, FractionLost: 128}}}).Marshal()
 	c.Conn.Write(append(rtsp.AppendInterleavedHeader(nil, 5, len(rr)), rr...))
-	deadline := time.Now().Add(3 * time.Second)
-	for f.srv.Sessions()[0].Reports == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.Wait(time.Minute, func() bool { return f.srv.Sessions()[0].Reports != 0 })
 	if s := f.srv.Sessions()[0]; s.Reports != 1 || s.FractionLost != 0.5 {
 		t.Fatalf("interleaved receiver report not read: %+v", s)
 	}
 	c.Close()
-	for len(f.srv.Sessions()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := len(f.srv.Sessions()); n != 0 {
-		t.Fatal("TCP session outlived its connection")
-	}
+	eventually.Require(t, time.Minute, noSessions(f), "TCP session outlived its connection")
 }
 
 // TestStalledTCPViewerDoesNotStallOthers: a viewer that stops reading loses
@@ -469,10 +510,7 @@ func TestStalledTCPViewerDoesNotStallOthers(t *testing.T) {
 	_, u, _, _, _ := playUDP(t, f)
 	pkts := frames(t, u, testFPS*2) // two seconds of video
 	checkContiguous(t, pkts)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(f.srv.Sessions()) > 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually.Wait(time.Minute, func() bool { return len(f.srv.Sessions()) <= 1 })
 	if n := len(f.srv.Sessions()); n != 1 {
 		t.Fatalf("%d sessions: the stalled viewer was not dropped", n)
 	}
@@ -499,9 +537,5 @@ func TestCloseEndsEverything(t *testing.T) {
 	if n := len(f.srv.Sessions()); n != 0 {
 		t.Fatalf("%d sessions after Close", n)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if n := runtime.NumGoroutine(); n > baseline+2 { // the frame feeder
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines after Close, baseline %d:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
-	}
+	waitGoroutines(t, baseline+2, "after Close") // the frame feeder remains
 }
