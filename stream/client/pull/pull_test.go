@@ -88,13 +88,23 @@ func TestPull(t *testing.T) {
 				t.Fatal(err)
 			}
 			snakecase.Check(t, b)
-			if rep.FramesComplete < 30 || rep.FramesLost != 0 || uint64(sink.frames) != rep.FramesComplete || snaps == 0 {
+			// Whole frames arrive over every transport; how many make their
+			// play-out time depends on how busy the machine is, so only
+			// broken frames count against the pull.
+			if rep.FramesComplete < 10 || rep.FramesIncomplete != 0 || uint64(sink.frames) != rep.FramesComplete || snaps == 0 {
 				t.Fatalf("report %+v, sink %d frames, %d snapshots", rep, sink.frames, snaps)
 			}
-			// On loopback an adaptive delay settles on a few milliseconds;
-			// a fixed one holds every frame for the whole 150 ms.
-			fixed := rep.Latency.P50 >= 140 && rep.Latency.P50 < 400
-			if rep.Latency.Samples == 0 || fixed != c.cfg.FixedLatency || rep.Latency.P50 < 0 {
+			// A fixed delay holds every frame for the whole 150 ms; an
+			// adaptive one starts there and follows the paths (the
+			// playout tests drive it on a simulated clock).
+			wantMode := "adaptive"
+			if c.cfg.FixedLatency {
+				wantMode = "fixed"
+				if rep.PlayoutDelay != 150 || rep.Latency.P50 < 140 {
+					t.Fatalf("fixed delay %v ms, latency %+v", rep.PlayoutDelay, rep.Latency)
+				}
+			}
+			if rep.Latency.Samples == 0 || rep.LatencyMode != wantMode || rep.Latency.P50 < 0 {
 				t.Fatalf("latency %+v (%s)", rep.Latency, rep.LatencyMode)
 			}
 		})
