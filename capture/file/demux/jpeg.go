@@ -93,6 +93,7 @@ var soi = []byte{0xFF, 0xD8}
 type scanError struct {
 	msg       string
 	truncated bool
+	tooLarge  bool // no EOI within the limit
 }
 
 func (e *scanError) Error() string { return e.msg }
@@ -123,7 +124,7 @@ func scanJPEG(in *input, dst []byte, max int) ([]byte, error) {
 	dst = append(dst, two[:]...)
 	for {
 		if len(dst) > max {
-			return dst, bad("no EOI marker within %d bytes", max)
+			return dst, &scanError{msg: fmt.Sprintf("no EOI marker within %d bytes", max), tooLarge: true}
 		}
 		c, err := in.byte()
 		if err != nil {
@@ -181,7 +182,7 @@ func appendSegment(in *input, dst []byte, m byte) ([]byte, error) {
 func scanEntropy(in *input, dst []byte, max int) ([]byte, error) {
 	for {
 		if len(dst) > max {
-			return dst, &scanError{msg: fmt.Sprintf("no EOI marker within %d bytes", max)}
+			return dst, &scanError{msg: fmt.Sprintf("no EOI marker within %d bytes", max), tooLarge: true}
 		}
 		if in.br.Buffered() == 0 {
 			if _, err := in.br.Peek(1); err != nil {
