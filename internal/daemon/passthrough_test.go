@@ -7,18 +7,25 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	"flowcam/capture"
 	"flowcam/capture/jpeg"
 	"flowcam/stream/format/rtpjpeg"
 )
 
-// scripted delivers the given camera JPEGs, then waits.
-type scripted struct{ frames [][]byte }
+// scripted delivers the given camera JPEGs, then calls drained (if set)
+// and waits. The pipeline asks for the next frame only once it has handled
+// the last, so drained is when every frame has been through it.
+type scripted struct {
+	frames  [][]byte
+	drained func()
+}
 
 func (s *scripted) Next(ctx context.Context) (*capture.Frame, error) {
 	if len(s.frames) == 0 {
+		if s.drained != nil {
+			s.drained()
+		}
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
@@ -83,12 +90,7 @@ func TestCameraJPEGPassthrough(t *testing.T) {
 	p := capture.NewPipeline(src, enc, func(f *capture.Frame) {
 		out = append(out, bytes.Clone(f.JPEG))
 	}, slog.New(slog.NewTextHandler(&logs, nil)), capture.WithPassthroughCheck(sendable, enc))
-	go func() {
-		for p.Stats().Captured < uint64(len(cases)) {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
+	src.drained = cancel
 	p.Run(ctx)
 	k := 0
 	for _, c := range cases {

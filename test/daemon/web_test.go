@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/player"
 )
 
@@ -84,17 +85,33 @@ func TestHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		time.Sleep(500 * time.Millisecond)
-		first := scrapeDaemon(t, client)
-		time.Sleep(time.Second)
-		second := scrapeDaemon(t, client)
-		for _, name := range []string{
+		counters := []string{
 			`flowcam_frames_captured_total{path="/cam"}`,
 			`flowcam_frames_encoded_total{path="/cam"}`,
 			`flowcam_encode_duration_seconds_count{path="/cam"}`,
 			`flowcam_session_bytes_total{transport="tcp"}`,
 			`flowcam_session_packets_total{transport="tcp"}`,
-		} {
+		}
+		// above is whether every counter in now exceeds its value in then.
+		above := func(now, then map[string]float64) bool {
+			for _, name := range counters {
+				if now[name] <= then[name] {
+					return false
+				}
+			}
+			return true
+		}
+		// First the viewer's session shows, then every counter moves on.
+		var first, second map[string]float64
+		eventually.Wait(time.Minute, func() bool {
+			first = scrapeDaemon(t, client)
+			return above(first, nil) && first[`flowcam_sessions{path="/cam",transport="tcp"}`] >= 1
+		})
+		eventually.Wait(time.Minute, func() bool {
+			second = scrapeDaemon(t, client)
+			return above(second, first)
+		})
+		for _, name := range counters {
 			if !(second[name] > first[name] && first[name] > 0) {
 				t.Errorf("%s went from %v to %v; want it growing", name, first[name], second[name])
 			}

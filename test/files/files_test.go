@@ -135,20 +135,29 @@ func checkClip(t *testing.T, d *daemon.Daemon, m media, file string) {
 	var mu sync.Mutex
 	var frames [][]byte
 	var first, last time.Time
+	over, ended := make(chan struct{}), false // closed by the first frame after the window
 	c, err := player.Play(d.URL(m.path), gortsplib.TransportTCP, nil, func(f []byte) {
 		mu.Lock()
 		defer mu.Unlock()
 		if first.IsZero() {
 			first = time.Now()
 		}
-		if time.Since(first) <= window {
+		switch {
+		case time.Since(first) <= window:
 			frames, last = append(frames, bytes.Clone(f)), time.Now()
+		case !ended:
+			close(over)
+			ended = true
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(window + 500*time.Millisecond)
+	select {
+	case <-over:
+	case <-time.After(window + time.Minute):
+		t.Errorf("no frame after the %v window: the stream stopped", window)
+	}
 	c.Close()
 	mu.Lock()
 	defer mu.Unlock()

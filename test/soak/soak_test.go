@@ -7,7 +7,9 @@
 package soak_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -18,6 +20,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 )
@@ -49,7 +52,8 @@ func TestSoak(t *testing.T) {
 			t.Errorf("stopping flowcamd: %v", err)
 		}
 	}()
-	time.Sleep(time.Second)
+	// Idle means the pipeline runs and has encoded its first frame.
+	eventually.Require(t, time.Minute, func() bool { return encoded(t, d) > 0 }, "the pattern pipeline encoded no frame")
 	idle := resources(t, d)
 
 	counters := make([]*player.FrameCounter, clients)
@@ -69,11 +73,20 @@ func TestSoak(t *testing.T) {
 		}
 		viewers[i] = v
 	}
-	time.Sleep(2 * time.Second) // every writer goroutine and socket in place
+	// Every viewer has a second of frames: its writer goroutine and socket
+	// are in place.
+	eventually.Require(t, time.Minute, func() bool {
+		for _, c := range counters {
+			if n, _ := c.Result(); n < fps {
+				return false
+			}
+		}
+		return true
+	}, "not every viewer received a second of frames")
 	start := resources(t, d)
 	cpu0, _ := d.CPUTime()
 	began := time.Now()
-	time.Sleep(time.Duration(seconds) * time.Second)
+	time.Sleep(time.Duration(seconds) * time.Second) // the soak itself: the duration measured, not a synchronisation
 	end := resources(t, d)
 	cpu1, _ := d.CPUTime()
 	elapsed := time.Since(began)
@@ -82,12 +95,10 @@ func TestSoak(t *testing.T) {
 	}
 	// Sessions close as their viewers leave: the daemon returns to idle.
 	var after daemon.Resources
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+	eventually.Wait(time.Minute, func() bool {
 		after = resources(t, d)
-		if (after.FDs <= idle.FDs+2 && after.Goroutines <= idle.Goroutines+5) || time.Now().After(deadline) {
-			break
-		}
-	}
+		return after.FDs <= idle.FDs+2 && after.Goroutines <= idle.Goroutines+5
+	})
 
 	var got []int
 	low := 0
@@ -130,6 +141,29 @@ func resources(t *testing.T, d *daemon.Daemon) daemon.Resources {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// encoded is how many frames status.json says the daemon's one path has
+// encoded.
+func encoded(t *testing.T, d *daemon.Daemon) uint64 {
+	t.Helper()
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Get(d.HTTPURL("/status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st struct {
+		Paths []struct {
+			Pipeline struct{ Encoded uint64 }
+		}
+	}
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		t.Fatalf("status.json: %v", err)
+	}
+	if len(st.Paths) != 1 {
+		t.Fatalf("status.json lists %d paths, want 1", len(st.Paths))
+	}
+	return st.Paths[0].Pipeline.Encoded
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 )
@@ -142,35 +143,28 @@ func newBrowser(t *testing.T, path string) context.Context {
 // removeEventually removes dir, retrying while something still writes
 // into it.
 func removeEventually(dir string, within time.Duration) {
-	deadline := time.Now().Add(within)
-	for os.RemoveAll(dir) != nil && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually.Wait(within, func() bool { return os.RemoveAll(dir) == nil })
 }
 
-// expectMoving samples the image twice, a second apart: the test pattern
-// moves and counts frames, so a live picture differs.
+// expectMoving samples the image until it loads, then until it differs:
+// the test pattern moves and counts frames, so a live picture changes.
+// The browser context's deadline bounds both waits.
 func expectMoving(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	var first, second string
-	deadline := time.Now().Add(10 * time.Second)
-	for first == "" && time.Now().Before(deadline) {
-		if err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(pictureSample, sel), &first)); err != nil {
+	sample := func() string {
+		var s string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(pictureSample, sel), &s)); err != nil {
 			t.Fatal(err)
 		}
-		if first == "" {
-			time.Sleep(100 * time.Millisecond)
-		}
+		return s
 	}
+	var first, second string
+	eventually.Wait(time.Minute, func() bool { first = sample(); return first != "" })
 	if !strings.HasPrefix(first, "1280x720:") {
 		t.Fatalf("picture %s did not load as 1280x720: %q", sel, first)
 	}
-	time.Sleep(time.Second)
-	if err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(pictureSample, sel), &second)); err != nil {
-		t.Fatal(err)
-	}
-	if second == first {
-		t.Fatalf("picture %s did not change in 1 s (%s)", sel, first)
+	if !eventually.Wait(time.Minute, func() bool { second = sample(); return second != first }) {
+		t.Fatalf("picture %s did not change (%s)", sel, first)
 	}
 	t.Logf("picture %s: %s then %s", sel, first, second)
 }
@@ -178,16 +172,13 @@ func expectMoving(t *testing.T, ctx context.Context, sel string) {
 // waitText waits until the element's text contains want.
 func waitText(t *testing.T, ctx context.Context, sel, want string, text *string) {
 	t.Helper()
-	for end := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	if !eventually.Wait(time.Minute, func() bool {
 		if err := chromedp.Run(ctx, chromedp.Text(sel, text, chromedp.ByQuery)); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(*text, want) {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%s never showed %q: %q", sel, want, *text)
-		}
+		return strings.Contains(*text, want)
+	}) {
+		t.Fatalf("%s never showed %q: %q", sel, want, *text)
 	}
 }
 

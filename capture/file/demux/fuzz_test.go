@@ -5,9 +5,10 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"flowcam/internal/testutil/need"
 )
 
 // fuzzSeeds returns small files of every container: hand-built ones always,
@@ -30,10 +31,7 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	seeds = append(seeds, bytes.Join([][]byte{header, ebmlEl(idSegment, ebmlEl(idInfo, ebmlU(idTimecodeScale, 1000000)), tracks,
 		cluster, ebmlEl(idCluster, ebmlU(idTimecode, 80), ebmlEl(idSimpleBlock, block(1, 0, 0x80, j))))}, nil))
 
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ffmpeg is required in CI: %v", err)
-		}
+	if !need.Has(t, "ffmpeg") {
 		return seeds
 	}
 	dir := t.TempDir()

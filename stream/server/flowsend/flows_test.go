@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"flowcam/internal/testutil/eventually"
 	"flowcam/stream/client/flowrecv"
 	"flowcam/stream/format/multiflow"
 	"flowcam/stream/server/flowsend"
@@ -73,37 +74,62 @@ func newPair(t *testing.T, mode multiflow.Mode, n int) *pair {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.s.Close(); p.r.Close() })
-	deadline := time.Now().Add(3 * time.Second)
-	for p.r.Registered() < n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually.Wait(time.Minute, func() bool { return p.r.Registered() >= n })
 	if got := p.r.Registered(); got != n {
 		t.Fatalf("%d of %d flows registered", got, n)
 	}
 	return p
 }
 
-// stream sends frames for d at 25 fps and collects what arrives.
-func (p *pair) stream(t *testing.T, d time.Duration) (got []flowrecv.Packet) {
+// stream sends frames of 20 packets at 25 fps and collects what arrives,
+// until every packet of the frames the sender took has arrived and each
+// flow has delivered all the sender put on it.
+func (p *pair) stream(t *testing.T, frames int) (got []flowrecv.Packet) {
 	t.Helper()
 	var mu sync.Mutex
 	done := make(chan struct{})
+	seen := map[uint16]bool{}
 	go func() {
 		defer close(done)
 		for pkt := range p.r.Packets() {
 			mu.Lock()
 			got = append(got, pkt)
+			seen[pkt.SequenceNumber] = true
 			mu.Unlock()
 		}
 	}()
 	h := rtp.Header{Version: 2, PayloadType: 26, SSRC: 0xCAFE}
-	for end := time.Now().Add(d); time.Now().Before(end); {
-		p.s.SendFrame(h, frame(20, 1000), time.Now())
+	var sent []uint16
+	for range frames {
+		if p.s.SendFrame(h, frame(20, 1000), time.Now()) {
+			for k := range uint16(20) {
+				sent = append(sent, h.SequenceNumber+k)
+			}
+		}
 		h.SequenceNumber += 20
 		h.Timestamp += 3600
-		time.Sleep(40 * time.Millisecond)
+		time.Sleep(40 * time.Millisecond) // paces the frames at 25 fps, as a camera would; not a synchronisation
 	}
-	time.Sleep(100 * time.Millisecond)
+	arrived := func() bool {
+		st := p.s.Stats()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, seq := range sent {
+			if !seen[seq] {
+				return false
+			}
+		}
+		counts := perFlow(got, len(st.Flows))
+		for i, f := range st.Flows {
+			if uint64(counts[i]) < f.Packets {
+				return false
+			}
+		}
+		return true
+	}
+	if !eventually.Wait(time.Minute, arrived) {
+		t.Errorf("not everything sent arrived: %d packets of %d frames taken; sender %+v", len(got), len(sent)/20, p.s.Stats().Flows)
+	}
 	p.r.Close()
 	<-done
 	return got
@@ -119,7 +145,7 @@ func perFlow(pkts []flowrecv.Packet, n int) []int {
 
 func TestStripeOverLoopback(t *testing.T) {
 	p := newPair(t, multiflow.Stripe, 2)
-	got := p.stream(t, time.Second)
+	got := p.stream(t, 25)
 	counts := perFlow(got, 2)
 	seen := map[uint16]bool{}
 	for _, pkt := range got {
@@ -144,7 +170,7 @@ func TestStripeOverLoopback(t *testing.T) {
 
 func TestDuplicateOverLoopback(t *testing.T) {
 	p := newPair(t, multiflow.Duplicate, 3)
-	got := p.stream(t, 500*time.Millisecond)
+	got := p.stream(t, 13)
 	counts := perFlow(got, 3)
 	if counts[0] != counts[1] || counts[1] != counts[2] || counts[0] < 200 {
 		t.Fatalf("duplicate delivered %v per flow", counts)
@@ -157,11 +183,14 @@ func TestDeadFlowStopsCarrying(t *testing.T) {
 		t.Fatalf("registered flows not usable: %+v", st.Flows)
 	}
 	p.client[0].Close() // flow 0's path dies: no more reports on it
-	deadline := time.Now().Add(2 * time.Second)
-	for p.s.Stats().Flows[0].Usable && time.Now().Before(deadline) {
+	// Traffic keeps flowing while the sender notices the silence.
+	eventually.Wait(time.Minute, func() bool {
+		if !p.s.Stats().Flows[0].Usable {
+			return true
+		}
 		p.s.SendFrame(rtp.Header{Version: 2}, frame(2, 100), time.Now())
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	st := p.s.Stats()
 	if st.Flows[0].Usable || !st.Flows[1].Usable {
 		t.Fatalf("after flow 0 died: %+v", st.Flows)
@@ -169,11 +198,7 @@ func TestDeadFlowStopsCarrying(t *testing.T) {
 	before, other := st.Flows[0].Packets, st.Flows[1].Packets
 	p.s.SendFrame(rtp.Header{Version: 2}, frame(20, 100), time.Now())
 	// The pacer sends it: wait for the live flow to have carried it all.
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if p.s.Stats().Flows[1].Packets >= other+20 {
-			break
-		}
-	}
+	eventually.Wait(time.Minute, func() bool { return p.s.Stats().Flows[1].Packets >= other+20 })
 	if st := p.s.Stats(); st.Flows[0].Packets != before || st.Flows[1].Packets < other+20 {
 		t.Fatalf("a dead flow is still scheduled: %+v", st.Flows)
 	}
@@ -200,18 +225,18 @@ func TestRegistrationSecurity(t *testing.T) {
 		Data: multiflow.RegistrationData(p.token, "sess", multiflow.NameRegister, multiflow.Registration{Flow: 3, Counter: 1 << 62})})
 	// A report from an unregistered address.
 	send(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: 0xCAFE, FractionLost: 255}}})
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
+	counted := func() bool {
 		st := p.s.Stats()
-		if st.Forged == 2 && st.Replayed == 1 && st.Spoofed == 1 {
-			if st.Flows[0].Client != addr(p.client[0]).String() {
-				t.Fatalf("flow moved to %s", st.Flows[0].Client)
-			}
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+		return st.Forged >= 2 && st.Replayed >= 1 && st.Spoofed >= 1
 	}
-	t.Fatalf("stats %+v", p.s.Stats())
+	eventually.Wait(time.Minute, counted)
+	st := p.s.Stats()
+	if st.Forged != 2 || st.Replayed != 1 || st.Spoofed != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.Flows[0].Client != addr(p.client[0]).String() {
+		t.Fatalf("flow moved to %s", st.Flows[0].Client)
+	}
 }
 
 func TestFlowMovesWithFreshRegistration(t *testing.T) {
@@ -223,10 +248,7 @@ func TestFlowMovesWithFreshRegistration(t *testing.T) {
 	reg := multiflow.Registration{Counter: uint64(time.Now().Add(time.Hour).UnixNano())}
 	b, _ := (&rtcp.ApplicationDefined{Name: multiflow.NameRegister, Data: multiflow.RegistrationData(p.token, "sess", multiflow.NameRegister, reg)}).Marshal()
 	moved.WriteTo(b, net.UDPAddrFromAddrPort(addr(p.server[0])))
-	deadline := time.Now().Add(2 * time.Second)
-	for p.s.Stats().Flows[0].Client != addr(moved).String() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually.Wait(time.Minute, func() bool { return p.s.Stats().Flows[0].Client == addr(moved).String() })
 	if got := p.s.Stats().Flows[0].Client; got != addr(moved).String() {
 		t.Fatalf("flow client %s, want %s (a NAT rebinding must follow a fresh registration)", got, addr(moved))
 	}
