@@ -1,0 +1,143 @@
+package csi
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"flowcam/capture"
+)
+
+// Tool is a program that can run a CSI camera.
+type Tool string
+
+const (
+	RpicamVid    Tool = "rpicam-vid"     // Raspberry Pi OS since late 2023
+	LibcameraVid Tool = "libcamera-vid"  // its name before that
+	GstLibcamera Tool = "gst-launch-1.0" // libcamera's GStreamer element, on other distributions
+	GstArgus     Tool = "gst-launch-1.0 nvarguscamerasrc"
+)
+
+// Controls are the camera settings users change most. Zero values leave
+// the camera's own automatic choice.
+type Controls struct {
+	Shutter       time.Duration // fixed exposure time
+	Gain          float64       // fixed analogue gain
+	AWB           string        // white balance mode: auto, incandescent, tungsten, fluorescent, indoor, daylight, cloudy
+	AutofocusMode string        // default, manual, auto, continuous
+	LensPosition  *float64      // dioptres, 0 is infinity (manual focus)
+	HDR           string        // off, auto, sensor, single-exp
+	Rotation      int           // 0 or 180
+	HFlip, VFlip  bool
+}
+
+// Request is what the daemon asks of a libcamera camera.
+type Request struct {
+	Camera  string // rpicam's index ("0") or, for libcamerasrc, libcamera's camera id; "" is the first
+	Size    capture.Size
+	FPS     float64
+	MJPEG   bool // the helper encodes JPEG itself instead of handing over raw I420
+	Quality int  // JPEG quality when MJPEG
+	Controls
+}
+
+// RpicamCommand is the rpicam-vid (or libcamera-vid) command line for r:
+// run forever, no preview, I420 or MJPEG to stdout, flushed after every
+// frame so a picture never waits in stdio's buffer for the next one.
+func RpicamCommand(tool Tool, r Request) []string {
+	args := []string{string(tool), "-t", "0", "-n", "--flush", "-o", "-",
+		"--width", strconv.Itoa(r.Size.Width), "--height", strconv.Itoa(r.Size.Height),
+		"--framerate", formatFloat(r.FPS)}
+	if r.Camera != "" {
+		args = append(args, "--camera", r.Camera)
+	}
+	if r.MJPEG {
+		args = append(args, "--codec", "mjpeg", "--quality", strconv.Itoa(r.Quality))
+	} else {
+		args = append(args, "--codec", "yuv420")
+	}
+	return append(args, rpicamControls(r.Controls)...)
+}
+
+// rpicamControls are the control options, in a stable order. Shutter goes
+// as whole microseconds, which every version reads.
+func rpicamControls(c Controls) []string {
+	var a []string
+	if c.Shutter > 0 {
+		a = append(a, "--shutter", strconv.FormatInt(c.Shutter.Microseconds(), 10))
+	}
+	if c.Gain > 0 {
+		a = append(a, "--gain", formatFloat(c.Gain))
+	}
+	if c.AWB != "" {
+		a = append(a, "--awb", c.AWB)
+	}
+	if c.AutofocusMode != "" {
+		a = append(a, "--autofocus-mode", c.AutofocusMode)
+	}
+	if c.LensPosition != nil {
+		a = append(a, "--lens-position", formatFloat(*c.LensPosition))
+	}
+	if c.HDR != "" && c.HDR != "off" {
+		a = append(a, "--hdr="+c.HDR)
+	}
+	if c.Rotation != 0 {
+		a = append(a, "--rotation", strconv.Itoa(c.Rotation))
+	}
+	if c.HFlip {
+		a = append(a, "--hflip")
+	}
+	if c.VFlip {
+		a = append(a, "--vflip")
+	}
+	return a
+}
+
+// GstLibcameraCommand is the gst-launch pipeline that reads a camera
+// through libcamerasrc. Debian's libcamerasrc has no control properties,
+// so only the camera, size, rate and format are set; -q keeps gst-launch's
+// own messages off stdout.
+func GstLibcameraCommand(r Request) []string {
+	args := []string{string(GstLibcamera), "-q", "libcamerasrc"}
+	if r.Camera != "" {
+		args = append(args, "camera-name="+r.Camera)
+	}
+	caps := fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=%s,format=I420", r.Size.Width, r.Size.Height, fraction(r.FPS))
+	args = append(args, "!", caps)
+	if r.MJPEG {
+		args = append(args, "!", "jpegenc", fmt.Sprintf("quality=%d", r.Quality))
+	}
+	return append(args, "!", "fdsink", "fd=1")
+}
+
+// ISP is the image signal processor of a Raspberry Pi, which decides how
+// rpicam-vid pads the rows of the raw frames it writes.
+type ISP int
+
+const (
+	ISPVC4  ISP = iota // Pi 0 to 4 (bcm2835-isp): rows padded to 64 bytes
+	ISPPiSP            // Pi 5 (pispbe): rows padded to 128 bytes
+)
+
+// RpicamStride is the Y row stride of rpicam-vid's I420 frames: it writes
+// libcamera's buffers whole, padding included (chroma rows are half as
+// long). Widths that are multiples of 128 are packed on every Pi.
+func RpicamStride(width int, isp ISP) int {
+	align := 64
+	if isp == ISPPiSP {
+		align = 128
+	}
+	return (width + align - 1) / align * align
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// fraction writes a frame rate as GStreamer wants it: 25/1, 30000/1001.
+func fraction(fps float64) string {
+	for _, den := range []int{1, 1001, 2, 4, 100} {
+		if num := fps * float64(den); num == float64(int(num)) {
+			return fmt.Sprintf("%d/%d", int(num), den)
+		}
+	}
+	return fmt.Sprintf("%d/1000", int(fps*1000+0.5))
+}
