@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"flowcam/capture"
+	"flowcam/capture/child"
 	"flowcam/capture/jpeg"
 	"flowcam/capture/v4l2"
 	"flowcam/stream/auth"
@@ -25,6 +26,10 @@ type Settings struct {
 	V4L2      V4L2Config      `mapstructure:"v4l2"`
 	Auth      AuthConfig      `mapstructure:"auth"`
 	RTSPS     RTSPSConfig     `mapstructure:"rtsps"`
+	Exec      ExecConfig      `mapstructure:"exec"`
+	Libcamera LibcameraConfig `mapstructure:"libcamera"`
+	Argus     ArgusConfig     `mapstructure:"argus"`
+	Helper    HelperConfig    `mapstructure:"helper"`
 
 	// The top-level stream keys: the default stream, and the defaults of
 	// every entry of the streams list.
@@ -239,6 +244,24 @@ var defaults = keyValues{
 	{"v4l2.buffers", v4l2.DefaultBuffers},
 	{"v4l2.watchdog", v4l2.DefaultWatchdog},
 	{"v4l2.controls", map[string]int64{}},
+	{"exec.format", string(child.MJPEG)},
+	{"exec.stride", 0},
+	{"libcamera.codec", "yuv420"},
+	{"libcamera.shutter", time.Duration(0)},
+	{"libcamera.gain", 0.0},
+	{"libcamera.awb", "auto"},
+	{"libcamera.autofocus_mode", "default"},
+	{"libcamera.hdr", "off"},
+	{"libcamera.rotation", "0"},
+	{"libcamera.hflip", false},
+	{"libcamera.vflip", false},
+	{"argus.encoder", "nvjpeg"},
+	{"argus.exposure", time.Duration(0)},
+	{"argus.gain", 0.0},
+	{"argus.wbmode", "auto"},
+	{"helper.watchdog", child.DefaultWatchdog},
+	{"helper.start_timeout", child.DefaultStartTimeout},
+	{"helper.max_frame_bytes", child.DefaultMaxFrame},
 	{"path", "/cam"},
 	{"source", "pattern"},
 	{"size", "auto"},
@@ -252,7 +275,7 @@ var defaults = keyValues{
 
 // flags maps command-line flags to config keys.
 var flags = []struct{ name, key, usage string }{
-	{"source", "source", "frame source: pattern, a V4L2 device such as /dev/video0, or a video file"},
+	{"source", "source", "frame source: pattern, a V4L2 device such as /dev/video0, libcamera[:N], argus:N, exec:COMMAND, or a video file"},
 	{"size", "size", "picture size WIDTHxHEIGHT (multiples of 8, at most 2040); auto: 1280x720, or a file's own"},
 	{"fps", "fps", "frames per second; auto: 25, or a file's own"},
 	{"loop", "loop", "files: restart at the end"},

@@ -58,22 +58,23 @@ type running struct {
 // path alone.
 type streamSpec struct {
 	StreamConfig
-	camera *V4L2Config
+	devices *Devices
 }
 
 func (c *Config) specs() []streamSpec {
 	out := make([]streamSpec, len(c.Streams))
 	for i, sc := range c.Streams {
 		out[i].StreamConfig = sc
-		if strings.HasPrefix(sc.Source, "/dev/") {
-			out[i].camera = &c.V4L2
+		if strings.HasPrefix(sc.Source, "/dev/") || isHelperSource(sc.Source) {
+			dev := c.devices()
+			out[i].devices = &dev
 		}
 	}
 	return out
 }
 
 func (s streamSpec) equal(o streamSpec) bool {
-	return s.StreamConfig == o.StreamConfig && reflect.DeepEqual(s.camera, o.camera)
+	return s.StreamConfig == o.StreamConfig && reflect.DeepEqual(s.devices, o.devices)
 }
 
 // serve runs the daemon until ctx ends: start, then reloads on SIGHUP.
@@ -198,7 +199,7 @@ func (d *daemon) startStream(sp streamSpec) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, src, st, err := buildStream(sp.StreamConfig, d.cfg.V4L2, d.mtu, enc, d.web.tap(sp.Path), log)
+	pipe, src, st, err := buildStream(sp.StreamConfig, d.cfg.devices(), d.mtu, enc, d.web.tap(sp.Path), log)
 	if err != nil {
 		enc.Close()
 		return nil, err

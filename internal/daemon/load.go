@@ -17,7 +17,7 @@ import (
 )
 
 // sourceHelp is what the source key accepts.
-const sourceHelp = "accepted values are pattern, a V4L2 device such as /dev/video0 or /dev/v4l/by-id/..., or a video file"
+const sourceHelp = "accepted values are pattern, a V4L2 device such as /dev/video0 or /dev/v4l/by-id/..., libcamera, libcamera:N, argus:N, exec:COMMAND, or a video file"
 
 // LoadConfig builds the configuration from defaults, the config file,
 // FLOWCAM_* environment variables and flags, in increasing precedence.

@@ -73,8 +73,19 @@ func (s *Settings) checkLimits(p *problems) {
 	if v := s.V4L2; v.Buffers < 2 || v.Buffers > 32 {
 		p.bad("v4l2.buffers", v.Buffers, "must be from 2 to 32")
 	}
-	if s.V4L2.Watchdog < 100*time.Millisecond {
-		p.bad("v4l2.watchdog", s.V4L2.Watchdog, "must be at least 100ms, e.g. 2s")
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{{"v4l2.watchdog", s.V4L2.Watchdog}, {"helper.watchdog", s.Helper.Watchdog}, {"helper.start_timeout", s.Helper.StartTimeout}} {
+		if d.val < 100*time.Millisecond {
+			p.bad(d.key, d.val, "must be at least 100ms, e.g. 2s")
+		}
+	}
+	if s.Exec.Stride < 0 {
+		p.bad("exec.stride", s.Exec.Stride, "must be 0 (packed rows) or the bytes between rows, e.g. 1344")
+	}
+	if s.Helper.MaxFrame < 64<<10 {
+		p.bad("helper.max_frame_bytes", s.Helper.MaxFrame, "must be at least 65536, e.g. 8388608")
 	}
 }
 
@@ -93,6 +104,7 @@ func (s *Settings) streams(p *problems) []StreamConfig {
 			prefix = fmt.Sprintf("streams[%d].", i)
 		}
 		sc := streamConfig(e.over(s.StreamKeys), prefix, p)
+		checkHelperSource(prefix, sc, s.devices(), p)
 		if seen[sc.Path] {
 			p.bad(prefix+"path", quote(sc.Path), "is used by another stream: paths must be unique")
 		}
@@ -148,8 +160,8 @@ func streamConfig(k StreamKeys, prefix string, p *problems) StreamConfig {
 	if sc.Encoder == EncoderPassthrough && sc.Source == "pattern" {
 		p.bad(prefix+"encoder", quote(string(sc.Encoder)), "the pattern source makes raw pictures, which must be encoded: use auto or libjpeg")
 	}
-	if sc.Source == "pattern" || strings.HasPrefix(sc.Source, "/dev/") {
-		// Pattern and cameras have no size of their own to fall back on.
+	if sc.Source == "pattern" || strings.HasPrefix(sc.Source, "/dev/") || isHelperSource(sc.Source) {
+		// Pattern, cameras and helpers have no size of their own to fall back on.
 		if sc.Size == (capture.Size{}) {
 			sc.Size = defaultSize
 		}

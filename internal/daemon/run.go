@@ -98,8 +98,8 @@ func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
 	return mf, nil
 }
 
-func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, tap streamTap, log *slog.Logger) (*capture.Pipeline, capture.Source, rtspserver.Stream, error) {
-	src, size, fps, err := buildSource(sc, cam, log)
+func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap streamTap, log *slog.Logger) (*capture.Pipeline, capture.Source, rtspserver.Stream, error) {
+	src, size, fps, err := buildSource(sc, dev, log)
 	if err != nil {
 		return nil, nil, rtspserver.Stream{}, err
 	}
@@ -113,7 +113,7 @@ func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, t
 	feed := src
 	if sc.Idle == IdleStop {
 		watched := func() bool { return b.Stats().Viewers > 0 || (tap.viewers != nil && tap.viewers() > 0) }
-		if feed, err = onDemand(src, sc, cam, watched, log); err != nil {
+		if feed, err = onDemand(src, sc, dev, watched, log); err != nil {
 			return nil, nil, rtspserver.Stream{}, err
 		}
 	}
@@ -127,8 +127,15 @@ func buildStream(sc StreamConfig, cam V4L2Config, mtu int, enc *streamEncoder, t
 
 // buildSource opens the stream's frame source and says what size and
 // rate it delivers.
-func buildSource(sc StreamConfig, cam V4L2Config, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
+func buildSource(sc StreamConfig, dev Devices, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
+	cam := dev.V4L2
 	switch {
+	case isHelperSource(sc.Source):
+		src, err := helperSource(sc, dev, log)
+		if err != nil {
+			return nil, capture.Size{}, 0, err
+		}
+		return src, sc.Size, sc.FPS, nil
 	case sc.Source == "pattern":
 		src, err := pattern.New(sc.Size, sc.FPS)
 		return src, sc.Size, sc.FPS, err
@@ -191,13 +198,13 @@ const idleGrace = 5 * time.Second
 
 // onDemand runs the stream's source only while someone watches; first is
 // the source already opened at start, reopened sources are built alike.
-func onDemand(first capture.Source, sc StreamConfig, cam V4L2Config, watched func() bool, log *slog.Logger) (capture.Source, error) {
+func onDemand(first capture.Source, sc StreamConfig, dev Devices, watched func() bool, log *slog.Logger) (capture.Source, error) {
 	open := func() (capture.Source, error) {
 		if s := first; s != nil {
 			first = nil
 			return s, nil
 		}
-		s, _, _, err := buildSource(sc, cam, log)
+		s, _, _, err := buildSource(sc, dev, log)
 		return s, err
 	}
 	return capture.NewOnDemand(open, watched, idleGrace, log)

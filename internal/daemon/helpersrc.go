@@ -1,0 +1,296 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"flowcam/capture/child"
+	"flowcam/capture/csi"
+)
+
+// Sources that run a helper process: exec:COMMAND, libcamera[:CAMERA],
+// argus:SENSOR.
+const (
+	execPrefix      = "exec:"
+	libcameraSource = "libcamera"
+	argusPrefix     = "argus:"
+)
+
+// isHelperSource reports whether src runs a helper.
+func isHelperSource(src string) bool {
+	return strings.HasPrefix(src, execPrefix) || src == libcameraSource ||
+		strings.HasPrefix(src, libcameraSource+":") || strings.HasPrefix(src, argusPrefix)
+}
+
+// ExecConfig describes what an exec: source writes.
+type ExecConfig struct {
+	Format child.Format `mapstructure:"format"`
+	Stride int          `mapstructure:"stride"` // raw rows this many bytes apart; 0: packed
+}
+
+// LibcameraConfig applies to libcamera sources.
+type LibcameraConfig struct {
+	Codec         LibcameraCodec `mapstructure:"codec"`
+	Shutter       time.Duration  `mapstructure:"shutter"` // 0: automatic exposure
+	Gain          float64        `mapstructure:"gain"`    // 0: automatic gain
+	AWB           AWB            `mapstructure:"awb"`
+	AutofocusMode AutofocusMode  `mapstructure:"autofocus_mode"`
+	HDR           HDR            `mapstructure:"hdr"`
+	Rotation      Rotation       `mapstructure:"rotation"`
+	HFlip         bool           `mapstructure:"hflip"`
+	VFlip         bool           `mapstructure:"vflip"`
+}
+
+// ArgusConfig applies to Jetson CSI sources.
+type ArgusConfig struct {
+	Encoder  ArgusEncoder  `mapstructure:"encoder"`
+	Exposure time.Duration `mapstructure:"exposure"` // 0: automatic
+	Gain     float64       `mapstructure:"gain"`     // 0: automatic
+	WBMode   WBMode        `mapstructure:"wbmode"`
+}
+
+// HelperConfig supervises every helper.
+type HelperConfig struct {
+	Watchdog     time.Duration `mapstructure:"watchdog"`
+	StartTimeout time.Duration `mapstructure:"start_timeout"`
+	MaxFrame     int           `mapstructure:"max_frame_bytes"`
+}
+
+// Devices are the sections a camera or helper source is built from; a
+// reload restarts such a stream when they change.
+type Devices struct {
+	V4L2      V4L2Config
+	Exec      ExecConfig
+	Libcamera LibcameraConfig
+	Argus     ArgusConfig
+	Helper    HelperConfig
+}
+
+func (s *Settings) devices() Devices {
+	return Devices{V4L2: s.V4L2, Exec: s.Exec, Libcamera: s.Libcamera, Argus: s.Argus, Helper: s.Helper}
+}
+
+// LibcameraCodec is what the libcamera helper hands over.
+type LibcameraCodec string
+
+func (c *LibcameraCodec) UnmarshalText(b []byte) error {
+	s, err := choice(b, "yuv420", "mjpeg")
+	*c = LibcameraCodec(s)
+	return err
+}
+
+// AWB is libcamera's white balance mode.
+type AWB string
+
+func (a *AWB) UnmarshalText(b []byte) error {
+	s, err := choice(b, "auto", "incandescent", "tungsten", "fluorescent", "indoor", "daylight", "cloudy")
+	*a = AWB(s)
+	return err
+}
+
+// AutofocusMode is libcamera's autofocus mode (cameras with a lens motor).
+type AutofocusMode string
+
+func (m *AutofocusMode) UnmarshalText(b []byte) error {
+	s, err := choice(b, "default", "manual", "auto", "continuous")
+	*m = AutofocusMode(s)
+	return err
+}
+
+// HDR is libcamera's HDR mode.
+type HDR string
+
+func (h *HDR) UnmarshalText(b []byte) error {
+	s, err := choice(b, "off", "auto", "sensor", "single-exp")
+	*h = HDR(s)
+	return err
+}
+
+// Rotation is the picture's rotation in degrees: 0 or 180.
+type Rotation int
+
+func (r *Rotation) UnmarshalText(b []byte) error {
+	s, err := choice(b, "0", "180")
+	v, _ := strconv.Atoi(s)
+	*r = Rotation(v)
+	return err
+}
+
+// ArgusEncoder is who makes a Jetson camera's JPEG.
+type ArgusEncoder string
+
+func (e *ArgusEncoder) UnmarshalText(b []byte) error {
+	s, err := choice(b, "nvjpeg", "raw")
+	*e = ArgusEncoder(s)
+	return err
+}
+
+// WBMode is nvarguscamerasrc's white balance mode.
+type WBMode string
+
+func (m *WBMode) UnmarshalText(b []byte) error {
+	s, err := choice(b, "off", "auto", "incandescent", "fluorescent", "warm-fluorescent", "daylight",
+		"cloudy-daylight", "twilight", "shade")
+	*m = WBMode(s)
+	return err
+}
+
+// checkHelperSource checks a helper source's own part of the source key.
+func checkHelperSource(prefix string, sc StreamConfig, dev Devices, p *problems) {
+	switch {
+	case strings.HasPrefix(sc.Source, execPrefix):
+		words, err := child.SplitCommand(strings.TrimPrefix(sc.Source, execPrefix))
+		if err != nil || len(words) == 0 {
+			p.bad(prefix+"source", quote(sc.Source), `exec: needs a command, e.g. "exec:ffmpeg -i rtsp://cam/ -f mjpeg -": quotes must be closed`)
+		}
+		if dev.Exec.Format != child.MJPEG && sc.Encoder == EncoderPassthrough {
+			p.bad(prefix+"encoder", quote(string(sc.Encoder)), "exec.format "+string(dev.Exec.Format)+" is raw pictures, which must be encoded: use auto or libjpeg")
+		}
+	case strings.HasPrefix(sc.Source, argusPrefix):
+		if n, err := strconv.Atoi(strings.TrimPrefix(sc.Source, argusPrefix)); err != nil || n < 0 || n > 255 {
+			p.bad(prefix+"source", quote(sc.Source), "argus:N takes a sensor number from 0 to 255, e.g. argus:0")
+		}
+	}
+}
+
+// helperSource starts the helper a source names.
+func helperSource(sc StreamConfig, dev Devices, log *slog.Logger) (*child.Source, error) {
+	cfg := child.Config{Size: sc.Size, Watchdog: dev.Helper.Watchdog, StartTimeout: dev.Helper.StartTimeout,
+		MaxFrame: dev.Helper.MaxFrame, Logger: log}
+	var err error
+	switch {
+	case strings.HasPrefix(sc.Source, execPrefix):
+		cfg.Command, err = child.SplitCommand(strings.TrimPrefix(sc.Source, execPrefix))
+		cfg.Name, cfg.Format, cfg.Stride = "exec", dev.Exec.Format, dev.Exec.Stride
+	case strings.HasPrefix(sc.Source, argusPrefix):
+		cfg, err = argusHelper(cfg, sc, dev.Argus)
+	default:
+		cfg, err = libcameraHelper(cfg, sc, dev.Libcamera, log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.Info("starting capture helper", "helper", cfg.Name, "command", child.QuoteCommand(cfg.Command),
+		"format", string(cfg.Format), "size", sc.Size.String(), "fps", sc.FPS, "stride", cfg.Stride)
+	src, err := child.New(cfg)
+	if errors.Is(err, child.ErrNotInstalled) {
+		return nil, fmt.Errorf("%w (%s)", err, installHint(sc.Source))
+	}
+	return src, err
+}
+
+func installHint(src string) string {
+	switch {
+	case strings.HasPrefix(src, argusPrefix):
+		return "install JetPack's nvidia-l4t-gstreamer"
+	case strings.HasPrefix(src, libcameraSource):
+		return "install rpicam-apps on Raspberry Pi OS, or gstreamer1.0-libcamera elsewhere"
+	}
+	return "install the program or give its full path"
+}
+
+func argusHelper(cfg child.Config, sc StreamConfig, a ArgusConfig) (child.Config, error) {
+	n, _ := strconv.Atoi(strings.TrimPrefix(sc.Source, argusPrefix))
+	r := csi.ArgusRequest{Sensor: n, Size: sc.Size, FPS: sc.FPS, Raw: a.Encoder == "raw", Quality: sc.Quality,
+		Exposure: a.Exposure, Gain: a.Gain, WBMode: string(a.WBMode)}
+	if r.WBMode == "auto" {
+		r.WBMode = ""
+	}
+	cfg.Name, cfg.Command, cfg.FrameFD, cfg.Format = "nvarguscamerasrc", csi.ArgusCommand(r), csi.ArgusFrameFD, child.MJPEG
+	if r.Raw {
+		cfg.Format = child.I420
+	}
+	return cfg, nil
+}
+
+// libcameraHelper picks the tool that is installed: rpicam-vid, then
+// libcamera-vid, then libcamera's GStreamer element.
+func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *slog.Logger) (child.Config, error) {
+	r := csi.Request{Camera: strings.TrimPrefix(strings.TrimPrefix(sc.Source, libcameraSource), ":"), Size: sc.Size,
+		FPS: sc.FPS, MJPEG: l.Codec == "mjpeg", Quality: sc.Quality, Controls: csi.Controls{Shutter: l.Shutter,
+			Gain: l.Gain, AWB: string(l.AWB), AutofocusMode: string(l.AutofocusMode), HDR: string(l.HDR),
+			Rotation: int(l.Rotation), HFlip: l.HFlip, VFlip: l.VFlip}}
+	if r.AWB == "auto" {
+		r.AWB = ""
+	}
+	if r.AutofocusMode == "default" {
+		r.AutofocusMode = ""
+	}
+	cfg.Format = child.I420
+	if r.MJPEG {
+		cfg.Format = child.MJPEG
+	}
+	for _, tool := range []csi.Tool{csi.RpicamVid, csi.LibcameraVid} {
+		if _, err := exec.LookPath(string(tool)); err == nil {
+			cfg.Name, cfg.Command = string(tool), csi.RpicamCommand(tool, r)
+			cfg.Stride = csi.RpicamStride(sc.Size.Width, localISP())
+			return cfg, nil
+		}
+	}
+	if gstHasElement("libcamerasrc") {
+		if r.Camera != "" && !strings.Contains(r.Camera, "/") {
+			id, err := libcameraID(r.Camera)
+			if err != nil {
+				return cfg, err
+			}
+			r.Camera = id
+		}
+		cfg.Name, cfg.Command = "libcamerasrc", csi.GstLibcameraCommand(r)
+		return cfg, nil
+	}
+	return cfg, fmt.Errorf("source %s: no libcamera helper found: %w (%s)", sc.Source, child.ErrNotInstalled, installHint(sc.Source))
+}
+
+// localISP says which Raspberry Pi ISP this is, as rpicam-apps finds out:
+// by the name of its V4L2 node.
+func localISP() csi.ISP {
+	names, _ := filepath.Glob("/sys/class/video4linux/video*/name")
+	for _, n := range names {
+		if b, err := os.ReadFile(n); err == nil && strings.TrimSpace(string(b)) == "pispbe" {
+			return csi.ISPPiSP
+		}
+	}
+	return csi.ISPVC4
+}
+
+// gstHasElement asks gst-inspect whether a GStreamer element is installed.
+func gstHasElement(name string) bool {
+	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
+		return false
+	}
+	return exec.Command("gst-inspect-1.0", "--exists", name).Run() == nil
+}
+
+// libcameraID turns cam -l's 1-based number into libcamera's camera id,
+// or lists the cameras that exist.
+func libcameraID(n string) (string, error) {
+	out, err := exec.Command("cam", "-l").Output()
+	if err != nil {
+		return "", fmt.Errorf("libcamera:%s: cameras are numbered by cam -l (libcamera-tools), which failed: %v; or give the camera id", n, err)
+	}
+	cams := csi.ParseCamList(string(out))
+	for _, c := range cams {
+		if strconv.Itoa(c.Index) == n {
+			return c.ID, nil
+		}
+	}
+	return "", fmt.Errorf("libcamera:%s: no such camera; cameras: %s", n, cameraNames(cams, "libcamera:"))
+}
+
+func cameraNames(cams []csi.Camera, prefix string) string {
+	if len(cams) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, c := range cams {
+		s = append(s, fmt.Sprintf("%s%d (%s, %s)", prefix, c.Index, c.Model, c.ID))
+	}
+	return strings.Join(s, ", ")
+}
