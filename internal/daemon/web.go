@@ -41,6 +41,9 @@ type pathView struct {
 // reconnecter is a source that reopens a device (v4l2.Source).
 type reconnecter interface{ Reconnects() uint64 }
 
+// problemer is a source that can say why it keeps failing (capture helpers).
+type problemer interface{ Problem() string }
+
 // streamTap is what the HTTP side adds to a path's pipeline: a copy of
 // every frame for MJPEG and snapshots, and the encode-time histogram.
 type streamTap struct {
@@ -170,6 +173,9 @@ func pathStatus(p pathView) web.PathStatus {
 	if rc, ok := p.src.(reconnecter); ok {
 		n := rc.Reconnects()
 		ps.Reconnects = &n
+	}
+	if pr, ok := p.src.(problemer); ok {
+		ps.Problem = pr.Problem()
 	}
 	return ps
 }

@@ -45,6 +45,9 @@ type PathStatus struct {
 	Pipeline capture.Stats `json:"pipeline"`
 	// Camera sources count reopened devices; others leave Reconnects nil.
 	Reconnects *uint64 `json:"reconnects,omitempty"`
+	// Problem says why a source keeps failing (a capture helper that
+	// exits at once, with its last words); empty while it works.
+	Problem string `json:"problem,omitempty"`
 	// RTSPViewers are the path's playing RTSP sessions; HTTPViewers its
 	// open MJPEG responses (filled in by this package).
 	RTSPViewers int `json:"rtsp_viewers"`

@@ -208,6 +208,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	var stalled []string
 	for _, p := range st.Paths {
+		if p.Problem != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "failing: %s: %s\n", p.Path, p.Problem)
+			return
+		}
 		if !p.Alive {
 			stalled = append(stalled, p.Path)
 		}
