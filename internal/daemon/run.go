@@ -34,8 +34,9 @@ func printVersion(w io.Writer) {
 		cams = "no (needs a Linux cgo build)"
 	}
 	b := board.Local()
-	fmt.Fprintf(w, "flowcamd %s\njpeg encoder: %s\nhardware jpeg: %s\nv4l2 cameras: %s\nboard: %s\n",
-		buildinfo.Read(), jpeg.Backend, probeHardware(b, slog.New(slog.DiscardHandler)), cams, b)
+	fmt.Fprintf(w, "flowcamd %s\njpeg encoder: %s\nhardware jpeg: %s\nv4l2 cameras: %s\ncapture helpers: %s\nboard: %s\n",
+		buildinfo.Read(), jpeg.Backend, probeHardware(b, slog.New(slog.DiscardHandler)), cams,
+		strings.Join(helperTools(), ", "), b)
 }
 
 // newLogger logs at the level a reload may change later.
@@ -59,7 +60,9 @@ func Run(ctx context.Context, cfg *Config, load func() (*Config, error)) error {
 	case cfg.HashUser != "":
 		return hashPassword(os.Stdin, os.Stdout, os.Stderr, cfg.HashUser, cfg.Auth.Realm)
 	case cfg.ListDevices:
-		return v4l2.ListDevices(os.Stdout)
+		err := v4l2.ListDevices(os.Stdout)
+		listHelperCameras(os.Stdout)
+		return err
 	case cfg.ListFormats != "":
 		return v4l2.ListFormats(os.Stdout, cfg.ListFormats)
 	case cfg.ListInterfaces:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,7 +62,7 @@ func newWebSide(cfg *Config, b board.Info, hw hardware, started time.Time, log *
 	}
 	w := &webSide{log: log, hub: web.NewHub(), done: make(chan struct{}), static: web.Status{
 		Version: buildinfo.Version(), Build: buildinfo.Read().String(), Board: b.String(),
-		Encoder: hw.String(), Started: started,
+		Encoder: hw.String(), Helpers: strings.Join(helperTools(), ", "), Started: started,
 	}}
 	opts = append([]web.Option{web.WithMaxViewers(cfg.HTTP.MaxViewers), web.WithWriteTimeout(cfg.HTTP.WriteTimeout)}, opts...)
 	w.srv = web.New(web.StatusFunc(w.status), w.hub, log, opts...)

@@ -25,6 +25,7 @@ type Status struct {
 	Build   string    `json:"build"`   // one line: commit, target, cgo, linking
 	Board   string    `json:"board"`   // e.g. "raspberrypi: Raspberry Pi 4 Model B"
 	Encoder string    `json:"encoder"` // the board's hardware JPEG encoder, or why none
+	Helpers string    `json:"helpers"` // capture helpers installed (rpicam-vid, libcamerasrc, ...)
 	Started time.Time `json:"started"`
 	// Paths in the order the default path is chosen from: the first one
 	// is what /stream.mjpg shows without ?path=.
