@@ -229,6 +229,9 @@ func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *
 	}
 	for _, tool := range []csi.Tool{csi.RpicamVid, csi.LibcameraVid} {
 		if _, err := exec.LookPath(string(tool)); err == nil {
+			if err := checkRpicamIndex(r.Camera); err != nil {
+				return cfg, err
+			}
 			cfg.Name, cfg.Command = string(tool), csi.RpicamCommand(tool, r)
 			cfg.Stride = csi.RpicamStride(sc.Size.Width, localISP())
 			return cfg, nil
@@ -246,6 +249,29 @@ func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *
 		return cfg, nil
 	}
 	return cfg, fmt.Errorf("source %s: no libcamera helper found: %w (%s)", sc.Source, child.ErrNotInstalled, installHint(sc.Source))
+}
+
+// checkRpicamIndex refuses a camera number rpicam-hello does not list,
+// naming the cameras that exist: a CSI camera does not come and go, so a
+// wrong number is a configuration error, not something to retry.
+func checkRpicamIndex(camera string) error {
+	out, tool := runFirst([][]string{{"rpicam-hello", "--list-cameras"}, {"libcamera-hello", "--list-cameras"}})
+	if tool == "" {
+		return nil // nothing to check against: the helper will say
+	}
+	cams := csi.ParseRpicamList(out)
+	if camera == "" && len(cams) > 0 {
+		return nil
+	}
+	for _, c := range cams {
+		if strconv.Itoa(c.Index) == camera {
+			return nil
+		}
+	}
+	if camera == "" {
+		camera = "0"
+	}
+	return fmt.Errorf("libcamera:%s: no such camera (%s); cameras: %s", camera, tool, cameraNames(cams, "libcamera:"))
 }
 
 // localISP says which Raspberry Pi ISP this is, as rpicam-apps finds out:
