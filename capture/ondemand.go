@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type OnDemand struct {
 	log       *slog.Logger
 
 	src        Source
+	current    atomic.Value // sourceBox: the newest real source, for status
 	lastWanted time.Time
 	// PTS continuity: a reopened source starts its clock again.
 	offset, lastPTS time.Duration
@@ -47,6 +49,7 @@ func NewOnDemand(open func() (Source, error), wanted func() bool, idleAfter time
 	}
 	d := &OnDemand{open: open, wanted: wanted, idleAfter: idleAfter, poll: 100 * time.Millisecond,
 		beat: time.Second, now: time.Now, log: log, src: src}
+	d.current.Store(sourceBox{src})
 	d.lastWanted = d.now()
 	return d, nil
 }
@@ -101,10 +104,19 @@ func (d *OnDemand) waitForViewer(ctx context.Context) error {
 	}
 	d.log.Info("viewer back: source restarted")
 	d.src, d.lastWanted, d.rebase = src, d.now(), true
+	d.current.Store(sourceBox{src})
 	return nil
 }
 
 // Close implements Source.
+// sourceBox lets sources of different types share one atomic.Value.
+type sourceBox struct{ Source }
+
+// Current is the newest real source (running, or the last one while
+// nobody watches), for status: its counters and problems are the ones that
+// matter. Safe to call while Next runs.
+func (d *OnDemand) Current() Source { return d.current.Load().(sourceBox).Source }
+
 func (d *OnDemand) Close() error {
 	if d.src == nil {
 		return nil

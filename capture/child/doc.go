@@ -2,7 +2,9 @@
 // camera stack flowcamd cannot drive itself (libcamera's rpicam-vid, a
 // Jetson's nvarguscamerasrc) or any command that writes video to a pipe.
 //
-// It starts the command in a process group of its own, reads MJPEG or raw
+// It starts the command in a process group of its own (the kernel kills
+// the command itself if the daemon dies; what it started is stopped with
+// its group whenever the daemon stops it), reads MJPEG or raw
 // I420, NV12 or YUYV frames from its stdout (or fd 3, for helpers that
 // print text on stdout), logs its stderr, and supervises it: a helper that
 // exits, falls silent, writes garbage or an oversized frame is killed with

@@ -37,6 +37,7 @@ func helperCommand(t testing.TB, mode string, args ...string) []string {
 //	stall N             N JPEG pictures, then nothing
 //	garbage             text forever
 //	oversize            a picture with no end
+//	slowdie N           N JPEG pictures 100 ms apart, then exits 1
 //	fail                a line on stderr, exit 1 at once
 //	fd3 N               "status" text on stdout, N pictures on fd 3
 func fakeHelper(mode string, args []string) {
@@ -65,6 +66,12 @@ func fakeHelper(mode string, args []string) {
 		for {
 			out.Write(bytes.Repeat([]byte{0x55}, 4096))
 		}
+	case "slowdie": // frames for longer than a healthy run, then exit
+		for f := 0; f < n(0); f++ {
+			out.Write(testJPEG(f))
+			time.Sleep(100 * time.Millisecond) // a camera's pace
+		}
+		os.Exit(1)
 	case "fail":
 		fmt.Fprintln(os.Stderr, "ERROR: no cameras available")
 		os.Exit(1)

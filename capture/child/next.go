@@ -32,14 +32,20 @@ func (s *Source) Next(ctx context.Context) (*capture.Frame, error) {
 }
 
 // await waits for the running helper's next frame; nil, nil when the
-// helper was lost meanwhile.
+// helper was lost meanwhile. Until a new helper's first frame, "no signal"
+// cards keep going out: a camera stack may take seconds to start.
 func (s *Source) await(ctx context.Context) (*capture.Frame, error) {
 	ru := s.ru
-	limit := s.cfg.Watchdog
+	now := s.now()
+	deadline := now.Add(s.cfg.Watchdog)
 	if !ru.got {
-		limit = s.cfg.StartTimeout
+		deadline = ru.started.Add(s.cfg.StartTimeout)
 	}
-	t := time.NewTimer(limit)
+	wake := deadline
+	if !ru.got && ru.cardAt.Before(wake) {
+		wake = ru.cardAt
+	}
+	t := time.NewTimer(max(wake.Sub(now), 0))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -50,16 +56,25 @@ func (s *Source) await(ctx context.Context) (*capture.Frame, error) {
 			s.lose(ru.err)
 			return nil, nil
 		}
-		if !ru.got && s.everRan && s.restarts.Load() > 0 {
+		if !ru.got && s.restarts.Load() > 0 {
 			s.log.Info("helper delivers frames again", "down_for", s.now().Sub(s.downFrom).Round(time.Millisecond))
 		}
-		ru.got = true
+		if !ru.got {
+			ru.got, ru.firstAt = true, s.now()
+		}
 		return s.stamp(f), nil
 	case <-t.C:
-		s.lose(fmt.Errorf("no frame for %v", limit))
-		return nil, nil
 	}
+	if now = s.now(); now.Before(deadline) {
+		ru.cardAt = now.Add(s.cfg.NoSignalEvery)
+		return s.noSignalFrame(now), nil
+	}
+	s.lose(fmt.Errorf("%w: no frame for %v", errSilent, deadline.Sub(ru.started).Round(time.Millisecond)))
+	return nil, nil
 }
+
+// errSilent is a helper that stopped writing frames (or never started).
+var errSilent = errors.New("silent")
 
 // stamp puts the frame on the source's clock: time since the source was
 // made, which runs on across restarts and "no signal" stretches.
@@ -86,6 +101,7 @@ func (s *Source) whileDown(ctx context.Context) *capture.Frame {
 			s.everRan = true
 			return nil
 		}
+		s.noFrames(err)
 		s.down(err)
 	}
 	if !now.Before(s.signalAt) {
@@ -101,33 +117,42 @@ func (s *Source) whileDown(ctx context.Context) *capture.Frame {
 	return nil
 }
 
-// quickExit is a run that ended this soon without a frame: the helper
-// cannot start (no camera, a bad argument), not a hiccup.
-const quickExit = 3 * time.Second
+// healthyRun is how long a helper must deliver frames for its next
+// failure to count as a new one: a helper that dies after a frame or two
+// backs off like one that cannot start at all.
+const healthyRun = time.Second
 
 // lose stops a helper that failed, fell silent or wrote garbage, and
 // schedules its restart.
 func (s *Source) lose(cause error) {
 	ru := s.ru
 	s.ru = nil
-	ru.stop()
+	ru.stop(s.cfg.StopGrace)
+	s.stderr.flush()
 	if cause == nil || errors.Is(cause, io.EOF) {
 		cause = errors.New("exited")
+		// Only an exit of its own has a status worth telling: after
+		// our SIGINT it is the signal's.
+		if st := ru.cmd.ProcessState; st != nil && st.Exited() {
+			cause = fmt.Errorf("exited with status %d", st.ExitCode())
+		}
 	}
-	if st := ru.cmd.ProcessState; st != nil && st.Exited() {
-		cause = fmt.Errorf("%v (exit status %d)", cause, st.ExitCode())
+	if ru.got && s.now().Sub(ru.firstAt) >= healthyRun {
+		s.quickExits, s.backoff = 0, 0
 	}
-	if !ru.got && s.now().Sub(ru.started) < quickExit {
-		s.quickExits++
-	} else {
-		s.quickExits = 0
-		s.backoff = 0
-	}
-	if s.quickExits >= 3 {
-		s.setProblem(fmt.Sprintf("%s exits at once (%d times in a row): %v; last output: %s",
-			s.cfg.Name, s.quickExits, cause, strings.Join(s.stderr.last(), " | ")))
+	if !ru.got {
+		s.noFrames(cause)
 	}
 	s.down(cause)
+}
+
+// noFrames counts a helper that ended (or could not start) without a
+// single frame; three in a row are reported with its last words.
+func (s *Source) noFrames(cause error) {
+	if s.quickExits++; s.quickExits >= 3 {
+		s.setProblem(fmt.Sprintf("%s fails before its first frame (%d times in a row): %v; last output: %s",
+			s.cfg.Name, s.quickExits, cause, strings.Join(s.stderr.last(), " | ")))
+	}
 }
 
 // down schedules the next start with backoff (250 ms doubling to 5 s, so

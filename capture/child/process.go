@@ -22,7 +22,9 @@ type run struct {
 	done    chan struct{} // closed when the reader has stopped
 	err     error         // why the reader stopped; read after done
 	started time.Time
-	got     bool // a frame arrived in this run
+	got     bool      // a frame arrived in this run
+	firstAt time.Time // when it did
+	cardAt  time.Time // the next "no signal" card while it has not
 }
 
 // errGarbage is a helper whose output cannot be read as its format.
@@ -37,6 +39,9 @@ func (s *Source) start() (*run, error) {
 	}
 	cmd := exec.Command(s.cfg.Command[0], s.cfg.Command[1:]...)
 	cmd.SysProcAttr = groupAttr()
+	// Something the helper started outside its group may hold its stderr
+	// open; Wait must not wait for that.
+	cmd.WaitDelay = time.Second
 	cmd.Stderr = s.stderr
 	cmd.Stdout = w
 	if s.cfg.FrameFD == 3 {
@@ -48,7 +53,8 @@ func (s *Source) start() (*run, error) {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", s.cfg.Name, err)
 	}
-	ru := &run{cmd: cmd, out: r, frames: make(chan *capture.Frame, 1), done: make(chan struct{}), started: s.now()}
+	ru := &run{cmd: cmd, out: r, frames: make(chan *capture.Frame, 1), done: make(chan struct{}), started: s.now(),
+		cardAt: s.now().Add(s.cfg.NoSignalEvery)}
 	go s.read(ru)
 	return ru, nil
 }
@@ -56,14 +62,14 @@ func (s *Source) start() (*run, error) {
 // stop ends the run: the helper's group is asked to stop (SIGINT, which
 // rpicam-vid and gst-launch handle cleanly), killed if it has not after a
 // moment, reaped, and the reader waited for, so nothing is left behind.
-func (ru *run) stop() {
+func (ru *run) stop(grace time.Duration) {
 	pid := ru.cmd.Process.Pid
 	signalGroup(pid, syscall.SIGINT)
 	exited := make(chan struct{})
 	go func() { ru.cmd.Wait(); close(exited) }()
 	select {
 	case <-exited:
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(grace):
 		signalGroup(pid, syscall.SIGKILL)
 		<-exited
 	}

@@ -38,7 +38,10 @@ type Config struct {
 	Watchdog      time.Duration // DefaultWatchdog when 0
 	StartTimeout  time.Duration // DefaultStartTimeout when 0
 	NoSignalEvery time.Duration // one "no signal" card this often while down; 1 s
-	Logger        *slog.Logger
+	// StopGrace is how long a helper has to stop after SIGINT before it is
+	// killed; 300 ms when 0 (Argus clients need longer to let go cleanly).
+	StopGrace time.Duration
+	Logger    *slog.Logger
 }
 
 // Stats count what happened to the helper.
@@ -87,6 +90,7 @@ func New(cfg Config) (*Source, error) {
 		return nil, err
 	}
 	if s.ru, err = s.start(); err != nil {
+		s.noFrames(err)
 		s.down(err)
 	} else {
 		s.everRan = true
@@ -111,6 +115,7 @@ func newSource(cfg Config) (*Source, error) {
 		s.raw = capture.NewPool(cfg.Size, cfg.Format.ratio(), 3)
 	}
 	s.start0 = s.now()
+	s.downFrom = s.start0
 	return s, nil
 }
 
@@ -136,6 +141,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.Watchdog = cmp(c.Watchdog, DefaultWatchdog)
 	c.StartTimeout = cmp(c.StartTimeout, DefaultStartTimeout)
 	c.NoSignalEvery = cmp(c.NoSignalEvery, time.Second)
+	c.StopGrace = cmp(c.StopGrace, 300*time.Millisecond)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -170,7 +176,7 @@ func (s *Source) Problem() string {
 // Close stops the helper.
 func (s *Source) Close() error {
 	if s.ru != nil {
-		s.ru.stop()
+		s.ru.stop(s.cfg.StopGrace)
 		s.ru = nil
 	}
 	return nil

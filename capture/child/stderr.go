@@ -70,6 +70,16 @@ func (l *stderrLog) line(s string) {
 	l.log.Info("helper says", "line", s)
 }
 
+// flush logs a last line the helper wrote without a newline.
+func (l *stderrLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if line := string(bytes.TrimSpace(l.part)); line != "" {
+		l.line(line)
+	}
+	l.part = l.part[:0]
+}
+
 // last returns the helper's last lines.
 func (l *stderrLog) last() []string {
 	l.mu.Lock()

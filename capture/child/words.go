@@ -30,6 +30,9 @@ func SplitCommand(s string) ([]string, error) {
 			if i++; i == len(s) {
 				return nil, ErrQuote
 			}
+			if s[i] == '\n' { // a line continuation, as in a YAML block
+				continue
+			}
 			w.WriteByte(s[i])
 		case c == '\'':
 			end := strings.IndexByte(s[i+1:], '\'')

@@ -17,6 +17,7 @@ func TestSplitCommand(t *testing.T) {
 		{`tool $HOME *.jpg >out`, []string{"tool", "$HOME", "*.jpg", ">out"}},
 		{`a""b ''`, []string{"ab", ""}},
 		{"", nil},
+		{"gst-launch-1.0 \\\n  videotestsrc", []string{"gst-launch-1.0", "videotestsrc"}},
 	} {
 		got, err := SplitCommand(c.in)
 		if err != nil || !reflect.DeepEqual(got, c.want) {

@@ -82,7 +82,7 @@ func runFirst(cmds [][]string) (string, string) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, _ := exec.CommandContext(ctx, c[0], c[1:]...).Output()
+		out, _ := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput() // old tools list on stderr
 		cancel()
 		return string(out), strings.Join(c, " ")
 	}

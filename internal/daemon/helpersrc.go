@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -153,9 +154,14 @@ func checkHelperSource(prefix string, sc StreamConfig, dev Devices, p *problems)
 		if dev.Exec.Format != child.MJPEG && sc.Encoder == EncoderPassthrough {
 			p.bad(prefix+"encoder", quote(string(sc.Encoder)), "exec.format "+string(dev.Exec.Format)+" is raw pictures, which must be encoded: use auto or libjpeg")
 		}
+	case sc.Encoder == EncoderPassthrough && (sc.Source == libcameraSource || strings.HasPrefix(sc.Source, libcameraSource+":")) && dev.Libcamera.Codec != "mjpeg":
+		p.bad(prefix+"encoder", quote(string(sc.Encoder)), "libcamera.codec yuv420 hands over raw pictures, which must be encoded: use auto or libjpeg, or libcamera.codec: mjpeg")
 	case strings.HasPrefix(sc.Source, argusPrefix):
 		if n, err := strconv.Atoi(strings.TrimPrefix(sc.Source, argusPrefix)); err != nil || n < 0 || n > 255 {
 			p.bad(prefix+"source", quote(sc.Source), "argus:N takes a sensor number from 0 to 255, e.g. argus:0")
+		}
+		if sc.Encoder == EncoderPassthrough && dev.Argus.Encoder == "raw" {
+			p.bad(prefix+"encoder", quote(string(sc.Encoder)), "argus.encoder raw hands over raw pictures, which must be encoded: use auto or libjpeg, or argus.encoder: nvjpeg")
 		}
 	}
 }
@@ -204,6 +210,9 @@ func argusHelper(cfg child.Config, sc StreamConfig, a ArgusConfig) (child.Config
 		r.WBMode = ""
 	}
 	cfg.Name, cfg.Command, cfg.FrameFD, cfg.Format = "nvarguscamerasrc", csi.ArgusCommand(r), csi.ArgusFrameFD, child.MJPEG
+	// An Argus client killed before it let go can leave nvargus-daemon
+	// stuck until it restarts: give it time to stop on SIGINT.
+	cfg.StopGrace = 800 * time.Millisecond
 	if r.Raw {
 		cfg.Format = child.I420
 	}
@@ -256,11 +265,11 @@ func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *
 // wrong number is a configuration error, not something to retry.
 func checkRpicamIndex(camera string) error {
 	out, tool := runFirst([][]string{{"rpicam-hello", "--list-cameras"}, {"libcamera-hello", "--list-cameras"}})
-	if tool == "" {
-		return nil // nothing to check against: the helper will say
-	}
 	cams := csi.ParseRpicamList(out)
-	if camera == "" && len(cams) > 0 {
+	// Only a list the tool printed in full can refuse a camera: a tool
+	// that failed, or an old one that prints elsewhere, leaves it to the
+	// helper to say.
+	if tool == "" || !strings.Contains(out, "Available cameras") || camera == "" && len(cams) > 0 {
 		return nil
 	}
 	for _, c := range cams {
@@ -279,7 +288,8 @@ func checkRpicamIndex(camera string) error {
 func localISP() csi.ISP {
 	names, _ := filepath.Glob("/sys/class/video4linux/video*/name")
 	for _, n := range names {
-		if b, err := os.ReadFile(n); err == nil && strings.TrimSpace(string(b)) == "pispbe" {
+		// The back end's nodes are pispbe-input, pispbe-output0, ...
+		if b, err := os.ReadFile(n); err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "pispbe") {
 			return csi.ISPPiSP
 		}
 	}
@@ -291,7 +301,9 @@ func gstHasElement(name string) bool {
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
 		return false
 	}
-	return exec.Command("gst-inspect-1.0", "--exists", name).Run() == nil
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, "gst-inspect-1.0", "--exists", name).Run() == nil
 }
 
 // libcameraID turns cam -l's 1-based number into libcamera's camera id,

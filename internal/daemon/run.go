@@ -125,7 +125,8 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 		sink = func(f *capture.Frame) { b.Publish(f); tap.publish(f) }
 	}
 	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
-	return capture.NewPipeline(feed, enc, sink, log, opts...), src, st, nil
+	// The feed is what status reads: with idle: stop, the source running now.
+	return capture.NewPipeline(feed, enc, sink, log, opts...), feed, st, nil
 }
 
 // buildSource opens the stream's frame source and says what size and

@@ -171,11 +171,15 @@ func pathStatus(p pathView) web.PathStatus {
 		Width: p.stream.Width, Height: p.stream.Height, FPS: p.stream.FPS,
 		Alive: p.pipe.Alive(aliveWindow(p.stream.FPS)), Pipeline: p.pipe.Stats(),
 		RTSPViewers: p.stream.Frames.Stats().Viewers}
-	if rc, ok := p.src.(reconnecter); ok {
+	src := p.src
+	if od, ok := src.(*capture.OnDemand); ok {
+		src = od.Current()
+	}
+	if rc, ok := src.(reconnecter); ok {
 		n := rc.Reconnects()
 		ps.Reconnects = &n
 	}
-	if pr, ok := p.src.(problemer); ok {
+	if pr, ok := src.(problemer); ok {
 		ps.Problem = pr.Problem()
 	}
 	return ps

@@ -31,7 +31,8 @@ func NewMJPEGStream(r io.Reader, max int) *MJPEGStream {
 
 // Next returns the next picture, byte for byte, valid until the next call.
 // Bytes before a picture are skipped and reported as ErrCorruptFrame (the
-// picture after them comes with the next call), as is a picture that
+// picture after them comes with the next call; more than the limit of
+// them is reported without waiting for a picture), as is a picture that
 // cannot be delimited. A picture over the limit is ErrFrameTooLarge; data
 // that ends inside a picture is ErrTruncated; a clean end is io.EOF.
 func (s *MJPEGStream) Next() ([]byte, error) {
@@ -81,7 +82,7 @@ func (s *MJPEGStream) skipToSOI() (int64, error) {
 		k := len(win) - (len(soi) - 1) // the marker may straddle what has arrived
 		s.in.discard(k)
 		if skipped += int64(k); skipped > int64(s.max) {
-			return skipped, fmt.Errorf("mjpeg: no picture in %d bytes: %w", skipped, ErrFrameTooLarge)
+			return skipped, fmt.Errorf("mjpeg: no picture in %d bytes: %w", skipped, ErrCorruptFrame)
 		}
 	}
 }

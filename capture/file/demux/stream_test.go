@@ -23,7 +23,7 @@ func TestMJPEGStream(t *testing.T) {
 			[][]byte{pics[0], pics[1]}, []error{ErrCorruptFrame, ErrCorruptFrame}, io.EOF},
 		{"cut inside", append(append([]byte{}, pics[0]...), pics[1][:20]...), 1 << 20, [][]byte{pics[0]}, nil, ErrTruncated},
 		{"over the limit", bytes.Join([][]byte{pics[0], pics[0]}, nil), 64, nil, nil, ErrFrameTooLarge},
-		{"no picture in the limit", bytes.Repeat([]byte{7}, 1000), 100, nil, nil, ErrFrameTooLarge},
+		{"no picture in the limit", bytes.Repeat([]byte{7}, 1000), 100, nil, []error{ErrCorruptFrame}, ErrTruncated},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
