@@ -10,11 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/pion/rtp"
-
 	"flowcam/internal/testutil/daemon"
-	"flowcam/internal/testutil/player"
 )
 
 // filesReport is the cost of serving a 720p25 file, per second of video.
@@ -63,26 +59,9 @@ func makeClip(t *testing.T, dir, name string, codec ...string) string {
 // serveFile returns the CPU seconds per second of video the daemon (with
 // its ffmpeg child, when it decodes) spends serving the file to a viewer.
 func serveFile(t *testing.T, bin, file string) (float64, int) {
-	d, err := daemon.Start(bin, "--source", file, "--quality", strconv.Itoa(quality))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop()
-	frames := 0
-	c, err := player.Play(d.URL("/cam"), gortsplib.TransportTCP, func(p *rtp.Packet) {
-		if p.Marker {
-			frames++
-		}
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	time.Sleep(2 * time.Second)
-	c0, f0 := treeCPU(t, d.Cmd.Process.Pid), frames
-	time.Sleep(fileWindow)
-	c1, f1 := treeCPU(t, d.Cmd.Process.Pid), frames
-	return (c1 - c0).Seconds() / fileWindow.Seconds(), f1 - f0
+	cpu, frames := serveForCPU(t, bin, func(d *daemon.Daemon) time.Duration { return treeCPU(t, d.Cmd.Process.Pid) },
+		"--source", file, "--quality", strconv.Itoa(quality))
+	return cpu.Seconds() / fileWindow.Seconds(), frames
 }
 
 // treeCPU is a process's CPU plus that of its children (the ffmpeg

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func measureHelper(t *testing.T, dir string) helperReport {
 	var ms []float64
 	var r helperReport
 	for i := 0; i < runs; i++ {
-		cpu, n := serveForCPU(t, bin, "--config", conf)
+		cpu, n := serveForCPU(t, bin, func(d *daemon.Daemon) time.Duration { return mustCPU(t, d) }, "--config", conf)
 		ms = append(ms, 1000*cpu.Seconds()/float64(n))
 		r.frames = n
 	}
@@ -48,18 +49,19 @@ func measureHelper(t *testing.T, dir string) helperReport {
 	return r
 }
 
-// serveForCPU plays the daemon's stream to one viewer and returns the
-// daemon's own CPU and the frames sent during the window.
-func serveForCPU(t *testing.T, bin string, args ...string) (time.Duration, int) {
+// serveForCPU plays the daemon's stream to one viewer and returns the CPU
+// that cpu reads (the daemon's own, or with its children) and the frames
+// sent during the window.
+func serveForCPU(t *testing.T, bin string, cpu func(*daemon.Daemon) time.Duration, args ...string) (time.Duration, int) {
 	d, err := daemon.Start(bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Stop()
-	frames := 0
+	var frames atomic.Int64 // counted on the player's goroutine
 	c, err := player.Play(d.URL("/cam"), gortsplib.TransportTCP, func(p *rtp.Packet) {
 		if p.Marker {
-			frames++
+			frames.Add(1)
 		}
 	}, nil)
 	if err != nil {
@@ -67,13 +69,13 @@ func serveForCPU(t *testing.T, bin string, args ...string) (time.Duration, int) 
 	}
 	defer c.Close()
 	time.Sleep(warmUp) // the measured window starts after start-up; pacing, not synchronisation
-	c0, f0 := mustCPU(t, d), frames
+	c0, f0 := cpu(d), frames.Load()
 	time.Sleep(fileWindow) // the measured window
-	c1, f1 := mustCPU(t, d), frames
+	c1, f1 := cpu(d), frames.Load()
 	if f1 == f0 {
 		t.Fatalf("no frames in %v:\n%s", fileWindow, daemon.Tail(d.Logs(), 10))
 	}
-	return c1 - c0, f1 - f0
+	return c1 - c0, int(f1 - f0)
 }
 
 // table puts the helper's cost beside a camera's raw path (YUYV

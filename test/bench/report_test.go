@@ -5,13 +5,14 @@
 package bench_test
 
 import (
-	"flowcam/internal/testutil/daemon"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"flowcam/internal/testutil/daemon"
 )
 
 // Settings shared by every measurement, so every row describes the same
