@@ -95,15 +95,17 @@ func rpicamControls(c Controls) []string {
 
 // GstLibcameraCommand is the gst-launch pipeline that reads a camera
 // through libcamerasrc. Debian's libcamerasrc has no control properties,
-// so only the camera, size, rate and format are set; -q keeps gst-launch's
-// own messages off stdout.
+// so only the camera, size and rate are set; the camera picks its own
+// pixel format (a Pi's ISP gives I420 at once, others such as vimc only
+// RGB) and videoconvert, which passes I420 through untouched, makes it
+// I420. -q keeps gst-launch's own messages off stdout.
 func GstLibcameraCommand(r Request) []string {
 	args := []string{string(GstLibcamera), "-q", "libcamerasrc"}
 	if r.Camera != "" {
 		args = append(args, "camera-name="+r.Camera)
 	}
-	caps := fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=%s,format=I420", r.Size.Width, r.Size.Height, fraction(r.FPS))
-	args = append(args, "!", caps)
+	caps := fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=%s", r.Size.Width, r.Size.Height, fraction(r.FPS))
+	args = append(args, "!", caps, "!", "videoconvert", "!", "video/x-raw,format=I420")
 	if r.MJPEG {
 		args = append(args, "!", "jpegenc", fmt.Sprintf("quality=%d", r.Quality))
 	}
