@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,27 +97,10 @@ func TestFormats(t *testing.T) {
 // watch collects n frames over TCP with gortsplib.
 func watch(t *testing.T, d *daemon.Daemon, n int) [][]byte {
 	t.Helper()
-	var mu sync.Mutex
-	var frames [][]byte
-	done := make(chan struct{})
-	c, err := player.Play(d.URL("/cam"), gortsplib.TransportTCP, nil, func(f []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		if frames = append(frames, bytes.Clone(f)); len(frames) == n {
-			close(done)
-		}
-	})
+	frames, err := player.Frames(d.URL("/cam"), gortsplib.TransportTCP, n, time.Minute)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, daemon.Tail(d.Logs(), 20))
 	}
-	defer c.Close()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		t.Fatalf("%d of %d frames\n%s", len(frames), n, daemon.Tail(d.Logs(), 20))
-	}
-	mu.Lock()
-	defer mu.Unlock()
 	return frames
 }
 

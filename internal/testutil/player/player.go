@@ -4,9 +4,11 @@
 package player
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
@@ -120,4 +122,36 @@ func (c *FrameCounter) Result() (got, sent int) {
 		return 0, 0
 	}
 	return c.frames, int((c.last-c.first)/c.ticks) + 1
+}
+
+// Frames plays url over tr until n complete JPEG frames have arrived (each
+// copied) and returns them; after timeout it returns the ones it has with
+// an error. The timeout only stops a hang.
+func Frames(url string, tr gortsplib.Transport, n int, timeout time.Duration) ([][]byte, error) {
+	var mu sync.Mutex
+	var frames [][]byte
+	done := make(chan struct{})
+	c, err := Play(url, tr, nil, func(f []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(frames) < n {
+			if frames = append(frames, bytes.Clone(f)); len(frames) == n {
+				close(done)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(frames) < n {
+		return frames, fmt.Errorf("%d of %d frames in %v", len(frames), n, timeout)
+	}
+	return frames, nil
 }

@@ -3,7 +3,6 @@ package rtspserver
 import (
 	"bytes"
 	"image/jpeg"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,28 +33,9 @@ func TestGortsplibPlays(t *testing.T) {
 
 func playGortsplib(t *testing.T, url string, tr gortsplib.Transport, n int) [][]byte {
 	t.Helper()
-	var mu sync.Mutex
-	var frames [][]byte
-	done := make(chan struct{})
-	c, err := player.Play(url, tr, nil, func(f []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(frames) < n {
-			if frames = append(frames, f); len(frames) == n {
-				close(done)
-			}
-		}
-	})
+	frames, err := player.Frames(url, tr, n, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("received too few of %d frames", n)
-	}
-	mu.Lock()
-	defer mu.Unlock()
 	return frames
 }
