@@ -80,6 +80,11 @@ func (s streamSpec) equal(o streamSpec) bool {
 // serve runs the daemon until ctx ends: start, then reloads on SIGHUP.
 func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *slog.Logger, level *slog.LevelVar) error {
 	start := time.Now()
+	// Catch SIGHUP before anything listens: a reload sent as soon as the
+	// ports answer must not hit the default action, which ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	b := board.Local()
 	log.Info("flowcamd starting", "build", buildinfo.Read().String(), "board", b.String())
 	notify, err := sdnotify.FromEnv()
@@ -108,9 +113,6 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 	d.status()
 	log.Info("ready", "startup", time.Since(start).Round(time.Millisecond).String())
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	// One goroutine owns the streams: reloads and watchdog pings take turns.
 	tick := time.NewTicker(d.pingEvery())
 	defer tick.Stop()
