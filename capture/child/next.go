@@ -62,6 +62,11 @@ func (s *Source) await(ctx context.Context) (*capture.Frame, error) {
 		if !ru.got {
 			ru.got, ru.firstAt = true, s.now()
 		}
+		if !s.paced(s.now()) {
+			f.Release()
+			s.skipped.Add(1)
+			return nil, nil // the helper is alive: wait for the next one
+		}
 		return s.stamp(f), nil
 	case <-t.C:
 	}
@@ -71,6 +76,24 @@ func (s *Source) await(ctx context.Context) (*capture.Frame, error) {
 	}
 	s.lose(fmt.Errorf("%w: no frame for %v", errSilent, deadline.Sub(ru.started).Round(time.Millisecond)))
 	return nil, nil
+}
+
+// paced reports whether a frame arriving at now keeps to MaxFPS, and books
+// it. A quarter interval of slack keeps every frame of a helper that runs
+// at the asked rate with some jitter; a late frame sets the schedule anew
+// rather than letting the ones after it through in a burst.
+func (s *Source) paced(now time.Time) bool {
+	if s.cfg.MaxFPS <= 0 {
+		return true
+	}
+	interval := time.Duration(float64(time.Second) / s.cfg.MaxFPS)
+	if now.Before(s.nextDue.Add(-interval / 4)) {
+		return false
+	}
+	if s.nextDue = s.nextDue.Add(interval); s.nextDue.Before(now) {
+		s.nextDue = now.Add(interval)
+	}
+	return true
 }
 
 // errSilent is a helper that stopped writing frames (or never started).

@@ -23,6 +23,7 @@ const (
 // Config describes a helper and what it writes.
 type Config struct {
 	Name    string   // shown in logs and on the status page, e.g. "rpicam-vid"
+	Camera  string   // the camera it opens, as the daemon's log names it
 	Command []string // the program and its arguments; never run through a shell
 	Format  Format
 	// Size is the picture size: what raw frames hold, and the size of the
@@ -33,8 +34,12 @@ type Config struct {
 	Stride int
 	// FrameFD is where frames come out: 1 (stdout, the default), or 3 for
 	// helpers that print text on stdout; their stdout then goes to the log.
-	FrameFD       int
-	MaxFrame      int           // MJPEG: DefaultMaxFrame when 0
+	FrameFD  int
+	MaxFrame int // MJPEG: DefaultMaxFrame when 0
+	// MaxFPS drops frames that come faster than this rate (0: keep all),
+	// for helpers that cannot be told a rate, such as libcamerasrc before
+	// libcamera 0.1, which delivers whatever the camera runs at.
+	MaxFPS        float64
 	Watchdog      time.Duration // DefaultWatchdog when 0
 	StartTimeout  time.Duration // DefaultStartTimeout when 0
 	NoSignalEvery time.Duration // one "no signal" card this often while down; 1 s
@@ -51,6 +56,7 @@ type Stats struct {
 	NoSignal uint64 // "no signal" cards sent while it was down
 	Corrupt  uint64 // damaged pictures dropped
 	Stale    uint64 // frames replaced by a newer one before they were taken
+	Skipped  uint64 // frames dropped to keep to MaxFPS
 }
 
 // Source reads frames from a supervised helper; see the package comment.
@@ -70,12 +76,13 @@ type Source struct {
 	retryAt, signalAt, downFrom time.Time
 	backoff                     time.Duration
 	quickExits                  int
+	nextDue                     time.Time // MaxFPS: when the next frame is due
 	everRan                     bool
 
 	mu      sync.Mutex
 	problem string
 
-	frames, restarts, nosignal, corrupt, stale atomic.Uint64
+	frames, restarts, nosignal, corrupt, stale, skipped atomic.Uint64
 }
 
 // ErrNotInstalled is wrapped when the helper's program cannot be found.
@@ -159,7 +166,7 @@ func cmp[T int | time.Duration](v, d T) T {
 // Stats returns the counters.
 func (s *Source) Stats() Stats {
 	return Stats{Frames: s.frames.Load(), Restarts: s.restarts.Load(), NoSignal: s.nosignal.Load(),
-		Corrupt: s.corrupt.Load(), Stale: s.stale.Load()}
+		Corrupt: s.corrupt.Load(), Stale: s.stale.Load(), Skipped: s.skipped.Load()}
 }
 
 // Reconnects counts restarts after failures (the status page's column).

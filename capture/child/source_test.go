@@ -226,3 +226,50 @@ func zombies(t *testing.T) []string {
 	}
 	return out
 }
+
+// TestPaced feeds arrival times to the MaxFPS filter: a helper faster than
+// asked is thinned to the asked rate, one at the asked rate keeps every
+// frame despite jitter, and a stall does not let a burst through after it.
+func TestPaced(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	every := func(step, n int) []time.Duration {
+		var out []time.Duration
+		for i := range n {
+			out = append(out, time.Duration(i*step)*time.Millisecond)
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		fps      float64
+		arrivals []time.Duration
+		want     int
+		slack    int // the thinned rate may land one frame either side
+	}{
+		{"no limit keeps all", 0, every(10, 100), 100, 0},
+		{"26 fps thinned to 10", 10, every(38, 263), 100, 1},                           // 10 s
+		{"25 fps at 25 with jitter", 25, ms(0, 45, 79, 121, 165, 199, 243, 280), 8, 0}, // ±5 ms
+		{"a burst after a stall", 10, ms(0, 100, 1000, 1001, 1002, 1003, 1100), 4, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &Source{cfg: Config{MaxFPS: c.fps}}
+			base := time.Unix(1000, 0)
+			kept := 0
+			for _, a := range c.arrivals {
+				if s.paced(base.Add(a)) {
+					kept++
+				}
+			}
+			if kept < c.want-c.slack || kept > c.want+c.slack {
+				t.Fatalf("kept %d of %d frames, want %d±%d", kept, len(c.arrivals), c.want, c.slack)
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package child
 import (
 	"bytes"
 	"log/slog"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -52,7 +54,18 @@ func (l *stderrLog) Write(p []byte) (int, error) {
 	}
 }
 
+// ansiEscape matches terminal colour codes, which libcamera writes even
+// when its stderr is a pipe.
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
 func (l *stderrLog) line(s string) {
+	s = ansiEscape.ReplaceAllString(s, "")
+	// libcamera's own line, printed under rpicam-vid and libcamerasrc
+	// alike, is the mode the camera granted: worth a line of its own,
+	// whatever the rate limit.
+	if _, streams, ok := strings.Cut(s, "configuring streams: "); ok {
+		l.log.Info("camera configured", "streams", streams)
+	}
 	if l.lines = append(l.lines, s); len(l.lines) > stderrKeep {
 		l.lines = l.lines[1:]
 	}

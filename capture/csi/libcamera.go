@@ -99,13 +99,25 @@ func rpicamControls(c Controls) []string {
 // pixel format (a Pi's ISP gives I420 at once, others such as vimc only
 // RGB) and videoconvert, which passes I420 through untouched, makes it
 // I420. -q keeps gst-launch's own messages off stdout.
+//
+// The camera is offered the asked size or up to a sixteenth less: libcamera
+// rounds to what its pipeline can make (vimc turns 640x480 into 636x480),
+// and libcamerasrc fails rather than take a size outside its caps. It
+// fixes the range at the size nearest the camera's default, which is the
+// asked one unless the default is smaller. videoscale brings what was
+// granted to the asked size, and passes that size through untouched. Not
+// "any size" as a fallback: libcamerasrc would take the camera's default
+// mode, however large. libcamerasrc before libcamera 0.1 ignores the rate,
+// so the source drops what comes faster (MaxFPS).
 func GstLibcameraCommand(r Request) []string {
 	args := []string{string(GstLibcamera), "-q", "libcamerasrc"}
 	if r.Camera != "" {
 		args = append(args, "camera-name="+r.Camera)
 	}
-	caps := fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=%s", r.Size.Width, r.Size.Height, fraction(r.FPS))
-	args = append(args, "!", caps, "!", "videoconvert", "!", "video/x-raw,format=I420")
+	w, h := r.Size.Width, r.Size.Height
+	offered := fmt.Sprintf("video/x-raw,width=[%d,%d],height=[%d,%d],framerate=%s", w-w/16, w, h-h/16, h, fraction(r.FPS))
+	args = append(args, "!", offered, "!", "videoconvert", "!", "videoscale",
+		"!", fmt.Sprintf("video/x-raw,width=%d,height=%d,format=I420", w, h))
 	if r.MJPEG {
 		args = append(args, "!", "jpegenc", fmt.Sprintf("quality=%d", r.Quality))
 	}

@@ -63,7 +63,8 @@ func listHelperCameras(w io.Writer) {
 func printCameras(w io.Writer, tool string, cams []csi.Camera, prefix string) {
 	fmt.Fprintf(w, "libcamera cameras (%s):\n", tool)
 	if len(cams) == 0 {
-		fmt.Fprintln(w, "  none")
+		// libcamera cannot enumerate a camera another process streams from.
+		fmt.Fprintln(w, "  none (a camera in use, by a running flowcamd too, is not listed)")
 	}
 	for _, c := range cams {
 		fmt.Fprintf(w, "  %s%d  %s (%s)", prefix, c.Index, c.Model, c.ID)

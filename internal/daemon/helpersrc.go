@@ -169,7 +169,7 @@ func checkHelperSource(prefix string, sc StreamConfig, dev Devices, p *problems)
 // helperSource starts the helper a source names.
 func helperSource(sc StreamConfig, dev Devices, log *slog.Logger) (*child.Source, error) {
 	cfg := child.Config{Size: sc.Size, Watchdog: dev.Helper.Watchdog, StartTimeout: dev.Helper.StartTimeout,
-		MaxFrame: dev.Helper.MaxFrame, Logger: log}
+		MaxFrame: dev.Helper.MaxFrame, MaxFPS: float64(sc.FPS), Logger: log}
 	var err error
 	switch {
 	case strings.HasPrefix(sc.Source, execPrefix):
@@ -182,6 +182,10 @@ func helperSource(sc StreamConfig, dev Devices, log *slog.Logger) (*child.Source
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Camera != "" {
+		log = log.With("camera", cfg.Camera)
+		cfg.Logger = log
 	}
 	log.Info("starting capture helper", "helper", cfg.Name, "command", child.QuoteCommand(cfg.Command),
 		"format", string(cfg.Format), "size", sc.Size.String(), "fps", sc.FPS, "stride", cfg.Stride)
@@ -210,6 +214,7 @@ func argusHelper(cfg child.Config, sc StreamConfig, a ArgusConfig) (child.Config
 		r.WBMode = ""
 	}
 	cfg.Name, cfg.Command, cfg.FrameFD, cfg.Format = "nvarguscamerasrc", csi.ArgusCommand(r), csi.ArgusFrameFD, child.MJPEG
+	cfg.Camera = fmt.Sprintf("sensor-id %d", n)
 	// An Argus client killed before it let go can leave nvargus-daemon
 	// stuck until it restarts: give it time to stop on SIGINT.
 	cfg.StopGrace = 800 * time.Millisecond
@@ -238,21 +243,19 @@ func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *
 	}
 	for _, tool := range []csi.Tool{csi.RpicamVid, csi.LibcameraVid} {
 		if _, err := exec.LookPath(string(tool)); err == nil {
-			if err := checkRpicamIndex(r.Camera); err != nil {
+			camera, err := rpicamCamera(r.Camera)
+			if err != nil {
 				return cfg, err
 			}
-			cfg.Name, cfg.Command = string(tool), csi.RpicamCommand(tool, r)
+			cfg.Name, cfg.Camera, cfg.Command = string(tool), camera, csi.RpicamCommand(tool, r)
 			cfg.Stride = csi.RpicamStride(sc.Size.Width, localISP())
 			return cfg, nil
 		}
 	}
 	if gstHasElement("libcamerasrc") {
-		if r.Camera != "" && !strings.Contains(r.Camera, "/") {
-			id, err := libcameraID(r.Camera)
-			if err != nil {
-				return cfg, err
-			}
-			r.Camera = id
+		var err error
+		if r.Camera, cfg.Camera, err = libcameraCamera(r.Camera); err != nil {
+			return cfg, err
 		}
 		cfg.Name, cfg.Command = "libcamerasrc", csi.GstLibcameraCommand(r)
 		return cfg, nil
@@ -260,27 +263,35 @@ func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *
 	return cfg, fmt.Errorf("source %s: no libcamera helper found: %w (%s)", sc.Source, child.ErrNotInstalled, installHint(sc.Source))
 }
 
-// checkRpicamIndex refuses a camera number rpicam-hello does not list,
-// naming the cameras that exist: a CSI camera does not come and go, so a
-// wrong number is a configuration error, not something to retry.
-func checkRpicamIndex(camera string) error {
+// rpicamCamera describes the camera rpicam-vid will open ("" is its
+// first), for the log, and refuses a camera number rpicam-hello does not
+// list, naming the cameras that exist: a CSI camera does not come and go,
+// so a wrong number is a configuration error, not something to retry.
+func rpicamCamera(camera string) (string, error) {
 	out, tool := runFirst([][]string{{"rpicam-hello", "--list-cameras"}, {"libcamera-hello", "--list-cameras"}})
-	cams := csi.ParseRpicamList(out)
+	index := cmpString(camera, "0")
 	// Only a list the tool printed in full can refuse a camera: a tool
 	// that failed, or an old one that prints elsewhere, leaves it to the
 	// helper to say.
-	if tool == "" || !strings.Contains(out, "Available cameras") || camera == "" && len(cams) > 0 {
-		return nil
+	if tool == "" || !strings.Contains(out, "Available cameras") {
+		return "camera " + index, nil
 	}
+	cams := csi.ParseRpicamList(out)
 	for _, c := range cams {
-		if strconv.Itoa(c.Index) == camera {
-			return nil
+		if strconv.Itoa(c.Index) == index {
+			return describeCamera(c), nil
 		}
 	}
-	if camera == "" {
-		camera = "0"
+	return "", fmt.Errorf("libcamera:%s: no such camera (%s); cameras: %s", index, tool, cameraNames(cams, "libcamera:"))
+}
+
+func describeCamera(c csi.Camera) string { return fmt.Sprintf("%d: %s (%s)", c.Index, c.Model, c.ID) }
+
+func cmpString(v, d string) string {
+	if v == "" {
+		return d
 	}
-	return fmt.Errorf("libcamera:%s: no such camera (%s); cameras: %s", camera, tool, cameraNames(cams, "libcamera:"))
+	return v
 }
 
 // localISP says which Raspberry Pi ISP this is, as rpicam-apps finds out:
@@ -297,29 +308,44 @@ func localISP() csi.ISP {
 }
 
 // gstHasElement asks gst-inspect whether a GStreamer element is installed.
+// Not with --exists: that also demands the plugin's own version be at
+// least GStreamer's (1.22), which libcamera's (0.x) and NVIDIA's plugins
+// never are. The first call may build the plugin registry, which takes a
+// while on a small board.
 func gstHasElement(name string) bool {
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return exec.CommandContext(ctx, "gst-inspect-1.0", "--exists", name).Run() == nil
+	return exec.CommandContext(ctx, "gst-inspect-1.0", name).Run() == nil
 }
 
-// libcameraID turns cam -l's 1-based number into libcamera's camera id,
-// or lists the cameras that exist.
-func libcameraID(n string) (string, error) {
-	out, err := exec.Command("cam", "-l").Output()
-	if err != nil {
-		return "", fmt.Errorf("libcamera:%s: cameras are numbered by cam -l (libcamera-tools), which failed: %v; or give the camera id", n, err)
+// libcameraCamera resolves the camera libcamerasrc is to open: an id as
+// given; cam -l's 1-based number to its id, or the cameras that exist; and
+// none to the first camera cam -l lists, so that the log names it. It
+// returns the id to pass (empty: libcamerasrc's own first) and a
+// description for the log.
+func libcameraCamera(camera string) (id, desc string, err error) {
+	if strings.Contains(camera, "/") {
+		return camera, camera, nil
 	}
+	out, err := exec.Command("cam", "-l").Output()
 	cams := csi.ParseCamList(string(out))
+	switch {
+	case camera == "" && (err != nil || len(cams) == 0):
+		return "", "libcamera's first camera", nil // the helper says what is wrong, and is retried
+	case camera == "":
+		return cams[0].ID, describeCamera(cams[0]), nil
+	case err != nil:
+		return "", "", fmt.Errorf("libcamera:%s: cameras are numbered by cam -l (libcamera-tools), which failed: %v; or give the camera id", camera, err)
+	}
 	for _, c := range cams {
-		if strconv.Itoa(c.Index) == n {
-			return c.ID, nil
+		if strconv.Itoa(c.Index) == camera {
+			return c.ID, describeCamera(c), nil
 		}
 	}
-	return "", fmt.Errorf("libcamera:%s: no such camera; cameras: %s", n, cameraNames(cams, "libcamera:"))
+	return "", "", fmt.Errorf("libcamera:%s: no such camera; cameras: %s", camera, cameraNames(cams, "libcamera:"))
 }
 
 func cameraNames(cams []csi.Camera, prefix string) string {

@@ -1,6 +1,8 @@
 // Package v4l2_test runs flowcamd against the kernel's virtual camera
-// driver (vivid) in a qemu guest, plays it from the host, and unplugs and
-// replugs the camera mid-stream (make test-v4l2).
+// drivers in a qemu guest and plays it from the host (make test-v4l2):
+// vivid as a V4L2 camera, unplugged and replugged mid-stream; vimc as a
+// CSI-like camera that only libcamera can drive, through libcamerasrc as
+// the supervised helper, killed mid-stream; and vim2m for the M2M code.
 package v4l2_test
 
 import (

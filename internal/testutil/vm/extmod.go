@@ -12,36 +12,71 @@ import (
 	"strings"
 )
 
-// outOfTree is how to build an optional module the kernel package lacks:
-// the source files to take from Debian's linux-source tarball, in build
-// order. Debian's amd64 6.1 kernel has neither vim2m nor the v4l2-mem2mem
-// core it needs (CONFIG_V4L2_MEM2MEM_DEV is only selected by M2M drivers,
-// none of which it builds); everything else vim2m uses (mc, videodev,
-// videobuf2-*) is in the package, loaded for vivid anyway.
-var outOfTree = map[string][]string{
+// koUnit is one loadable module to build: the .ko name and the files it is
+// made of, as paths in the kernel tree (headers included, so that the
+// flattened build folder has them). One .c of the same name is a plain
+// object; anything else is a composite (name-y := a.o b.o ...).
+type koUnit struct {
+	name  string
+	files []string
+}
+
+// outOfTree is how to build each optional module the kernel package lacks,
+// from Debian's linux-source tarball, in load order. Debian's amd64 6.1
+// kernel has neither vim2m nor the v4l2-mem2mem core it needs
+// (CONFIG_V4L2_MEM2MEM_DEV is only selected by M2M drivers, none of which
+// it builds), nor vimc, the media-controller camera libcamera drives;
+// everything else they use (mc, videodev, videobuf2-*, v4l2-tpg) is in the
+// package, loaded for vivid anyway.
+var outOfTree = map[string][]koUnit{
 	"vim2m": {
-		"drivers/media/v4l2-core/v4l2-mem2mem.c",
-		"drivers/media/test-drivers/vim2m.c",
+		{"v4l2-mem2mem", []string{"drivers/media/v4l2-core/v4l2-mem2mem.c"}},
+		{"vim2m", []string{"drivers/media/test-drivers/vim2m.c"}},
 	},
+	"vimc": {{"vimc", prefixed("drivers/media/test-drivers/vimc/",
+		"vimc-core.c", "vimc-common.c", "vimc-streamer.c", "vimc-capture.c",
+		"vimc-debayer.c", "vimc-scaler.c", "vimc-sensor.c", "vimc-lens.c",
+		"vimc-common.h", "vimc-streamer.h")}},
+}
+
+func prefixed(dir string, names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = dir + n
+	}
+	return out
 }
 
 // buildOutOfTree builds each optional module the unpacked kernel in
 // sysroot lacks and installs it under lib/modules/VERSION/updates, before
-// depmod runs. A failure only records why in k.Why: vivid tests must not
-// depend on it, and the module's own test then skips (or fails in CI)
-// quoting the reason. Delete the cached kernel folder to retry.
+// depmod runs. The sources are fetched once for all of them. A failure
+// only records why in k.Why: vivid tests must not depend on it, and the
+// module's own test then skips (or fails in CI) quoting the reason. Delete
+// the cached kernel folder to retry.
 func buildOutOfTree(ctx context.Context, k *kernel, work, sysroot, imageDeb string) {
-	for name, sources := range outOfTree {
+	need := map[string][]koUnit{} // the kernel may have the core but not the driver
+	var files []string
+	for name, units := range outOfTree {
 		if hasModule(sysroot, k.Version, name) {
 			continue
 		}
-		var need []string // the kernel may have the core but not the driver
-		for _, src := range sources {
-			if !hasModule(sysroot, k.Version, strings.TrimSuffix(filepath.Base(src), ".c")) {
-				need = append(need, src)
+		for _, u := range units {
+			if !hasModule(sysroot, k.Version, u.name) {
+				need[name] = append(need[name], u)
+				files = append(files, u.files...)
 			}
 		}
-		if err := buildModule(ctx, k.Version, work, sysroot, imageDeb, name, need); err != nil {
+	}
+	if len(need) == 0 {
+		return
+	}
+	src, headers, fetchErr := fetchSources(ctx, k.Version, work, imageDeb, files)
+	for name, units := range need {
+		err := fetchErr
+		if err == nil {
+			err = compileModules(ctx, headers, src, filepath.Join(work, "build-"+name), sysroot, k.Version, units)
+		}
+		if err != nil {
 			k.Why[name] = fmt.Sprintf("building %s out of tree for %s: %v", name, k.Version, err)
 		}
 	}
@@ -63,54 +98,51 @@ func hasModule(sysroot, version, name string) bool {
 	return found
 }
 
-// buildModule fetches the kernel's source, headers and kbuild packages at
+// fetchSources fetches the kernel's source, headers and kbuild packages at
 // the image package's exact version (module symbol CRCs must match), and
-// runs Kbuild over the needed files:
+// extracts the given source files into a flat folder. It returns that
+// folder and the headers tree to run Kbuild with:
 //
 //	make -C <headers>/usr/src/linux-headers-VERSION M=<dir> modules
 //
 // The packages are unpacked with dpkg -x into work, never installed.
-func buildModule(ctx context.Context, version, work, sysroot, imageDeb, name string, sources []string) error {
+func fetchSources(ctx context.Context, version, work, imageDeb string, files []string) (src, headers string, err error) {
 	if runtime.GOARCH != "amd64" {
-		return fmt.Errorf("only built on amd64 hosts")
+		return "", "", fmt.Errorf("only built on amd64 hosts")
 	}
 	pkgVersion, err := debField(imageDeb, "Version")
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	series, err := kernelSeries(version)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	hdrPkgs, compiler, err := headerPackages(ctx, version)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	for _, tool := range []string{"make", compiler, "tar", "xz"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s is missing (apt-get install make %s xz-utils): %w", tool, compiler, err)
+			return "", "", fmt.Errorf("%s is missing (apt-get install make %s xz-utils): %w", tool, compiler, err)
 		}
 	}
 	dl := filepath.Join(work, "build-debs")
 	if err := os.MkdirAll(dl, 0o755); err != nil {
-		return err
+		return "", "", err
 	}
 	pkgs := []string{"linux-source-" + series + "=" + pkgVersion}
 	for _, p := range hdrPkgs {
 		pkgs = append(pkgs, p+"="+pkgVersion)
 	}
 	if err := run(ctx, dl, "apt-get", append([]string{"download"}, pkgs...)...); err != nil {
-		return err
+		return "", "", err
 	}
-	headers, err := unpackHeaders(ctx, work, dl, version)
-	if err != nil {
-		return err
+	if headers, err = unpackHeaders(ctx, work, dl, version); err != nil {
+		return "", "", err
 	}
-	src := filepath.Join(work, "build-"+name)
-	if err := extractSources(ctx, dl, work, series, src, sources); err != nil {
-		return err
-	}
-	return compileModules(ctx, headers, src, sysroot, version, sources)
+	src = filepath.Join(work, "build-sources")
+	return src, headers, extractSources(ctx, dl, work, series, src, files)
 }
 
 // kernelSeries turns "6.1.0-56-amd64" into "6.1", the linux-source suffix.
@@ -219,30 +251,56 @@ func extractSources(ctx context.Context, dl, work, series, dst string, sources [
 	return nil
 }
 
-// compileModules runs Kbuild in src and installs the results into the
-// kernel's module tree.
-func compileModules(ctx context.Context, headers, src, sysroot, version string, sources []string) error {
-	var objs []string
-	for _, s := range sources {
-		objs = append(objs, strings.TrimSuffix(filepath.Base(s), ".c")+".o")
-	}
-	if err := os.WriteFile(filepath.Join(src, "Kbuild"), []byte("obj-m := "+strings.Join(objs, " ")+"\n"), 0o644); err != nil {
+// compileModules copies one module's files from src into its own build
+// folder, runs Kbuild there and installs the .ko files into the kernel's
+// module tree.
+func compileModules(ctx context.Context, headers, src, dir, sysroot, version string, units []koUnit) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := run(ctx, src, "make", "-j4", "-C", headers, "M="+src, "modules"); err != nil {
+	for _, u := range units {
+		for _, f := range u.files {
+			if err := copyFile(filepath.Join(src, filepath.Base(f)), filepath.Join(dir, filepath.Base(f)), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Kbuild"), []byte(kbuild(units)), 0o644); err != nil {
+		return err
+	}
+	if err := run(ctx, dir, "make", "-j4", "-C", headers, "M="+dir, "modules"); err != nil {
 		return err
 	}
 	dst := filepath.Join(sysroot, "lib", "modules", version, "updates")
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
-	for _, o := range objs {
-		ko := strings.TrimSuffix(o, ".o") + ".ko"
-		if err := copyFile(filepath.Join(src, ko), filepath.Join(dst, ko), 0o644); err != nil {
+	for _, u := range units {
+		ko := u.name + ".ko"
+		if err := copyFile(filepath.Join(dir, ko), filepath.Join(dst, ko), 0o644); err != nil {
 			return fmt.Errorf("installing %s: %w", ko, err)
 		}
 	}
 	return nil
+}
+
+// kbuild is the Kbuild file for units: a plain object for a module made of
+// the one .c of its name, a composite otherwise.
+func kbuild(units []koUnit) string {
+	var b strings.Builder
+	for _, u := range units {
+		var objs []string
+		for _, f := range u.files {
+			if strings.HasSuffix(f, ".c") {
+				objs = append(objs, strings.TrimSuffix(filepath.Base(f), ".c")+".o")
+			}
+		}
+		fmt.Fprintf(&b, "obj-m += %s.o\n", u.name)
+		if len(objs) != 1 || objs[0] != u.name+".o" {
+			fmt.Fprintf(&b, "%s-y := %s\n", u.name, strings.Join(objs, " "))
+		}
+	}
+	return b.String()
 }
 
 // debField reads one control field of a .deb.

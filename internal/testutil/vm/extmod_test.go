@@ -36,3 +36,12 @@ func TestParseHeaderDepends(t *testing.T) {
 		t.Fatal("no dependencies: want an error")
 	}
 }
+
+func TestKbuild(t *testing.T) {
+	got := kbuild(append(outOfTree["vim2m"], outOfTree["vimc"]...))
+	want := "obj-m += v4l2-mem2mem.o\nobj-m += vim2m.o\nobj-m += vimc.o\n" +
+		"vimc-y := vimc-core.o vimc-common.o vimc-streamer.o vimc-capture.o vimc-debayer.o vimc-scaler.o vimc-sensor.o vimc-lens.o\n"
+	if got != want {
+		t.Fatalf("Kbuild:\n%s\nwant:\n%s", got, want)
+	}
+}

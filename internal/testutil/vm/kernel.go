@@ -21,13 +21,14 @@ import (
 // modules it depends on. e1000 is the NIC qemu emulates; vivid is the
 // virtual camera. Optional ones are loaded when the kernel builds them:
 // Debian 12's kernels (6.1 and the 6.12 backport) leave CONFIG_VIDEO_VIM2M
-// unset, so vim2m (and the v4l2-mem2mem core it needs) is built out of
-// tree from Debian's linux-source package when the kernel is cached (see
+// and CONFIG_VIDEO_VIMC unset, so vim2m (and the v4l2-mem2mem core it
+// needs) and vimc (the media-controller camera libcamera drives) are built
+// out of tree from Debian's linux-source package when the kernel is cached (see
 // extmod.go); if that fails, Guest.ModulePath reports "" and
 // Guest.MissingReason says why.
 var (
 	requiredModules = []string{"e1000", "vivid"}
-	optionalModules = []string{"vim2m"}
+	optionalModules = []string{"vim2m", "vimc"}
 )
 
 // metaPackage names the kernel the tests use: whatever Debian's default
@@ -125,8 +126,8 @@ func parseDepends(out string) (string, error) {
 }
 
 // cacheLayout is bumped when what a cached kernel holds changes, so that
-// older caches are rebuilt once: 2 added the out-of-tree vim2m.
-const cacheLayout = 2
+// older caches are rebuilt once: 2 added the out-of-tree vim2m, 3 vimc.
+const cacheLayout = 3
 
 // isCached reports a complete cache of the current layout.
 func isCached(root, version string) bool {

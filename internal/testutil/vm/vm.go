@@ -1,7 +1,9 @@
 // Package vm owns the throwaway Linux guests of the V4L2 integration tests:
 // a qemu (TCG) VM running Debian's stock kernel with the virtual camera
-// driver vivid loaded, so the daemon can be tested against a real V4L2
-// driver on a machine with no camera.
+// drivers loaded (vivid, a plain V4L2 camera; vimc, a media-controller
+// camera of sensor, debayer and scaler, as libcamera drives them; vim2m, a
+// memory-to-memory converter), so the daemon can be tested against real
+// drivers on a machine with no camera.
 //
 // It owns the whole chain: fetching the kernel package Debian's
 // linux-image-amd64 currently names (apt-get download, dpkg -x, depmod),
@@ -12,17 +14,20 @@
 // script) as a second cpio archive on each boot, running qemu, and driving
 // the guest's serial console. Only the first boot on a machine downloads
 // (~70 MB of kernel, plus ~155 MB of linux-source, headers and kbuild to
-// build vim2m, ~30 s in all); later boots reuse the cache and take ~5-10 s.
+// build vim2m and vimc, ~60 s in all); later boots reuse the cache and take
+// ~5-10 s.
 //
 // The guest's /init mounts proc, sysfs and devtmpfs, loads e1000 and the
-// vivid chain and vim2m's (built out of tree when the kernel lacks it, as
-// Debian 12's does),
+// vivid chain, then vim2m's and vimc's (built out of tree when the kernel
+// lacks them, as Debian 12's does),
 // sets eth0 to 10.0.2.15/24 with the default route via 10.0.2.2 (qemu
 // user-mode networking; the host is reachable there), runs Options.Startup,
 // and then serves a shell on the console that Guest.Run drives. TCP ports
 // listed in Options.GuestPorts are forwarded from 127.0.0.1 on the host.
 //
-// Guest binaries must be static: the initramfs has no libc. For the daemon
+// Guest binaries must be static: the initramfs has no libc, unless the
+// test brings the host's with HostFiles (dynamically linked host programs,
+// e.g. libcamera and GStreamer, with every library they load). For the daemon
 // (cgo, for libjpeg-turbo) BuildStatic runs, from the repository root,
 //
 //	CGO_ENABLED=1 go build -trimpath -tags netgo,osusergo -ldflags '-extldflags -static' -o OUT ./cmd/flowcamd
