@@ -37,8 +37,10 @@ func probeHardware(b board.Info, log *slog.Logger) hardware {
 	}
 	if nodes := board.JetsonJPEG(os.DirFS("/")); len(nodes) > 0 || b.Kind == board.Jetson {
 		// Jetson's nvjpg engine is reached through NVIDIA's libraries, not a
-		// V4L2 device; there is no supported path to it from here.
-		return hardware{reason: fmt.Sprintf("NVIDIA Jetson JPEG engine %v found but not supported by flowcamd", nodes)}
+		// V4L2 device: the argus helper's nvjpegenc uses it, our encoder
+		// cannot.
+		return hardware{reason: fmt.Sprintf("NVIDIA Jetson JPEG engine %v: used by --source argus:N, whose helper encodes with nvjpegenc; "+
+			"frames from V4L2 cameras, files and raw helpers are encoded here", nodes)}
 	}
 	return hardware{reason: err.Error()}
 }
