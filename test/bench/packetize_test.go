@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"flowcam/stream/format/rtpbuf"
 	"flowcam/stream/format/rtpjpeg"
 )
 
@@ -44,7 +45,7 @@ func measurePacketize(t *testing.T, jpg []byte) packetizeFig {
 
 func packetizeOnce(pk *rtpjpeg.Packetizer, jpg []byte) (packetizeFig, error) {
 	var pic rtpjpeg.Picture
-	var pl rtpjpeg.Payloads
+	var pl rtpbuf.Payloads
 	var parseErr error
 	r := testing.Benchmark(func(b *testing.B) {
 		b.ReportAllocs()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"flowcam/stream/format/rtpbuf"
 	"flowcam/stream/format/rtpjpeg"
 )
 
@@ -33,7 +34,7 @@ func frame720p(t testing.TB) [][]byte {
 		t.Fatal(err)
 	}
 	pk, _ := rtpjpeg.NewPacketizer(rtpjpeg.DefaultMTU)
-	var p rtpjpeg.Payloads
+	var p rtpbuf.Payloads
 	pk.Packetize(&p, &pic)
 	out := make([][]byte, p.Len())
 	for i := range out {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"flowcam/stream/format/rtpbuf"
 	"flowcam/stream/format/rtpjpeg"
 )
 
@@ -66,7 +67,7 @@ func newStream(t testing.TB, n int, seq0 uint16, ts0 uint32, mtu int) *testStrea
 	seq := seq0
 	for i := range n {
 		pic, want := picture(t, i)
-		var p rtpjpeg.Payloads
+		var p rtpbuf.Payloads
 		pk.Packetize(&p, pic)
 		var pkts []Packet
 		for j := range p.Len() {

@@ -6,6 +6,8 @@ import (
 	stdjpeg "image/jpeg"
 	"testing"
 
+	"flowcam/stream/format/rtpbuf"
+
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmjpeg"
 	"github.com/pion/rtp"
@@ -19,7 +21,7 @@ func frame(t testing.TB, file string, ts uint32) []*rtp.Packet {
 		t.Fatal(err)
 	}
 	pk, _ := NewPacketizer(300)
-	var p Payloads
+	var p rtpbuf.Payloads
 	pk.Packetize(&p, &pic)
 	return packets(&p, ts)
 }
@@ -169,7 +171,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		pk, _ := NewPacketizer(MinMTU)
-		var p Payloads
+		var p rtpbuf.Payloads
 		pk.Packetize(&p, &pic)
 		var d Depacketizer
 		var out []byte
@@ -204,7 +206,7 @@ func TestPacketizeAllocatesNothing(t *testing.T) {
 	data := jpeg720p(t)
 	pk, _ := NewPacketizer(DefaultMTU)
 	var pic Picture
-	var p Payloads
+	var p rtpbuf.Payloads
 	allocs := testing.AllocsPerRun(20, func() {
 		if err := Parse(data, &pic); err != nil {
 			t.Fatal(err)
@@ -220,7 +222,7 @@ func BenchmarkPacketize720p(b *testing.B) {
 	data := jpeg720p(b)
 	pk, _ := NewPacketizer(DefaultMTU)
 	var pic Picture
-	var p Payloads
+	var p rtpbuf.Payloads
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
@@ -236,7 +238,7 @@ func BenchmarkDepacketize720p(b *testing.B) {
 	data := jpeg720p(b)
 	pk, _ := NewPacketizer(DefaultMTU)
 	var pic Picture
-	var p Payloads
+	var p rtpbuf.Payloads
 	if err := Parse(data, &pic); err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,8 @@ package rtpjpeg
 import (
 	"encoding/binary"
 	"fmt"
+
+	"flowcam/stream/format/rtpbuf"
 )
 
 // Payload type and clock RFC 3551 assign to JPEG.
@@ -30,33 +32,6 @@ const (
 	MaxMTU = 65507
 )
 
-// Payloads is one frame's RTP payloads laid end to end in a single buffer,
-// so a frame is packetized once and shared read-only by every session.
-type Payloads struct {
-	buf  []byte
-	ends []int
-}
-
-// Len is the number of packets; the last one carries the RTP marker bit.
-func (p *Payloads) Len() int { return len(p.ends) }
-
-// At returns payload i.
-func (p *Payloads) At(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = p.ends[i-1]
-	}
-	return p.buf[start:p.ends[i]]
-}
-
-// Bytes is the total payload size.
-func (p *Payloads) Bytes() int { return len(p.buf) }
-
-// Reset empties p, keeping its storage.
-func (p *Payloads) Reset() {
-	p.buf, p.ends = p.buf[:0], p.ends[:0]
-}
-
 // Packetizer splits pictures into payloads that fit an MTU.
 type Packetizer struct {
 	mtu int
@@ -76,7 +51,7 @@ func (pk *Packetizer) MTU() int { return pk.mtu }
 
 // Packetize replaces dst's contents with pic's payloads. Once dst has grown
 // to the largest frame it allocates nothing.
-func (pk *Packetizer) Packetize(dst *Payloads, pic *Picture) {
+func (pk *Packetizer) Packetize(dst *rtpbuf.Payloads, pic *Picture) {
 	dst.Reset()
 	room := pk.mtu - rtpHeaderLen
 	scan := pic.Scan
@@ -89,19 +64,18 @@ func (pk *Packetizer) Packetize(dst *Payloads, pic *Picture) {
 			hdr += quantHeaderLen
 		}
 		n := min(room-hdr, len(scan)-off)
-		dst.buf = appendMainHeader(dst.buf, off, pic)
+		b := appendMainHeader(dst.Start(), off, pic)
 		if pic.Type >= 64 {
 			// F=L=1 with count 0x3FFF: packets are not aligned to restart
 			// intervals, so the receiver must not decode intervals alone.
-			dst.buf = binary.BigEndian.AppendUint16(dst.buf, pic.Restart)
-			dst.buf = binary.BigEndian.AppendUint16(dst.buf, 0xFFFF)
+			b = binary.BigEndian.AppendUint16(b, pic.Restart)
+			b = binary.BigEndian.AppendUint16(b, 0xFFFF)
 		}
 		if off == 0 {
-			dst.buf = append(dst.buf, 0, 0, 0, 128) // MBZ, precision 8-bit, length
-			dst.buf = append(dst.buf, pic.Quant[:]...)
+			b = append(b, 0, 0, 0, 128) // MBZ, precision 8-bit, length
+			b = append(b, pic.Quant[:]...)
 		}
-		dst.buf = append(dst.buf, scan[off:off+n]...)
-		dst.ends = append(dst.ends, len(dst.buf))
+		dst.Finish(append(b, scan[off:off+n]...))
 		off += n
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"flowcam/stream/format/rtpbuf"
+
 	"github.com/pion/rtp"
 )
 
@@ -55,7 +57,7 @@ func readFile(t testing.TB, name string) []byte {
 }
 
 // packets wraps payloads in RTP packets as a session would.
-func packets(p *Payloads, ts uint32) []*rtp.Packet {
+func packets(p *rtpbuf.Payloads, ts uint32) []*rtp.Packet {
 	out := make([]*rtp.Packet, p.Len())
 	for i := range out {
 		out[i] = &rtp.Packet{
@@ -89,7 +91,7 @@ func TestCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var p Payloads
+			var p rtpbuf.Payloads
 			pk.Packetize(&p, &pic)
 			checkLayout(t, &p, &pic, c.mtu)
 			rebuilt := depacketize(t, packets(&p, 9000))
@@ -102,7 +104,7 @@ func TestCases(t *testing.T) {
 }
 
 // checkLayout verifies every RFC 2435 header field of every payload.
-func checkLayout(t *testing.T, p *Payloads, pic *Picture, mtu int) {
+func checkLayout(t *testing.T, p *rtpbuf.Payloads, pic *Picture, mtu int) {
 	t.Helper()
 	off := 0
 	for i := 0; i < p.Len(); i++ {
@@ -184,7 +186,7 @@ func checkSamePicture(t *testing.T, orig, rebuilt []byte) {
 	}
 }
 
-func checkGolden(t *testing.T, name string, p *Payloads) {
+func checkGolden(t *testing.T, name string, p *rtpbuf.Payloads) {
 	t.Helper()
 	var sb strings.Builder
 	for i := 0; i < p.Len(); i++ {
@@ -260,7 +262,7 @@ func TestCameraFrameWithoutHuffmanTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	pk, _ := NewPacketizer(DefaultMTU)
-	var p Payloads
+	var p rtpbuf.Payloads
 	pk.Packetize(&p, &pic)
 	checkSamePicture(t, orig, depacketize(t, packets(&p, 1)))
 }

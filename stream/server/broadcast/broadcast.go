@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"flowcam/capture"
+	"flowcam/stream/format/rtpbuf"
 	"flowcam/stream/format/rtpjpeg"
 )
 
@@ -18,7 +19,7 @@ import (
 // the stream clock (sessions add their own random offset). Holders call
 // Release when done.
 type Unit struct {
-	Payloads  rtpjpeg.Payloads
+	Payloads  rtpbuf.Payloads
 	Timestamp uint32
 	Captured  time.Time
 	Seq       uint64

@@ -3,7 +3,7 @@ package rtspserver
 import (
 	"github.com/pion/rtp"
 
-	"flowcam/stream/format/rtpjpeg"
+	"flowcam/stream/format/rtpbuf"
 	"flowcam/stream/format/rtsp"
 )
 
@@ -20,7 +20,7 @@ type packetBatch struct {
 
 // build lays out a frame: h is its first packet's header; sequence numbers
 // follow on and the marker goes on the last packet.
-func (b *packetBatch) build(h rtp.Header, p *rtpjpeg.Payloads) {
+func (b *packetBatch) build(h rtp.Header, p *rtpbuf.Payloads) {
 	b.buf, b.offs, b.pkts = b.buf[:0], b.offs[:0], b.pkts[:0]
 	n := p.Len()
 	for i := 0; i < n; i++ {
