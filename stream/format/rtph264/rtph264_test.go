@@ -41,7 +41,7 @@ var cases = []struct {
 	{"parameter sets and a key frame in one STAP-A", 200, [][]byte{sps, pps, nalu(0x65, 60)}},
 	{"a large key frame in FU-A after the parameter sets", 112, [][]byte{sps, pps, nalu(0x65, 300)}},
 	{"units that do not fit together go alone", 112, [][]byte{nalu(0x06, 60), nalu(0x41, 60)}},
-	{"a fragment that ends exactly at the MTU", 112, [][]byte{nalu(0x41, 1 + 98*2)}},
+	{"a fragment that ends exactly at the MTU", 112, [][]byte{nalu(0x41, 1+98*2)}},
 }
 
 func packetize(t testing.TB, mtu int, au [][]byte) *rtpbuf.Payloads {
