@@ -1,7 +1,8 @@
-// Package capture owns everything that produces JPEG frames: the frame type,
+// Package capture owns everything that produces frames: the frame type,
 // the planar picture buffers sources fill, and the pipeline that runs a source
-// through an encoder and hands finished JPEG frames downstream. Concrete
-// sources (pattern, v4l2, file) and encoders (jpeg) live in sub-packages.
+// through an encoder and hands finished frames (JPEG, or H.264 access units
+// a source delivered compressed) downstream. Concrete sources (pattern, v4l2,
+// file, child) and encoders (jpeg) live in sub-packages.
 package capture
 
 import (
@@ -11,13 +12,19 @@ import (
 )
 
 // Frame is one picture on its way from a source to the network. A source
-// fills either Image (raw planar YCbCr, to be encoded) or JPEG (already
-// compressed, e.g. camera MJPEG); the pipeline fills JPEG from Image.
+// fills one of Image (raw planar YCbCr, to be encoded), JPEG (already
+// compressed, e.g. camera MJPEG) or H264 (an access unit, passed through);
+// the pipeline fills JPEG from Image.
 type Frame struct {
 	// Image is the raw picture; nil when the source delivers JPEG.
 	Image *image.YCbCr
 	// JPEG is the baseline JPEG picture.
 	JPEG []byte
+	// H264 is one H.264 access unit: its NAL units in decoding order,
+	// without start codes.
+	H264 [][]byte
+	// Key marks an H.264 access unit a decoder can start at (an IDR).
+	Key bool
 	// PTS is the frame's presentation time on the source's own continuous
 	// clock; RTP timestamps are derived from it.
 	PTS time.Duration

@@ -146,6 +146,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 func (p *Pipeline) process(f *Frame) {
+	if f.H264 != nil { // compressed at the source: nothing to encode
+		p.passthrough.Add(1)
+		p.out = Frame{H264: f.H264, Key: f.Key, PTS: f.PTS, Captured: f.Captured, Seq: f.Seq}
+		p.sink(&p.out)
+		return
+	}
 	data, err := p.jpeg(f)
 	if err != nil {
 		p.drop(f, err)

@@ -111,7 +111,7 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 		src.Close()
 		return nil, nil, rtspserver.Stream{}, err
 	}
-	b := broadcast.New(pk, log)
+	b := broadcast.New(broadcast.JPEG(pk), log)
 	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
 	feed := src
 	if sc.Idle == IdleStop {

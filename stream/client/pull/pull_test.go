@@ -26,7 +26,7 @@ import (
 func serve(t *testing.T, mf *rtspserver.MultiflowConfig) string {
 	t.Helper()
 	pk, _ := rtpjpeg.NewPacketizer(rtpjpeg.DefaultMTU - multiflow.ExtensionOverhead)
-	b := broadcast.New(pk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := broadcast.New(broadcast.JPEG(pk), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv, err := rtspserver.New(rtspserver.Config{Multiflow: mf},
 		rtspserver.Stream{Path: "/cam", Width: 160, Height: 120, FPS: 25, Frames: b})
 	if err != nil {

@@ -1,7 +1,10 @@
 // Package broadcast fans one stream's frames out to every viewer. Each frame
 // is packetized for RTP once and shared read-only; a viewer that falls
 // behind loses whole frames from its own queue and never slows the source or
-// the other viewers.
+// the other viewers. For codecs whose frames depend on earlier ones (H.264)
+// it keeps the current group of pictures, so that a new viewer starts at
+// its key frame, and a late viewer skips to the next key frame rather than
+// decode a broken reference chain.
 package broadcast
 
 import (
@@ -12,7 +15,7 @@ import (
 
 	"flowcam/capture"
 	"flowcam/stream/format/rtpbuf"
-	"flowcam/stream/format/rtpjpeg"
+	"flowcam/stream/format/rtph264"
 )
 
 // Unit is one frame ready for RTP: its payloads and its 90 kHz timestamp on
@@ -23,6 +26,7 @@ type Unit struct {
 	Timestamp uint32
 	Captured  time.Time
 	Seq       uint64
+	Key       bool // a decoder can start here
 
 	refs atomic.Int32
 	pool *sync.Pool
@@ -30,9 +34,10 @@ type Unit struct {
 
 func (u *Unit) retain() { u.refs.Add(1) }
 
-// Release drops one reference; the last one recycles the buffers.
+// Release drops one reference; the last one recycles the buffers. A nil
+// unit is ignored.
 func (u *Unit) Release() {
-	if u.refs.Add(-1) == 0 {
+	if u != nil && u.refs.Add(-1) == 0 {
 		u.pool.Put(u)
 	}
 }
@@ -46,9 +51,9 @@ type Stats struct {
 
 // Broadcaster is the single point where a stream's frames meet its viewers.
 type Broadcaster struct {
-	pk  *rtpjpeg.Packetizer
-	log *slog.Logger
-	pic rtpjpeg.Picture // parse scratch, used only on the publishing goroutine
+	pk    Packetizer
+	intra bool
+	log   *slog.Logger
 
 	pool     sync.Pool
 	frames   atomic.Uint64
@@ -56,68 +61,107 @@ type Broadcaster struct {
 
 	mu   sync.Mutex
 	subs map[*Subscriber]struct{}
-	last *Unit
+	// gop holds the frames since the newest key frame (just the newest
+	// frame when every frame is one), each retained; broken is set when it
+	// outgrew its bounds and a new viewer must wait for the next key frame.
+	gop      []*Unit
+	gopBytes int
+	broken   bool
 }
 
+// Bounds of the kept group of pictures: a source with rare key frames
+// costs this much memory at most, and new viewers then wait for the next.
+const (
+	maxGOPFrames = 600
+	maxGOPBytes  = 32 << 20
+)
+
 // New returns a broadcaster that packetizes with pk; a nil log discards.
-func New(pk *rtpjpeg.Packetizer, log *slog.Logger) *Broadcaster {
+func New(pk Packetizer, log *slog.Logger) *Broadcaster {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Broadcaster{pk: pk, log: log, subs: make(map[*Subscriber]struct{})}
+	b := &Broadcaster{pk: pk, intra: pk.Media().Intra, log: log, subs: make(map[*Subscriber]struct{})}
 	b.pool.New = func() any { return &Unit{pool: &b.pool} }
 	return b
 }
 
+// Media says how the stream's frames travel, for DESCRIBE.
+func (b *Broadcaster) Media() Media { return b.pk.Media() }
+
 // Publish packetizes a frame and queues it for every subscriber. It is the
 // capture pipeline's sink and keeps nothing of f.
 func (b *Broadcaster) Publish(f *capture.Frame) {
-	if err := rtpjpeg.Parse(f.JPEG, &b.pic); err != nil {
+	u := b.pool.Get().(*Unit)
+	key, err := b.pk.Packetize(&u.Payloads, f)
+	if err != nil {
+		u.Payloads.Reset()
+		b.pool.Put(u)
 		if n := b.rejected.Add(1); n == 1 || n%100 == 0 {
-			b.log.Warn("frame cannot be sent as RTP/JPEG", "seq", f.Seq, "rejected_total", n, "err", err)
+			b.log.Warn("frame cannot be sent over RTP", "codec", b.pk.Media().Codec, "seq", f.Seq, "rejected_total", n, "err", err)
 		}
 		return
 	}
-	u := b.pool.Get().(*Unit)
-	b.pk.Packetize(&u.Payloads, &b.pic)
-	u.Timestamp = uint32(int64(f.PTS) * rtpjpeg.ClockRate / int64(time.Second))
-	u.Captured, u.Seq = f.Captured, f.Seq
-	u.refs.Store(1) // the broadcaster's own reference, as the latest frame
+	u.Timestamp = uint32(int64(f.PTS) * rtph264.ClockRate / int64(time.Second)) // 90 kHz, as for JPEG
+	u.Captured, u.Seq, u.Key = f.Captured, f.Seq, key
+	u.refs.Store(1) // the broadcaster's own reference, in the kept group
 
 	b.mu.Lock()
 	for s := range b.subs {
 		s.push(u)
 	}
-	old := b.last
-	b.last = u
+	dropped := b.keep(u)
 	b.mu.Unlock()
-	if old != nil {
+	for _, old := range dropped {
 		old.Release()
 	}
 	b.frames.Add(1)
+}
+
+// keep adds u to the kept group, or starts a new one at a key frame, and
+// returns the frames it no longer keeps. Called with b.mu held.
+func (b *Broadcaster) keep(u *Unit) []*Unit {
+	if u.Key {
+		old := b.gop
+		b.gop, b.gopBytes, b.broken = append(make([]*Unit, 0, 1), u), u.Payloads.Bytes(), false
+		return old
+	}
+	if b.broken || len(b.gop) == 0 || len(b.gop) >= maxGOPFrames || b.gopBytes+u.Payloads.Bytes() > maxGOPBytes {
+		old := b.gop
+		b.gop, b.gopBytes, b.broken = nil, 0, true
+		return append(old, u)
+	}
+	b.gop = append(b.gop, u)
+	b.gopBytes += u.Payloads.Bytes()
+	return nil
 }
 
 // Latest returns the newest frame, retained for the caller, or nil.
 func (b *Broadcaster) Latest() *Unit {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.last != nil {
-		b.last.retain()
+	if len(b.gop) == 0 {
+		return nil
 	}
-	return b.last
+	u := b.gop[len(b.gop)-1]
+	u.retain()
+	return u
 }
 
-// Subscribe starts queueing frames for a new viewer, beginning with the
-// newest frame so its picture appears at once; depth bounds how many frames
-// may wait before the oldest are dropped.
+// Subscribe starts queueing frames for a new viewer. It begins with the
+// newest frame when every frame stands alone, so its picture appears at
+// once, else with the kept group from its key frame (or, when that was not
+// kept, at the next key frame); depth bounds how many live frames may wait
+// before the oldest are dropped.
 func (b *Broadcaster) Subscribe(depth int) *Subscriber {
-	s := &Subscriber{b: b, ring: make([]*Unit, max(depth, 1)), ready: make(chan struct{}, 1)}
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := &Subscriber{b: b, intra: b.intra, ring: make([]*Unit, max(depth, 1)+len(b.gop)), ready: make(chan struct{}, 1)}
+	s.waitKey = !b.intra && len(b.gop) == 0
 	b.subs[s] = struct{}{}
-	if b.last != nil {
-		s.push(b.last)
+	for _, u := range b.gop {
+		s.push(u)
 	}
-	b.mu.Unlock()
 	return s
 }
 

@@ -28,7 +28,7 @@ func newTestBroadcaster(t testing.TB) *Broadcaster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(pk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(JPEG(pk), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func publish(b *Broadcaster, data []byte, seqs ...uint64) {
@@ -128,7 +128,7 @@ func TestRejectsFramesRTPCannotCarry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := New(pk, nil) // the rejection is logged: a nil logger must discard, not panic
+	b := New(JPEG(pk), nil) // the rejection is logged: a nil logger must discard, not panic
 	s := b.Subscribe(4)
 	publish(b, []byte("not a jpeg"), 0)
 	if s.Next() != nil || b.Stats().Rejected != 1 {

@@ -5,6 +5,7 @@ import "sync"
 // Subscriber is one viewer's bounded queue of frames.
 type Subscriber struct {
 	b     *Broadcaster
+	intra bool // every frame stands alone
 	ready chan struct{}
 
 	mu      sync.Mutex
@@ -12,6 +13,7 @@ type Subscriber struct {
 	head, n int
 	dropped uint64
 	closed  bool
+	waitKey bool // frames are skipped until the next key frame
 }
 
 // Ready is signalled whenever frames are waiting.
@@ -64,31 +66,67 @@ func (s *Subscriber) Close() {
 	s.Flush()
 }
 
-// push queues u, dropping the oldest frame when the queue is full: a late
-// viewer should see the newest picture, not a growing backlog.
+// push queues u. When the queue is full a late viewer should see the
+// newest picture, not a growing backlog: the oldest frame goes when every
+// frame stands alone; else the whole queue goes, and frames are skipped
+// until a key frame, since a decoder cannot use what follows a lost one.
 func (s *Subscriber) push(u *Unit) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
-	var drop *Unit
-	if s.n == len(s.ring) {
-		drop = s.ring[s.head]
-		s.ring[s.head] = nil
-		s.head = (s.head + 1) % len(s.ring)
-		s.n--
+	if u.Key {
+		s.waitKey = false
+	}
+	if s.waitKey {
 		s.dropped++
+		s.mu.Unlock()
+		return
+	}
+	var drop *Unit
+	var drops []*Unit
+	switch {
+	case s.n < len(s.ring):
+	case s.intra:
+		drop = s.takeOldest()
+	default: // rare: a viewer that fell a whole queue behind
+		for s.n > 0 {
+			drops = append(drops, s.takeOldest())
+		}
+		if !u.Key {
+			s.waitKey = true
+			s.dropped++
+			s.mu.Unlock()
+			release(drops)
+			return
+		}
 	}
 	u.retain()
 	s.ring[(s.head+s.n)%len(s.ring)] = u
 	s.n++
 	s.mu.Unlock()
-	if drop != nil {
-		drop.Release()
-	}
+	drop.Release()
+	release(drops)
 	select {
 	case s.ready <- struct{}{}:
 	default:
+	}
+}
+
+// takeOldest takes the oldest frame out of the queue, counted as dropped.
+// Called with s.mu held and the queue not empty.
+func (s *Subscriber) takeOldest() *Unit {
+	u := s.ring[s.head]
+	s.ring[s.head] = nil
+	s.head = (s.head + 1) % len(s.ring)
+	s.n--
+	s.dropped++
+	return u
+}
+
+func release(units []*Unit) {
+	for _, u := range units {
+		u.Release()
 	}
 }

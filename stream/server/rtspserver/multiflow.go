@@ -2,13 +2,14 @@ package rtspserver
 
 import (
 	"crypto/rand"
-	"flowcam/stream/server/flowsend"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"flowcam/stream/server/flowsend"
 
 	"github.com/pion/rtp"
 

@@ -1,10 +1,11 @@
 package rtspserver
 
 import (
-	"flowcam/stream/client/flowrecv"
 	"net"
 	"testing"
 	"time"
+
+	"flowcam/stream/client/flowrecv"
 
 	"flowcam/stream/format/multiflow"
 	"flowcam/stream/format/rtsp"

@@ -1,9 +1,10 @@
 package rtspserver
 
 import (
-	"flowcam/stream/server/flowsend"
 	"sync"
 	"time"
+
+	"flowcam/stream/server/flowsend"
 
 	"github.com/pion/rtcp"
 

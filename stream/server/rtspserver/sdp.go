@@ -6,11 +6,14 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"flowcam/stream/server/broadcast"
 )
 
-// sessionDescription is the SDP (RFC 4566) a DESCRIBE returns: one JPEG
-// video track, with the frame rate and size that players such as ffmpeg
-// and GStreamer read before the first packet arrives.
+// sessionDescription is the SDP (RFC 4566) a DESCRIBE returns: one video
+// track (JPEG, or H.264 with its parameter sets), with the frame rate and
+// size that players such as ffmpeg and GStreamer read before the first
+// packet arrives.
 func sessionDescription(st *Stream, local net.IP) []byte {
 	family, addr := "IP4", "127.0.0.1"
 	if local != nil && !local.IsUnspecified() {
@@ -30,8 +33,12 @@ func sessionDescription(st *Stream, local net.IP) []byte {
 	line("a=type:broadcast")
 	line("a=control:*")
 	line("a=range:npt=0-")
-	line("m=video 0 RTP/AVP 26")
-	line("a=rtpmap:26 JPEG/90000")
+	m := st.media()
+	line("m=video 0 RTP/AVP %d", m.PayloadType)
+	line("a=rtpmap:%d %s", m.PayloadType, m.RTPMap)
+	if m.Fmtp != "" {
+		line("a=fmtp:%d %s", m.PayloadType, m.Fmtp)
+	}
 	line("a=control:%s", trackControl)
 	if st.FPS > 0 && !math.IsInf(st.FPS, 0) {
 		line("a=framerate:%s", strconv.FormatFloat(st.FPS, 'f', -1, 64))
@@ -65,4 +72,13 @@ func sdpText(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// media is how the stream's frames travel; JPEG for a stream without a
+// broadcaster (tests of the description alone).
+func (st *Stream) media() broadcast.Media {
+	if st.Frames == nil {
+		return broadcast.JPEG(nil).Media()
+	}
+	return st.Frames.Media()
 }

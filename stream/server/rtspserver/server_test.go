@@ -63,7 +63,7 @@ func logger(t testing.TB) *slog.Logger {
 func start(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	pk, _ := rtpjpeg.NewPacketizer(rtpjpeg.DefaultMTU)
-	b := broadcast.New(pk, logger(t))
+	b := broadcast.New(broadcast.JPEG(pk), logger(t))
 	cfg.Logger = logger(t)
 	srv, err := New(cfg, Stream{Path: "/cam", Width: 320, Height: 240, FPS: testFPS, Frames: b})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pion/rtp"
 
-	"flowcam/stream/format/rtpjpeg"
 	"flowcam/stream/format/rtsp"
 	"flowcam/stream/server/broadcast"
 )
@@ -249,7 +248,7 @@ func (pt *pacerTimer) stop() { pt.t.Stop() }
 
 // sendUnit sends one frame. It returns false when the viewer is gone.
 func (s *session) sendUnit(u *broadcast.Unit) bool {
-	h := rtp.Header{Version: 2, PayloadType: rtpjpeg.PayloadType, SSRC: s.ssrc,
+	h := rtp.Header{Version: 2, PayloadType: s.stream.media().PayloadType, SSRC: s.ssrc,
 		Timestamp: u.Timestamp + s.tsOffset, SequenceNumber: s.seq}
 	n := u.Payloads.Len()
 	s.lastTS, s.lastCaptured = h.Timestamp, u.Captured

@@ -72,7 +72,7 @@ func TestSetStreamsRefusesBadSets(t *testing.T) {
 
 func newFed(t *testing.T) *broadcast.Broadcaster {
 	pk, _ := rtpjpeg.NewPacketizer(rtpjpeg.DefaultMTU)
-	b := broadcast.New(pk, logger(t))
+	b := broadcast.New(broadcast.JPEG(pk), logger(t))
 	t.Cleanup(feeder.Start(b, testFrames(t), testFPS))
 	return b
 }

@@ -1,0 +1,107 @@
+package broadcast
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"flowcam/capture"
+	"flowcam/stream/format/rtph264"
+)
+
+var (
+	testSPS = []byte{0x67, 0x42, 0xC0, 0x1F, 0xDA, 0x01, 0x40, 0x16, 0xE8}
+	testPPS = []byte{0x68, 0xCE, 0x06, 0xE2}
+)
+
+func newH264Broadcaster(t testing.TB) *Broadcaster {
+	pk, err := rtph264.NewPacketizer(1400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(H264(pk), nil)
+}
+
+// publishH264 publishes frames by sequence number; those in keys are IDRs,
+// the first of them with its parameter sets in band.
+func publishH264(b *Broadcaster, keys map[uint64]bool, seqs ...uint64) {
+	for _, s := range seqs {
+		f := &capture.Frame{Seq: s, PTS: time.Duration(s) * 40 * time.Millisecond, H264: [][]byte{{0x41, 0x9A, byte(s)}}}
+		if keys[s] {
+			f.H264, f.Key = [][]byte{{0x65, 0x88, byte(s)}}, true
+			if s == 0 {
+				f.H264 = [][]byte{testSPS, testPPS, {0x65, 0x88, 0}}
+			}
+		}
+		b.Publish(f)
+	}
+}
+
+// TestH264ViewerStartsAtTheKeyFrame: a viewer that joins mid-GOP gets the
+// kept group from its IDR on, and the IDR carries the parameter sets even
+// when the source sent them only once.
+func TestH264ViewerStartsAtTheKeyFrame(t *testing.T) {
+	b := newH264Broadcaster(t)
+	keys := map[uint64]bool{0: true, 5: true}
+	publishH264(b, keys, 0, 1, 2, 3, 4, 5, 6, 7)
+	s := b.Subscribe(4)
+	defer s.Close()
+	u := s.Next()
+	if u == nil || u.Seq != 5 || !u.Key {
+		t.Fatalf("the first frame a new viewer gets is %+v, want the IDR of seq 5", u)
+	}
+	var d rtph264.Depacketizer
+	var au [][]byte
+	for i := range u.Payloads.Len() {
+		au, _ = d.Push(uint16(i), 0, i == u.Payloads.Len()-1, u.Payloads.At(i))
+	}
+	if len(au) != 3 || au[0][0] != 0x67 || au[1][0] != 0x68 || au[2][0] != 0x65 {
+		t.Fatalf("the IDR goes out as %x, want SPS, PPS, IDR", au)
+	}
+	u.Release()
+	if got := drain(s); !slices.Equal(got, []uint64{6, 7}) {
+		t.Fatalf("then %v, want 6 7", got)
+	}
+	if m := b.Media(); m.PayloadType != 96 || !strings.Contains(m.Fmtp, "sprop-parameter-sets=Z0LAH9oBQBbo,aM4G4g==") {
+		t.Fatalf("media %+v", m)
+	}
+}
+
+// TestH264LateViewerSkipsToTheNextKeyFrame: a viewer whose queue overflows
+// loses the whole queue and everything up to the next IDR, never one frame
+// out of a reference chain.
+func TestH264LateViewerSkipsToTheNextKeyFrame(t *testing.T) {
+	b := newH264Broadcaster(t)
+	keys := map[uint64]bool{0: true, 10: true}
+	publishH264(b, keys, 0)
+	s := b.Subscribe(3) // room for the kept IDR and 3 more
+	defer s.Close()
+	publishH264(b, keys, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+	if got := drain(s); !slices.Equal(got, []uint64{10, 11}) {
+		t.Fatalf("the late viewer gets %v, want 10 11 (from the next IDR)", got)
+	}
+	if s.Dropped() != 10 {
+		t.Fatalf("dropped %d, want 10", s.Dropped())
+	}
+}
+
+// TestH264GOPBounds: a source whose key frames are too far apart for the
+// kept group makes new viewers wait for the next one.
+func TestH264GOPBounds(t *testing.T) {
+	b := newH264Broadcaster(t)
+	seqs := make([]uint64, maxGOPFrames+5)
+	for i := range seqs {
+		seqs[i] = uint64(i)
+	}
+	publishH264(b, map[uint64]bool{0: true, uint64(maxGOPFrames + 10): true}, seqs...)
+	s := b.Subscribe(4)
+	defer s.Close()
+	if u := s.Next(); u != nil {
+		t.Fatalf("a frame (%d) without its key frame was queued", u.Seq)
+	}
+	publishH264(b, map[uint64]bool{uint64(maxGOPFrames + 10): true}, uint64(maxGOPFrames+9), uint64(maxGOPFrames+10))
+	if got := drain(s); !slices.Equal(got, []uint64{uint64(maxGOPFrames + 10)}) {
+		t.Fatalf("got %v, want the next IDR", got)
+	}
+}
