@@ -78,7 +78,7 @@ test-unit: ## unit tests with the race detector
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-integration: build ## the real daemon against real clients
-	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 15m ./test/daemon/ ./test/files/ ./test/pipes/
+	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 15m ./test/daemon/ ./test/files/ ./test/pipes/ ./test/h264/
 
 test-hostile: build ## hostile clients (10 000 fuzzed requests, slowloris, floods, spoofed RTCP) while ffmpeg watches
 	@.ci/deps test

@@ -18,6 +18,23 @@ type Source interface {
 	Close() error
 }
 
+// Codec names what a source's compressed frames are.
+type Codec string
+
+const (
+	CodecJPEG Codec = "mjpeg" // raw pictures or JPEG: the path sends JPEG
+	CodecH264 Codec = "h264"  // H.264 access units, passed through
+)
+
+// CodecOf says what src delivers: sources of H.264 say so with a Codec
+// method; every other source gives raw pictures or JPEG.
+func CodecOf(src Source) Codec {
+	if c, ok := src.(interface{ Codec() Codec }); ok {
+		return c.Codec()
+	}
+	return CodecJPEG
+}
+
 // Encoder compresses a raw picture to baseline JPEG, appending to dst.
 type Encoder interface {
 	Encode(dst []byte, img *image.YCbCr) ([]byte, error)

@@ -16,23 +16,25 @@ const (
 	I420  Format = "i420"  // planar 4:2:0: Y, then Cb and Cr at half the stride
 	NV12  Format = "nv12"  // Y, then interleaved CbCr at the same stride
 	YUYV  Format = "yuyv"  // packed 4:2:2
+	H264  Format = "h264"  // an H.264 Annex B stream, passed through
 )
 
-// UnmarshalText accepts mjpeg, i420, nv12 or yuyv.
+// UnmarshalText accepts mjpeg, i420, nv12, yuyv or h264.
 func (f *Format) UnmarshalText(b []byte) error {
 	switch v := Format(b); v {
-	case MJPEG, I420, NV12, YUYV:
+	case MJPEG, I420, NV12, YUYV, H264:
 		*f = v
 		return nil
 	}
-	return fmt.Errorf("%q: accepted values are mjpeg, i420, nv12, yuyv", b)
+	return fmt.Errorf("%q: accepted values are mjpeg, i420, nv12, yuyv, h264", b)
 }
 
 // MarshalText writes the format's name.
 func (f Format) MarshalText() ([]byte, error) { return []byte(f), nil }
 
-// raw reports whether frames have a fixed size (every format but MJPEG).
-func (f Format) raw() bool { return f != MJPEG && f != "" }
+// raw reports whether frames have a fixed size (every format but MJPEG
+// and H.264).
+func (f Format) raw() bool { return f != MJPEG && f != H264 && f != "" }
 
 // minStride is the packed row length of the first plane.
 func (f Format) minStride(w int) int {

@@ -83,7 +83,7 @@ func (s *Source) await(ctx context.Context) (*capture.Frame, error) {
 // at the asked rate with some jitter; a late frame sets the schedule anew
 // rather than letting the ones after it through in a burst.
 func (s *Source) paced(now time.Time) bool {
-	if s.cfg.MaxFPS <= 0 {
+	if s.cfg.MaxFPS <= 0 || s.cfg.Format == H264 { // an H.264 frame dropped breaks the ones after it
 		return true
 	}
 	interval := time.Duration(float64(time.Second) / s.cfg.MaxFPS)

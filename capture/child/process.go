@@ -11,6 +11,7 @@ import (
 
 	"flowcam/capture"
 	"flowcam/capture/file/demux"
+	"flowcam/capture/h264"
 )
 
 // run is one life of the helper: the process and the goroutine reading its
@@ -53,7 +54,7 @@ func (s *Source) start() (*run, error) {
 		r.Close()
 		return nil, fmt.Errorf("%s: %w", s.cfg.Name, err)
 	}
-	ru := &run{cmd: cmd, out: r, frames: make(chan *capture.Frame, 1), done: make(chan struct{}), started: s.now(),
+	ru := &run{cmd: cmd, out: r, frames: make(chan *capture.Frame, s.queueLen()), done: make(chan struct{}), started: s.now(),
 		cardAt: s.now().Add(s.cfg.NoSignalEvery)}
 	go s.read(ru)
 	return ru, nil
@@ -83,32 +84,84 @@ func (ru *run) stop(grace time.Duration) {
 
 // read turns the pipe into frames until it fails. Only the newest frame
 // waits for Next: a consumer that falls behind gets the latest picture,
-// and the helper is never blocked on a full pipe by a slow encoder.
+// and the helper is never blocked on a full pipe by a slow encoder. H.264
+// frames depend on the ones before: a few may wait, and when the consumer
+// is that far behind the queue is dropped up to the next key frame.
 func (s *Source) read(ru *run) {
 	defer close(ru.done)
 	defer close(ru.frames)
 	next := s.rawFrames(ru.out)
-	if !s.cfg.Format.raw() {
+	switch s.cfg.Format {
+	case MJPEG:
 		next = s.jpegFrames(ru.out)
+	case H264:
+		next = s.h264Frames(ru.out)
 	}
+	waitKey := false
 	for {
 		f, err := next()
 		if err != nil {
 			ru.err = err
 			return
 		}
+		if waitKey = waitKey && !f.Key; waitKey {
+			f.Release()
+			s.stale.Add(1)
+			continue
+		}
 		select {
 		case ru.frames <- f:
 		default:
-			select {
-			case old := <-ru.frames:
-				old.Release()
+			for drained := false; !drained; {
+				select {
+				case old := <-ru.frames:
+					old.Release()
+					s.stale.Add(1)
+				default:
+					drained = true
+				}
+			}
+			if s.cfg.Format == H264 && !f.Key {
+				waitKey = true
+				f.Release()
 				s.stale.Add(1)
-			default:
+				continue
 			}
 			ru.frames <- f
 		}
 	}
+}
+
+// h264Frames splits an Annex B stream into access units; one over the
+// size limit ends the run, as an oversized picture does.
+func (s *Source) h264Frames(in io.Reader) func() (*capture.Frame, error) {
+	sp := h264.NewSplitter(in, s.cfg.MaxFrame)
+	return func() (*capture.Frame, error) {
+		au, err := sp.Next()
+		if errors.Is(err, h264.ErrTooLarge) {
+			return nil, fmt.Errorf("%w: %v", errTooLarge, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &capture.Frame{H264: cloneAU(au), Key: h264.Key(au)}, nil
+	}
+}
+
+// cloneAU copies an access unit into one buffer of its own: the splitter
+// reuses its buffer, and the frame waits in a queue.
+func cloneAU(au [][]byte) [][]byte {
+	size := 0
+	for _, n := range au {
+		size += len(n)
+	}
+	buf := make([]byte, 0, size)
+	out := make([][]byte, len(au))
+	for i, n := range au {
+		buf = append(buf, n...)
+		out[i] = buf[len(buf)-len(n):]
+	}
+	return out
 }
 
 // rawFrames reads fixed-size frames and converts them for the encoder.
@@ -164,3 +217,12 @@ func (s *Source) jpegFrames(in io.Reader) func() (*capture.Frame, error) {
 
 // errTooLarge is a picture over Config.MaxFrame.
 var errTooLarge = errors.New("wrote a picture over the size limit")
+
+// queueLen is how many frames may wait for Next: one, the newest, except
+// for H.264, where dropping one breaks the pictures after it.
+func (s *Source) queueLen() int {
+	if s.cfg.Format == H264 {
+		return 8
+	}
+	return 1
+}

@@ -163,6 +163,15 @@ func cmp[T int | time.Duration](v, d T) T {
 	return v
 }
 
+// Codec says what the helper's frames are: H.264 for format h264, else
+// raw pictures or JPEG.
+func (s *Source) Codec() capture.Codec {
+	if s.cfg.Format == H264 {
+		return capture.CodecH264
+	}
+	return capture.CodecJPEG
+}
+
 // Stats returns the counters.
 func (s *Source) Stats() Stats {
 	return Stats{Frames: s.frames.Load(), Restarts: s.restarts.Load(), NoSignal: s.nosignal.Load(),

@@ -1,6 +1,8 @@
 // Package file plays video files as camera sources: MJPEG files' own JPEG
-// frames are sent as they are (passthrough), any other codec is decoded by
-// a supervised ffmpeg child process to planar YUV for our encoder. Frames
+// frames and H.264 files' access units (MP4, Matroska, raw Annex B) are
+// sent as they are (passthrough), any other codec, or a file to be scaled
+// or resampled, is decoded by a supervised ffmpeg child process to planar
+// YUV for our encoder. Frames
 // are paced by the file's own timestamps against a monotonic clock, and a
 // looping file keeps its RTP timestamps continuous.
 package file
@@ -59,6 +61,7 @@ type Source struct {
 	info        demux.Info
 	size        capture.Size
 	passthrough bool
+	h264        bool // passthrough of H.264 access units
 
 	started     bool
 	start       time.Time     // wall time of stream time 0
@@ -118,11 +121,14 @@ func (s *Source) Stats() Stats {
 // Close stops reading (and ffmpeg).
 func (s *Source) Close() error { return s.r.close() }
 
-// open picks passthrough or decoding.
+// open picks passthrough (the file's own JPEG or H.264) or decoding.
 func (s *Source) open() error {
 	d, err := demux.Open(s.cfg.Path)
 	switch {
-	case err == nil && (s.cfg.Size == (capture.Size{}) || s.cfg.Size == (capture.Size{Width: d.Info().Width, Height: d.Info().Height})):
+	case err == nil && d.Info().Codec == "h264" && s.unchanged(d.Info()):
+		s.passH264(newContainerH264(d), d.Info())
+		return nil
+	case err == nil && d.Info().Codec != "h264" && s.sameSize(d.Info()):
 		s.info, s.passthrough = d.Info(), true
 		s.size = capture.Size{Width: s.info.Width, Height: s.info.Height}
 		s.r = newJPEGReader(d)
@@ -130,8 +136,19 @@ func (s *Source) open() error {
 			"codec", s.info.Codec, "size", s.size, "fps", s.info.FPS)
 		return nil
 	case err == nil:
-		d.Close() // MJPEG, but to be scaled: decode it like any other codec
-	case !errors.Is(err, demux.ErrNotMJPEG) && !errors.Is(err, demux.ErrUnknownFormat):
+		d.Close() // to be scaled or resampled: decode it like any other codec
+	case errors.Is(err, demux.ErrUnknownFormat):
+		raw, rerr := openRawH264(s.cfg.Path, s.cfg.FPS)
+		switch {
+		case rerr == nil && s.unchanged(raw.info):
+			s.passH264(raw, raw.info)
+			return nil
+		case rerr == nil:
+			raw.close()
+		case !errors.Is(rerr, errNotAnnexB):
+			return rerr
+		}
+	case !errors.Is(err, demux.ErrNotMJPEG):
 		return err // missing, unreadable, empty, truncated headers: already names the file
 	}
 	dec, err := startDecoder(s.cfg, s.log)
@@ -141,6 +158,34 @@ func (s *Source) open() error {
 	s.r, s.info, s.size = dec, dec.info, dec.size
 	s.log.Info("file source: decoding with ffmpeg", "codec", dec.info.Codec, "size", s.size, "fps", dec.fps)
 	return nil
+}
+
+// sameSize reports whether the file plays at the configured size.
+func (s *Source) sameSize(info demux.Info) bool {
+	return s.cfg.Size == (capture.Size{}) || s.cfg.Size == (capture.Size{Width: info.Width, Height: info.Height})
+}
+
+// unchanged reports whether H.264 can go out as it is: neither scaled nor
+// resampled, since dropping or repeating a frame breaks the ones after it.
+func (s *Source) unchanged(info demux.Info) bool {
+	return s.sameSize(info) && (s.cfg.FPS <= 0 || s.cfg.FPS == info.FPS)
+}
+
+// passH264 sends the file's H.264 access units as they are.
+func (s *Source) passH264(r reader, info demux.Info) {
+	s.info, s.passthrough, s.h264 = info, true, true
+	s.size = capture.Size{Width: info.Width, Height: info.Height}
+	s.r = r
+	s.log.Info("file source: sending the file's own H.264", "container", info.Container, "size", s.size, "fps", info.FPS)
+}
+
+// Codec says what the source delivers: H.264 when it passes a file's
+// H.264 through, else JPEG or raw pictures.
+func (s *Source) Codec() capture.Codec {
+	if s.h264 {
+		return capture.CodecH264
+	}
+	return capture.CodecJPEG
 }
 
 // Next returns the next frame at its due time. The frame stays owned by
@@ -267,7 +312,7 @@ func (s *Source) pace(ctx context.Context, at time.Duration) (*capture.Frame, er
 		case <-s.cfg.Clock.After(wait):
 		}
 	}
-	s.view = capture.Frame{JPEG: s.cur.JPEG, Image: s.cur.Image, PTS: pts, Captured: due, Seq: s.frames}
+	s.view = capture.Frame{JPEG: s.cur.JPEG, Image: s.cur.Image, H264: s.cur.H264, Key: s.cur.Key, PTS: pts, Captured: due, Seq: s.frames}
 	s.frames++
 	return &s.view, nil
 }

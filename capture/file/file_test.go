@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"flowcam/capture"
+	"flowcam/capture/h264"
 	"flowcam/internal/testutil/need"
 )
 
@@ -159,13 +160,13 @@ func TestBadFilesNameTheFile(t *testing.T) {
 	}
 }
 
-// h264 makes a short H.264 clip with ffmpeg (the decoder path's input).
-func h264(t *testing.T) string {
+// clip makes a short clip with ffmpeg in the given codec and container.
+func clip(t *testing.T, codec, name string) string {
 	t.Helper()
 	need.Tool(t, "ffmpeg")
-	p := filepath.Join(t.TempDir(), "clip.mp4")
+	p := filepath.Join(t.TempDir(), name)
 	out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-y", p).CombinedOutput()
+		"-t", "2", "-c:v", codec, "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-y", p).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -173,7 +174,7 @@ func h264(t *testing.T) string {
 }
 
 func TestDecoderIsSupervised(t *testing.T) {
-	s, _ := open(t, Config{Path: h264(t), Loop: true})
+	s, _ := open(t, Config{Path: clip(t, "mpeg4", "clip.mp4"), Loop: true}) // a codec only ffmpeg reads
 	if s.Size() != (capture.Size{Width: 320, Height: 240}) || s.FPS() != 25 {
 		t.Fatalf("size %v fps %v", s.Size(), s.FPS())
 	}
@@ -194,4 +195,45 @@ func TestDecoderIsSupervised(t *testing.T) {
 	if st := s.Stats(); st.Restarts != 1 || st.Loops != 1 {
 		t.Fatalf("stats %+v, want one restart and one loop", st)
 	}
+}
+
+// TestH264Passthrough: H.264 in MP4, Matroska and a raw Annex B stream is
+// sent as it is, looping with rising timestamps, every key frame with its
+// parameter sets in band; scaled, it is decoded instead.
+func TestH264Passthrough(t *testing.T) {
+	for _, name := range []string{"clip.mp4", "clip.mkv", "clip.h264"} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := open(t, Config{Path: clip(t, "libx264", name), Loop: true})
+			if s.Codec() != capture.CodecH264 || s.Size() != (capture.Size{Width: 320, Height: 240}) || s.FPS() != 25 {
+				t.Fatalf("codec %s size %v fps %v", s.Codec(), s.Size(), s.FPS())
+			}
+			var last time.Duration = -1
+			keys := 0
+			for i := range 60 { // 2.4 s of a 2 s clip: it loops
+				f, err := s.Next(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.H264 == nil || f.PTS <= last {
+					t.Fatalf("frame %d: %d NAL units, pts %v after %v", i, len(f.H264), f.PTS, last)
+				}
+				if f.Key {
+					keys++
+					if h264.ParameterSet(f.H264, h264.TypeSPS) == nil || h264.ParameterSet(f.H264, h264.TypePPS) == nil {
+						t.Fatalf("key frame %d without its parameter sets", i)
+					}
+				}
+				last = f.PTS
+			}
+			if keys != 3 || s.Stats().Loops != 1 {
+				t.Fatalf("%d key frames, stats %+v; want 3 (0, 25, the loop's 0) and a loop", keys, s.Stats())
+			}
+		})
+	}
+	t.Run("scaled", func(t *testing.T) {
+		s, _ := open(t, Config{Path: clip(t, "libx264", "clip.mp4"), Size: capture.Size{Width: 160, Height: 120}})
+		if s.Codec() != capture.CodecJPEG {
+			t.Fatal("a scaled H.264 file is not decoded")
+		}
+	})
 }

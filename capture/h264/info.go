@@ -36,3 +36,30 @@ func PictureSize(sps []byte) (width, height int, err error) {
 	}
 	return s.Width(), s.Height(), nil
 }
+
+// SplitAnnexB appends to dst the NAL units of one access unit in Annex B
+// form (start codes of 3 or 4 bytes), as slices of b. A NAL unit never
+// holds a start code (emulation prevention sees to it), so the start codes
+// alone delimit them.
+func SplitAnnexB(dst [][]byte, b []byte) [][]byte {
+	start := -1
+	for i := 0; i+2 < len(b); {
+		if b[i] != 0 || b[i+1] != 0 || b[i+2] != 1 {
+			i++
+			continue
+		}
+		if start >= 0 {
+			if n := b[start:trimZeros(b, start, i)]; len(n) > 0 {
+				dst = append(dst, n)
+			}
+		}
+		i += 3
+		start = i
+	}
+	if start >= 0 && start < len(b) {
+		if n := b[start:trimZeros(b, start, len(b))]; len(n) > 0 {
+			dst = append(dst, n)
+		}
+	}
+	return dst
+}

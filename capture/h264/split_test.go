@@ -131,3 +131,23 @@ func FuzzSplitter(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitAnnexB(t *testing.T) {
+	stream := x264(t, "aud=0")
+	want, err := mch264.AnnexBUnmarshal(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := SplitAnnexB(nil, stream)
+	if len(got) != len(want) {
+		t.Fatalf("%d NAL units, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("NAL %d differs", i)
+		}
+	}
+	if n := SplitAnnexB(nil, []byte{0, 0, 1}); len(n) != 0 {
+		t.Fatalf("an empty unit: %x", n)
+	}
+}

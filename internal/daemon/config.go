@@ -147,6 +147,7 @@ type StreamKeys struct {
 	Rate    Rate    `mapstructure:"rate"`
 	Quality Quality `mapstructure:"quality"`
 	Encoder Encoder `mapstructure:"encoder"`
+	Codec   Codec   `mapstructure:"codec"`
 	Idle    Idle    `mapstructure:"idle"`
 }
 
@@ -161,6 +162,7 @@ type StreamEntry struct {
 	Rate    *Rate    `mapstructure:"rate"`
 	Quality *Quality `mapstructure:"quality"`
 	Encoder *Encoder `mapstructure:"encoder"`
+	Codec   *Codec   `mapstructure:"codec"`
 	Idle    *Idle    `mapstructure:"idle"`
 }
 
@@ -172,6 +174,7 @@ type StreamConfig struct {
 	FPS     float64      // zero: a file's own rate
 	Quality int
 	Encoder Encoder
+	Codec   Codec
 	Idle    Idle
 	Loop    bool    // files: restart at the end
 	Rate    float64 // files: playback speed
@@ -270,6 +273,7 @@ var defaults = keyValues{
 	{"rate", 1.0},
 	{"quality", jpeg.DefaultQuality},
 	{"encoder", string(EncoderAuto)},
+	{"codec", string(CodecAuto)},
 	{"idle", string(IdleKeep)},
 }
 
@@ -282,6 +286,7 @@ var flags = []struct{ name, key, usage string }{
 	{"rate", "rate", "files: playback speed factor"},
 	{"quality", "quality", "JPEG quality 1-100"},
 	{"encoder", "encoder", "JPEG encoder: auto, libjpeg, hardware or passthrough"},
+	{"codec", "codec", "what the path sends: auto (H.264 when the source gives it, else MJPEG), mjpeg or h264"},
 	{"path", "path", "RTSP path of the stream"},
 	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12 or YU12"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},

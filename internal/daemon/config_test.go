@@ -58,7 +58,7 @@ func TestConfigSources(t *testing.T) {
 		{"defaults", nil, nil, "", func(c *Config) bool {
 			return c.RTSP.Addr == ":8554" && len(c.Streams) == 1 && c.Streams[0] == StreamConfig{
 				Path: "/cam", Source: "pattern", Size: capture.Size{Width: 1280, Height: 720}, FPS: 25, Quality: 80,
-				Encoder: "auto", Idle: "keep", Loop: true, Rate: 1}
+				Encoder: "auto", Codec: "auto", Idle: "keep", Loop: true, Rate: 1}
 		}},
 		{"flags", []string{"--size", "640x480", "--fps", "29.97", "--quality", "50", "--rtsp-addr", "127.0.0.1:9000",
 			"--session-timeout", "3s", "--path", "front"}, nil, "", func(c *Config) bool {

@@ -188,7 +188,7 @@ func (d *daemon) start() (net.Listener, error) {
 	}
 	for _, st := range d.served() {
 		for _, u := range streamURLs(ln.Addr().(*net.TCPAddr), st.Path) {
-			d.log.Info("serving", "path", st.Path, "url", u, "size", fmt.Sprintf("%dx%d", st.Width, st.Height), "fps", st.FPS)
+			d.log.Info("serving", "path", st.Path, "url", u, "size", fmt.Sprintf("%dx%d", st.Width, st.Height), "fps", st.FPS, "codec", st.Frames.Media().Codec)
 		}
 	}
 	return ln, nil

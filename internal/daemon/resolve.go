@@ -140,6 +140,9 @@ func (e StreamEntry) over(k StreamKeys) StreamKeys {
 	if e.Encoder != nil {
 		k.Encoder = *e.Encoder
 	}
+	if e.Codec != nil {
+		k.Codec = *e.Codec
+	}
 	if e.Idle != nil {
 		k.Idle = *e.Idle
 	}
@@ -150,7 +153,7 @@ func (e StreamEntry) over(k StreamKeys) StreamKeys {
 // and rate of sources that have none of their own.
 func streamConfig(k StreamKeys, prefix string, p *problems) StreamConfig {
 	sc := StreamConfig{Path: "/" + strings.Trim(k.Path, "/"), Source: k.Source, Size: capture.Size(k.Size),
-		FPS: float64(k.FPS), Quality: int(k.Quality), Encoder: k.Encoder, Idle: k.Idle, Loop: k.Loop, Rate: float64(k.Rate)}
+		FPS: float64(k.FPS), Quality: int(k.Quality), Encoder: k.Encoder, Codec: k.Codec, Idle: k.Idle, Loop: k.Loop, Rate: float64(k.Rate)}
 	if sc.Path == "/" || strings.ContainsAny(sc.Path, " ?#") {
 		p.bad(prefix+"path", quote(k.Path), "must be a URL path such as /cam")
 	}

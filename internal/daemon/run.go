@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"flowcam/internal/buildinfo"
 	"flowcam/platform/board"
 	"flowcam/platform/netif"
+	"flowcam/stream/format/rtph264"
 	"flowcam/stream/format/rtpjpeg"
 	"flowcam/stream/server/broadcast"
 	"flowcam/stream/server/rtspserver"
@@ -106,12 +108,12 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 	if err != nil {
 		return nil, nil, rtspserver.Stream{}, err
 	}
-	pk, err := rtpjpeg.NewPacketizer(mtu)
+	pk, codec, err := packetizer(sc, src, mtu)
 	if err != nil {
 		src.Close()
 		return nil, nil, rtspserver.Stream{}, err
 	}
-	b := broadcast.New(broadcast.JPEG(pk), log)
+	b := broadcast.New(pk, log)
 	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
 	feed := src
 	if sc.Idle == IdleStop {
@@ -125,8 +127,43 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 		sink = func(f *capture.Frame) { b.Publish(f); tap.publish(f) }
 	}
 	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
+	var frames capture.Encoder = enc
+	if codec == capture.CodecH264 {
+		frames = noH264Encoder{} // raw pictures (a helper's "no signal" card) have no way onto an H.264 path yet
+	}
 	// The feed is what status reads: with idle: stop, the source running now.
-	return capture.NewPipeline(feed, enc, sink, log, opts...), feed, st, nil
+	return capture.NewPipeline(feed, frames, sink, log, opts...), feed, st, nil
+}
+
+// packetizer chooses what the path sends from its codec key and what the
+// source gives: H.264 is passed through, never decoded, and flowcamd has
+// no H.264 encoder of its own.
+func packetizer(sc StreamConfig, src capture.Source, mtu int) (broadcast.Packetizer, capture.Codec, error) {
+	have := capture.CodecOf(src)
+	switch {
+	case sc.Codec == CodecH264 && have != capture.CodecH264:
+		return nil, have, fmt.Errorf("codec: h264: source %s gives raw pictures or JPEG, and flowcamd has no H.264 encoder for them "+
+			"(give an H.264 source: exec.format: h264, an H.264 file, or a camera that sends H.264), or use codec: mjpeg", sc.Source)
+	case sc.Codec == CodecMJPEG && have == capture.CodecH264:
+		return nil, have, fmt.Errorf("codec: mjpeg: source %s gives H.264, which flowcamd passes through and does not decode: use codec: auto or h264", sc.Source)
+	case have == capture.CodecH264:
+		pk, err := rtph264.NewPacketizer(mtu)
+		return broadcast.H264(pk), have, err
+	}
+	pk, err := rtpjpeg.NewPacketizer(mtu)
+	return broadcast.JPEG(pk), have, err
+}
+
+// noH264Encoder refuses raw pictures on an H.264 path; the pipeline drops
+// and counts them.
+type noH264Encoder struct{}
+
+func (noH264Encoder) Encode([]byte, *image.YCbCr) ([]byte, error) {
+	return nil, errors.New("raw picture on an H.264 path: flowcamd has no H.264 encoder for it")
+}
+
+func (noH264Encoder) Transcode([]byte, []byte) ([]byte, error) {
+	return nil, errors.New("JPEG picture on an H.264 path")
 }
 
 // buildSource opens the stream's frame source and says what size and

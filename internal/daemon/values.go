@@ -93,6 +93,21 @@ func (e *Encoder) UnmarshalText(b []byte) error {
 	return err
 }
 
+// Codec is what a path sends.
+type Codec string
+
+const (
+	CodecAuto  Codec = "auto"  // H.264 when the source gives H.264, else MJPEG
+	CodecMJPEG Codec = "mjpeg" // RFC 2435 JPEG
+	CodecH264  Codec = "h264"  // RFC 6184 H.264, from a source that gives it
+)
+
+func (c *Codec) UnmarshalText(b []byte) error {
+	s, err := choice(b, string(CodecAuto), string(CodecMJPEG), string(CodecH264))
+	*c = Codec(s)
+	return err
+}
+
 // Idle is what a stream's source does while nobody watches.
 type Idle string
 

@@ -1,16 +1,20 @@
-// Package demux reads the JPEG frames of MJPEG video files, and their
+// Package demux reads the frames of MJPEG or H.264 video files, and their
 // presentation times, without decoding them, so that a file source can send
-// each frame byte for byte (passthrough).
+// each frame as it is (passthrough): JPEG pictures byte for byte, H.264
+// access units rewritten from the container's length-prefixed form to Annex
+// B.
 //
 // It owns container parsing only: sniffing a file by its content, locating
 // the video track, and walking its samples in file order. Four containers are
 // read: raw concatenated JPEGs (.mjpeg/.mjpg), AVI (RIFF, with OpenDML
 // extensions), Matroska/WebM and MP4/QuickTime (ISO BMFF, fragmented or
-// not). A known container whose video is not MJPEG is refused with
-// ErrNotMJPEG and anything else with ErrUnknownFormat; the caller then
-// decodes the file some other way (ffmpeg). What the JPEG bytes contain is
-// not checked beyond their SOI marker: deciding whether a frame can go out as
-// it is belongs to the pipeline.
+// not). H.264 is read from Matroska and MP4/QuickTime only. A known
+// container whose video is neither MJPEG nor H.264 (or H.264 in AVI) is
+// refused with ErrNotMJPEG and anything else, raw H.264 included, with
+// ErrUnknownFormat; the caller then decodes the file some other way
+// (ffmpeg). What the frames contain is not checked beyond a JPEG's SOI
+// marker or the NAL unit lengths of an H.264 sample: deciding whether a
+// frame can go out as it is belongs to the pipeline.
 //
 // Damage is contained: a frame that cannot be read is reported alone
 // (ErrCorruptFrame) when the container lets reading go on, and a file cut
@@ -23,7 +27,9 @@
 // practice) and segments after the first; MP4 edit lists (timestamps are
 // taken from the sample table, made relative to the first frame).
 //
-// MP4/MOV boxes are parsed with github.com/abema/go-mp4. Matroska is read by
+// MP4/MOV boxes, and the H.264 configuration record of both MP4 and
+// Matroska, are parsed with github.com/abema/go-mp4, H.264 sequence
+// parameter sets with github.com/bluenviron/mediacommon. Matroska is read by
 // a small streaming EBML reader of our own (see matroska.go for why
 // github.com/at-wat/ebml-go does not fit), AVI and raw MJPEG by small parsers
 // of our own.
@@ -43,12 +49,14 @@ import (
 
 var (
 	// ErrNotMJPEG means the file is a container this package reads but its
-	// video is not MJPEG (the error names the codec); decode it instead.
+	// video is neither MJPEG nor H.264 it can read (the error names the
+	// codec); decode it instead.
 	ErrNotMJPEG = errors.New("video is not MJPEG")
 	// ErrUnknownFormat means the file is not a container this package reads.
 	ErrUnknownFormat = errors.New("unknown container format")
 	// ErrCorruptFrame is wrapped by Next when one frame cannot be read (bad
-	// size, not a JPEG, laced block...). The reader has moved past it: call
+	// size, not a JPEG, NAL unit lengths that do not add up, laced
+	// block...). The reader has moved past it: call
 	// Next again for the following frame.
 	ErrCorruptFrame = errors.New("corrupt frame")
 	// ErrTruncated is wrapped by Next (or Open) when the file ends before its
@@ -58,12 +66,19 @@ var (
 
 // Info describes a file's video track.
 type Info struct {
-	Container     string        // "mjpeg", "avi", "matroska" or "mp4"
-	Codec         string        // as the container names it: "jpeg", "MJPG", "V_MJPEG", "mjpa", "mp4v.6C"...
-	Width, Height int           // 0 when unknown
+	Container string // "mjpeg", "avi", "matroska" or "mp4"
+	// Codec is "h264" for H.264 tracks; for JPEG tracks it is as the
+	// container names them: "jpeg", "MJPG", "V_MJPEG", "mjpa", "mp4v.6C"...
+	Codec         string
+	Width, Height int           // 0 when unknown; H.264: from the SPS when the container does not say
 	FPS           float64       // nominal frame rate, 0 when unknown
 	Duration      time.Duration // 0 when unknown
 	Frames        int           // 0 when unknown
+	// ParameterSets holds an H.264 track's SPS then PPS NAL units, without
+	// start codes, from its configuration record: files seldom repeat them
+	// in the samples, so the caller sends them itself. Shared: do not
+	// modify. Nil for JPEG tracks.
+	ParameterSets [][]byte
 }
 
 // Reader delivers a file's frames in order. It is not safe for concurrent
@@ -71,9 +86,16 @@ type Info struct {
 type Reader interface {
 	// Info describes the video track.
 	Info() Info
-	// Next returns the next frame's JPEG bytes and its presentation time,
-	// measured from the file's first frame (normally at 0; a dropped first
-	// frame in an AVI file leaves a gap). Raw MJPEG frame n is at n/fps.
+	// Next returns the next frame's JPEG bytes, or for an H.264 track one
+	// access unit in Annex B (every NAL unit after a 00 00 00 01 start
+	// code), and its presentation time, measured from the file's first
+	// frame (normally at 0; a dropped first frame in an AVI file leaves a
+	// gap). Raw MJPEG frame n is at n/fps.
+	//
+	// Frames come in file order, which is decoding order: H.264 with
+	// B-frames gives presentation times that go back and forth (MP4
+	// composition offsets are applied), and the first frame is the earliest
+	// only because a stream starts with a key frame.
 	//
 	// The bytes are valid until the next call to Next, Rewind or Close: copy
 	// them to keep them.
@@ -120,8 +142,9 @@ func WithRawFPS(fps float64) Option {
 // positioned at the first frame. Errors name the file and the problem: a
 // missing or unreadable file (wrapping the os error), an empty file, a file
 // that is not a container this package reads (ErrUnknownFormat), one whose
-// video is not MJPEG (ErrNotMJPEG, naming the codec), one cut before its
-// headers end (ErrTruncated).
+// video is neither MJPEG nor H.264 (ErrNotMJPEG, naming the codec), one cut
+// before its headers end (ErrTruncated). An H.264 track whose configuration
+// record is missing or unusable is ErrNotMJPEG too.
 func Open(path string, opts ...Option) (Reader, error) {
 	o := options{rawFPS: DefaultRawFPS}
 	for _, opt := range opts {

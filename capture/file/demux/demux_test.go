@@ -222,13 +222,14 @@ func TestOtherFiles(t *testing.T) {
 		want  error
 		codec string
 	}{
-		{"h264.mp4", []string{"-c:v", "libx264"}, ErrNotMJPEG, "avc1"},
-		{"h264.mkv", []string{"-c:v", "libx264"}, ErrNotMJPEG, "V_MPEG4/ISO/AVC"},
 		{"h264.avi", []string{"-c:v", "libx264"}, ErrNotMJPEG, "H264"},
+		{"hevc.mp4", []string{"-c:v", "libx265"}, ErrNotMJPEG, "hev1"},
+		{"hevc.mkv", []string{"-c:v", "libx265"}, ErrNotMJPEG, "V_MPEGH/ISO/HEVC"},
 		{"vp9.webm", []string{"-c:v", "libvpx-vp9", "-deadline", "realtime"}, ErrNotMJPEG, "V_VP9"},
 		{"mpeg4.mp4", []string{"-c:v", "mpeg4"}, ErrNotMJPEG, "mp4v.20"},
 		{"mjpeg.ts", []string{"-c:v", "mjpeg"}, ErrUnknownFormat, ""},
 		{"mpeg2.ts", []string{"-c:v", "mpeg2video"}, ErrUnknownFormat, ""},
+		{"raw.h264", []string{"-c:v", "libx264"}, ErrUnknownFormat, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

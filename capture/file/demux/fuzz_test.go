@@ -30,6 +30,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		ebmlEl(idBlockGroup, ebmlEl(idBlock, block(1, 40, 0, j))))
 	seeds = append(seeds, bytes.Join([][]byte{header, ebmlEl(idSegment, ebmlEl(idInfo, ebmlU(idTimecodeScale, 1000000)), tracks,
 		cluster, ebmlEl(idCluster, ebmlU(idTimecode, 80), ebmlEl(idSimpleBlock, block(1, 0, 0x80, j))))}, nil))
+	h264mkv, _ := h264Matroska(2, avcRecord(2, testSPS, testPPS))
+	seeds = append(seeds, h264mkv)
 
 	if !need.Has(t, "ffmpeg") {
 		return seeds
@@ -46,6 +48,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		"m.mov":  append(src, "-bsf:v", "mjpegadump", "-tag:v", "mjpa"),
 		"a.mjpg": append(src, "-f", "mjpeg"),
 		"h.mp4":  {"-f", "lavfi", "-i", "testsrc2=size=16x16:rate=25", "-frames:v", "2", "-c:v", "libx264"},
+		"b.mp4":  {"-f", "lavfi", "-i", "testsrc2=size=16x16:rate=25", "-frames:v", "4", "-c:v", "libx264", "-bf", "2"},
+		"h.mkv":  {"-f", "lavfi", "-i", "testsrc2=size=16x16:rate=25", "-frames:v", "2", "-c:v", "libx264"},
 	} {
 		p := filepath.Join(dir, name)
 		ffmpeg(t, append(args, p)...)
@@ -58,13 +62,21 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	return seeds
 }
 
+// isAnnexB reports whether b is NAL units after 4-byte start codes, as
+// avcTrack.annexB writes them (NAL units that contain start codes
+// themselves are the file's business).
+func isAnnexB(b []byte) bool {
+	return len(b) > 4 && bytes.HasPrefix(b, annexBStart) && len(b) <= maxFrameSize
+}
+
 type memFile struct{ *bytes.Reader }
 
 func (memFile) Close() error { return nil }
 
 // FuzzOpen feeds arbitrary bytes to what Open does once the file is open
 // (sniffing, then one of the readers) and reads what it finds: it must never
-// panic, hang or hand out something that is not a JPEG.
+// panic, hang or hand out something that is not a JPEG, or for an H.264
+// track, not Annex B.
 func FuzzOpen(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
@@ -78,12 +90,13 @@ func FuzzOpen(f *testing.F) {
 		if i := r.Info(); i.Width < 0 || i.Height < 0 || i.Frames < 0 || i.Duration < 0 {
 			t.Fatalf("Info() = %+v", i)
 		}
+		h264 := r.Info().Codec == codecH264
 		for pass := 0; pass < 2; pass++ {
 			for range 500 {
 				b, _, err := r.Next()
 				if err == nil {
-					if !isSOI(b) {
-						t.Fatalf("frame of %d bytes is not a JPEG", len(b))
+					if h264 && !isAnnexB(b) || !h264 && !isSOI(b) {
+						t.Fatalf("frame of %d bytes is not what the track holds (H.264: %v)", len(b), h264)
 					}
 					continue
 				}

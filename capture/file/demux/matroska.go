@@ -87,10 +87,11 @@ type mkvReader struct {
 	source
 	info         Info
 	track        uint64
-	strip        []byte // header-stripping compression: bytes to put back in front
-	scale        int64  // nanoseconds per timestamp unit
-	segEnd       int64  // sizeUnknown: to the end of the file
-	firstCluster int64  // -1 when there is none
+	avc          *avcTrack // nil for a JPEG track
+	strip        []byte    // header-stripping compression: bytes to put back in front
+	scale        int64     // nanoseconds per timestamp unit
+	segEnd       int64     // sizeUnknown: to the end of the file
+	firstCluster int64     // -1 when there is none
 	inCluster    bool
 	clusterEnd   int64 // sizeUnknown: until a top-level element
 	clusterTC    int64
@@ -290,12 +291,12 @@ func (r *mkvReader) chooseTrack(b []byte) error {
 	}
 	t := video[0]
 	for _, v := range video {
-		if v.isMJPEG() {
+		if v.isMJPEG() || v.isH264() {
 			t = v
 			break
 		}
 	}
-	if !t.isMJPEG() {
+	if !t.isMJPEG() && !t.isH264() {
 		return fmt.Errorf("%w: matroska track %d is %s", ErrNotMJPEG, t.number, t.codec)
 	}
 	if t.encoding != nil {
@@ -308,6 +309,24 @@ func (r *mkvReader) chooseTrack(b []byte) error {
 	r.info = Info{Container: "matroska", Codec: t.codec, Width: int(min(t.width, 1<<20)), Height: int(min(t.height, 1<<20))}
 	if t.defaultDuration > 0 {
 		r.info.FPS = 1e9 / float64(t.defaultDuration)
+	}
+	if t.isH264() {
+		return r.setH264(t)
+	}
+	return nil
+}
+
+// setH264 reads the configuration record of H.264 track t. Without it the
+// samples cannot be split, but a decoder may still cope: ErrNotMJPEG.
+func (r *mkvReader) setH264(t mkvTrack) error {
+	a, err := parseAVCRecord(t.private)
+	if err != nil {
+		return fmt.Errorf("%w: matroska track %d is %s, but its CodecPrivate cannot be used: %w", ErrNotMJPEG, t.number, t.codec, err)
+	}
+	r.avc = a
+	r.info.Codec, r.info.ParameterSets = codecH264, a.params
+	if r.info.Width == 0 || r.info.Height == 0 {
+		r.info.Width, r.info.Height = a.width, a.height
 	}
 	return nil
 }
@@ -370,6 +389,10 @@ func (t *mkvTrack) isMJPEG() bool {
 	c, ok := strings.CutPrefix(t.codec, "V_MS/VFW/FOURCC/")
 	return t.codec == "V_MJPEG" || ok && isMJPEGFourCC(c)
 }
+
+// isH264 reports whether the track is H.264 stored as ISO/IEC 14496-15
+// says (length-prefixed NAL units, configuration record in CodecPrivate).
+func (t *mkvTrack) isH264() bool { return t.codec == "V_MPEG4/ISO/AVC" }
 
 // parseEncodings handles ContentEncodings: header stripping is undone, any
 // other compression or encryption of the frames cannot be passed through.
@@ -643,10 +666,18 @@ func (r *mkvReader) frame(b []byte, start int64) ([]byte, time.Duration, error) 
 		r.out = append(append(r.out[:0], r.strip...), frame...)
 		frame = r.out
 	}
+	pts := time.Duration(ts - r.base)
+	if r.avc != nil {
+		au, err := r.avc.annexB(frame)
+		if err != nil {
+			return nil, 0, r.corrupt(n, "block at offset %d: %v", start, err)
+		}
+		return au, pts, nil
+	}
 	if !isSOI(frame) {
 		return nil, 0, r.corrupt(n, "block at offset %d does not start with a JPEG SOI marker", start)
 	}
-	return frame, time.Duration(ts - r.base), nil
+	return frame, pts, nil
 }
 
 // resync skips to the next Cluster after damage at start.

@@ -23,7 +23,8 @@ import (
 // MJPEG is stored as 'jpeg' (QuickTime Photo-JPEG), 'mjpa' (Motion-JPEG
 // format A: the sample may hold two fields, passed as they are) or, in
 // ISO MP4 files written by ffmpeg, 'mp4v' with an esds object type of 0x6C
-// (ISO/IEC 10918-1 JPEG), reported as "mp4v.6C" after RFC 6381.
+// (ISO/IEC 10918-1 JPEG), reported as "mp4v.6C" after RFC 6381. H.264 is
+// stored as 'avc1' or 'avc3', its configuration in an avcC box (h264.go).
 //
 // A file without a moov box (a recording that was never finished: ffmpeg
 // writes moov last) still has its frames in mdat: when mdat starts with a
@@ -51,6 +52,8 @@ type mp4Track struct {
 	stsz        *mp4.Stsz
 	chunks      []uint64
 	haveEntries bool
+	avc         *avcTrack // H.264: from the avcC box
+	avcErr      error     // H.264: why avcC could not be read
 }
 
 type mp4Traf struct {
@@ -67,6 +70,11 @@ func (t *mp4Track) codec() string {
 	}
 	return t.entry
 }
+
+func (t *mp4Track) isH264() bool { return t.entry == "avc1" || t.entry == "avc3" }
+
+// readable reports whether the track's samples can be passed through.
+func (t *mp4Track) readable() bool { return isMJPEGEntry(t.codec()) || t.isH264() }
 
 func isMJPEGEntry(c string) bool {
 	switch c {
@@ -87,6 +95,7 @@ type mp4Reader struct {
 	source
 	f         file
 	info      Info
+	avc       *avcTrack // nil for a JPEG track
 	timescale uint64
 	it        stblIter
 	frags     []mp4Sample
@@ -111,7 +120,7 @@ func openMP4(f file, src source, o options) (Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	mr := &mp4Reader{source: src, f: f, timescale: uint64(t.timescale)}
+	mr := &mp4Reader{source: src, f: f, avc: t.avc, timescale: uint64(t.timescale)}
 	if err := mr.it.init(t); err != nil {
 		return nil, fmt.Errorf("mp4: sample table: %w", err)
 	}
@@ -134,8 +143,8 @@ func openMP4(f file, src source, o options) (Reader, error) {
 	return mr, nil
 }
 
-// chooseMP4Track picks the first MJPEG video track, or names the codec of
-// the first video track when none is MJPEG.
+// chooseMP4Track picks the first MJPEG or H.264 video track, or names the
+// codec of the first video track when there is none.
 func chooseMP4Track(tracks []*mp4Track) (*mp4Track, error) {
 	var video []*mp4Track
 	for _, t := range tracks {
@@ -148,13 +157,19 @@ func chooseMP4Track(tracks []*mp4Track) (*mp4Track, error) {
 	}
 	t := video[0]
 	for _, v := range video {
-		if isMJPEGEntry(v.codec()) {
+		if v.readable() {
 			t = v
 			break
 		}
 	}
-	if !isMJPEGEntry(t.codec()) {
+	if !t.readable() {
 		return nil, fmt.Errorf("%w: mp4 track %d is %s", ErrNotMJPEG, t.id, t.codec())
+	}
+	switch {
+	case t.avcErr != nil:
+		return nil, fmt.Errorf("%w: mp4 track %d is %s, but its avcC box cannot be used: %w", ErrNotMJPEG, t.id, t.codec(), t.avcErr)
+	case t.isH264() && t.avc == nil:
+		return nil, fmt.Errorf("%w: mp4 track %d is %s without an avcC box", ErrNotMJPEG, t.id, t.codec())
 	}
 	if t.timescale == 0 {
 		return nil, errors.New("mp4: video track without a timescale")
@@ -173,6 +188,12 @@ func (r *mp4Reader) setInfo(t *mp4Track, endDTS int64) {
 		Height:    t.height,
 		Frames:    int(frames),
 		Duration:  ticks(int64(t.duration), 1, uint64(t.timescale)),
+	}
+	if a := t.avc; a != nil {
+		r.info.Codec, r.info.ParameterSets = codecH264, a.params
+		if r.info.Width == 0 || r.info.Height == 0 {
+			r.info.Width, r.info.Height = a.width, a.height
+		}
 	}
 	if r.info.Duration == 0 && endDTS > 0 {
 		r.info.Duration = ticks(endDTS, 1, uint64(t.timescale))
@@ -288,10 +309,18 @@ func (r *mp4Reader) Next() ([]byte, time.Duration, error) {
 		}
 		return nil, 0, r.fail(err)
 	}
+	pts := ticks(s.pts-r.base, 1, r.timescale)
+	if r.avc != nil {
+		au, err := r.avc.annexB(r.buf)
+		if err != nil {
+			return nil, 0, r.corrupt(n, "sample at offset %d: %v", s.off, err)
+		}
+		return au, pts, nil
+	}
 	if !isSOI(r.buf) {
 		return nil, 0, r.corrupt(n, "sample at offset %d does not start with a JPEG SOI marker", s.off)
 	}
-	return r.buf, ticks(s.pts-r.base, 1, r.timescale), nil
+	return r.buf, pts, nil
 }
 
 // stblIter walks a sample table (stsz, stsc, stco/co64, stts, ctts) lazily,

@@ -367,8 +367,8 @@ func (p *mp4Parser) onStbl(t *mp4Track, b *mp4.BoxInfo) error {
 }
 
 // onStsd reads the first sample entry only: its type names the codec. The
-// picture size is read by hand because go-mp4 does not know 'jpeg' or
-// 'mjpa' entries.
+// picture size is read by hand because go-mp4 does not know 'jpeg', 'mjpa'
+// or 'avc3' entries.
 func (p *mp4Parser) onStsd(t *mp4Track, b *mp4.BoxInfo) error {
 	if t.haveEntries {
 		return nil
@@ -383,10 +383,52 @@ func (p *mp4Parser) onStsd(t *mp4Track, b *mp4.BoxInfo) error {
 		t.width = int(binary.BigEndian.Uint16(ve[24:]))
 		t.height = int(binary.BigEndian.Uint16(ve[26:]))
 	}
-	if string(b.Type[:]) != "mp4v" {
+	switch string(b.Type[:]) {
+	case "mp4v":
+		return p.expand(b, func(b *mp4.BoxInfo) error { return p.onMp4v(t, b) })
+	case "avc1", "avc3":
+		// Damage here concerns this track only (see onAvc).
+		if err := p.expandVisual(b, func(b *mp4.BoxInfo) error { return p.onAvc(t, b) }); err != nil && t.avcErr == nil {
+			t.avcErr = err
+		}
+	}
+	return nil
+}
+
+// visualEntrySize is the size of the fields of a VisualSampleEntry (its
+// SampleEntry included), which come before its child boxes.
+const visualEntrySize = 78
+
+// expandVisual walks the children of a visual sample entry. It skips the
+// entry's fields by their fixed size because go-mp4 does not know every
+// entry type (avc3).
+func (p *mp4Parser) expandVisual(b *mp4.BoxInfo, visit func(*mp4.BoxInfo) error) error {
+	if b.Size-b.HeaderSize < visualEntrySize {
 		return nil
 	}
-	return p.expand(b, func(b *mp4.BoxInfo) error { return p.onMp4v(t, b) })
+	if _, err := p.f.Seek(int64(b.Offset+b.HeaderSize+visualEntrySize), io.SeekStart); err != nil {
+		return err
+	}
+	return p.walk(b.Size-b.HeaderSize-visualEntrySize, false, b.Context, visit)
+}
+
+// onAvc reads the avcC box of an H.264 sample entry. A record that cannot
+// be decoded is kept as the track's error rather than failing the walk: it
+// only matters if that track is the one chosen, and then the file can
+// still be decoded instead (ErrNotMJPEG).
+func (p *mp4Parser) onAvc(t *mp4Track, b *mp4.BoxInfo) error {
+	if string(b.Type[:]) != "avcC" || t.avc != nil || t.avcErr != nil {
+		return nil
+	}
+	box, err := p.payload(b)
+	if err != nil {
+		t.avcErr = err
+		return nil
+	}
+	if avcC, ok := box.(*mp4.AVCDecoderConfiguration); ok {
+		t.avc, t.avcErr = newAVCTrack(avcC)
+	}
+	return nil
 }
 
 // onMp4v finds the object type of an 'mp4v' entry in its esds box: 0x6C is

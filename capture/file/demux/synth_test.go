@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -175,7 +176,7 @@ func TestRawSplitting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if got, want := r.Info(), (Info{Container: "mjpeg", Codec: "jpeg", Width: 16, Height: 16, FPS: DefaultRawFPS}); got != want {
+	if got, want := r.Info(), (Info{Container: "mjpeg", Codec: "jpeg", Width: 16, Height: 16, FPS: DefaultRawFPS}); !reflect.DeepEqual(got, want) {
 		t.Errorf("Info() = %+v, want %+v", got, want)
 	}
 	res := readAll(t, r)
@@ -284,7 +285,7 @@ func TestAVISynthetic(t *testing.T) {
 	info := r.Info()
 	want := Info{Container: "avi", Codec: "MJPG", Width: 16, Height: 16, FPS: 30000.0 / 1001, Frames: 8,
 		Duration: ticks(8, 1001, 30000)}
-	if info != want {
+	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Info() = %+v, want %+v", info, want)
 	}
 	res := readAll(t, r)
@@ -419,7 +420,7 @@ func TestMatroskaSynthetic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if got, want := r.Info(), (Info{Container: "matroska", Codec: "V_MJPEG", Width: 16, Height: 16, FPS: 25}); got != want {
+	if got, want := r.Info(), (Info{Container: "matroska", Codec: "V_MJPEG", Width: 16, Height: 16, FPS: 25}); !reflect.DeepEqual(got, want) {
 		t.Errorf("Info() = %+v, want %+v", got, want)
 	}
 	res := readAll(t, r)

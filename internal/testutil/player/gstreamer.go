@@ -21,8 +21,18 @@ import (
 // with 1, although the stream played and the TEARDOWN reached the server.
 // That one error, after EOS, is not held against the stream.
 func GStreamer(ctx context.Context, url string, frames int, caps string, props ...string) ([]byte, error) {
+	return gstPlay(ctx, url, frames, []string{"rtpjpegdepay", "!", "jpegdec"}, caps, props)
+}
+
+// GStreamerH264 is GStreamer for an H.264 stream: rtph264depay !
+// avdec_h264 (gstreamer1.0-libav).
+func GStreamerH264(ctx context.Context, url string, frames int, caps string, props ...string) ([]byte, error) {
+	return gstPlay(ctx, url, frames, []string{"rtph264depay", "!", "avdec_h264"}, caps, props)
+}
+
+func gstPlay(ctx context.Context, url string, frames int, decode []string, caps string, props []string) ([]byte, error) {
 	args := append([]string{"rtspsrc", "location=" + url}, props...)
-	args = append(args, "!", "rtpjpegdepay", "!", "jpegdec", "!")
+	args = append(append(append(args, "!"), decode...), "!")
 	if caps != "" {
 		args = append(args, caps, "!")
 	}

@@ -40,6 +40,9 @@ func NewHub() *Hub { return &Hub{paths: make(map[string]*latest)} }
 // capture pipeline's sink, so it keeps nothing of f and, once the path's
 // buffer has grown to the frame size, allocates nothing.
 func (h *Hub) Publish(path string, f *capture.Frame) {
+	if f.JPEG == nil {
+		return // an H.264 path: no picture the page can show without a decoder
+	}
 	l := h.get(path, true)
 	l.mu.Lock()
 	l.jpeg = append(l.jpeg[:0], f.JPEG...)

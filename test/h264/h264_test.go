@@ -1,0 +1,177 @@
+// Package h264_test serves H.264 with flowcamd, passed through from an
+// x264 pipeline (exec:) and from files, and plays it with ffmpeg (UDP and
+// TCP), GStreamer and gortsplib: size, frame count, moving pictures, and
+// viewers that join in the middle of a group of pictures.
+package h264_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+
+	"flowcam/capture/h264"
+	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/need"
+	"flowcam/internal/testutil/player"
+)
+
+// x264Helper writes 320x240 H.264 at 25 fps, a key frame a second, with
+// access unit delimiters so that each frame is known complete at once.
+const x264Helper = "ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=25 " +
+	"-c:v libx264 -preset ultrafast -tune zerolatency -g 25 -bf 0 -x264-params aud=1 -f h264 -"
+
+// start runs the daemon with the given config body.
+func start(t *testing.T, body string) *daemon.Daemon {
+	t.Helper()
+	dir := t.TempDir()
+	bin, err := daemon.Binary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "flowcamd.yaml")
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(bin, "--config", conf, "--http-addr", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop() })
+	return d
+}
+
+func startExec(t *testing.T) *daemon.Daemon {
+	need.Tool(t, "ffmpeg")
+	return start(t, fmt.Sprintf("size: 320x240\nfps: 25\nsource: %q\nexec:\n  format: h264\n", "exec:"+x264Helper))
+}
+
+// TestExecH264Plays: ffmpeg over TCP and UDP, GStreamer and gortsplib
+// play the x264 helper's stream, passed through as H.264.
+func TestExecH264Plays(t *testing.T) {
+	d := startExec(t)
+	for _, tr := range []string{"tcp", "udp"} {
+		t.Run("ffmpeg over "+tr, func(t *testing.T) { ffmpegPlays(t, d.URL("/cam"), tr, 50) })
+	}
+	t.Run("GStreamer", func(t *testing.T) {
+		need.Tool(t, "gst-launch-1.0")
+		if out, err := player.GStreamerH264(context.Background(), d.URL("/cam"), 25, "video/x-raw,width=320,height=240"); err != nil {
+			t.Fatalf("GStreamer: %v\n%s", err, out)
+		}
+	})
+	t.Run("gortsplib", func(t *testing.T) { gortsplibPlays(t, d.URL("/cam")) })
+	if !strings.Contains(d.Logs(), `"codec":"h264"`) {
+		t.Errorf("the log does not say the path is H.264:\n%s", daemon.Tail(d.Logs(), 20))
+	}
+}
+
+// ffmpegPlays decodes n frames with ffmpeg and checks there was not one
+// decoding error (a viewer that starts anywhere but at a key frame gets
+// "non-existing PPS" or "no frame!"), the size, and that the picture moves.
+func ffmpegPlays(t *testing.T, url, transport string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-rtsp_transport", transport,
+		"-i", url, "-frames:v", fmt.Sprint(n), "-f", "framemd5", "-")
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
+	}
+	if !regexp.MustCompile(`Video: h264 .*320x240`).Match(stderr.Bytes()) {
+		t.Fatalf("no 320x240 H.264 stream:\n%s", stderr.String())
+	}
+	if m := regexp.MustCompile(`(?m)^\[h264 @ .*$`).FindAllString(stderr.String(), -1); len(m) > 0 {
+		t.Fatalf("ffmpeg's decoder complained:\n%s", strings.Join(m, "\n"))
+	}
+	sums := map[string]bool{}
+	frames := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Split(line, ","); !strings.HasPrefix(line, "#") && len(f) == 6 {
+			sums[strings.TrimSpace(f[5])] = true
+			frames++
+		}
+	}
+	if frames != n || len(sums) < n*3/4 {
+		t.Fatalf("%d frames decoded, %d distinct, want %d moving ones", frames, len(sums), n)
+	}
+}
+
+// gortsplibPlays: the description carries the parameter sets, the first
+// access unit is a key frame with them in front, and 50 units arrive.
+func gortsplibPlays(t *testing.T, url string) {
+	aus, sps, pps, err := player.AccessUnits(url, gortsplib.TransportTCP, 50, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, hgt, err := h264.PictureSize(sps); err != nil || w != 320 || hgt != 240 || pps == nil {
+		t.Fatalf("SDP parameter sets: %dx%d %v, pps %x", w, hgt, err, pps)
+	}
+	if !h264.Key(aus[0]) || h264.ParameterSet(aus[0], h264.TypeSPS) == nil {
+		t.Fatalf("the first access unit is not a key frame with its parameter sets: NAL types %v", types(aus[0]))
+	}
+	keys := 0
+	for _, au := range aus {
+		if h264.Key(au) {
+			keys++
+		}
+	}
+	if keys < 2 || keys > 3 {
+		t.Fatalf("%d key frames in 50 units of a stream with one a second", keys)
+	}
+}
+
+func types(au [][]byte) []int {
+	var out []int
+	for _, n := range au {
+		out = append(out, int(n[0]&0x1F))
+	}
+	return out
+}
+
+// TestJoinMidGOP: viewers that arrive at any point of a group of pictures
+// decode their first frame without an error, since they start at the kept
+// key frame.
+func TestJoinMidGOP(t *testing.T) {
+	d := startExec(t)
+	ffmpegPlays(t, d.URL("/cam"), "tcp", 5) // the stream is up
+	for i := range 4 {
+		time.Sleep(230 * time.Millisecond) // spread the joins over the second-long group
+		t.Run(fmt.Sprintf("join %d", i), func(t *testing.T) { ffmpegPlays(t, d.URL("/cam"), "udp", 5) })
+	}
+}
+
+// TestFileH264Plays: H.264 files (MP4 with its parameter sets out of band,
+// Matroska, raw Annex B) are served as they are and play everywhere.
+func TestFileH264Plays(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	for _, name := range []string{"clip.mp4", "clip.mkv", "clip.h264"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+				"-t", "4", "-c:v", "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			d := start(t, fmt.Sprintf("source: %q\nloop: true\n", path))
+			ffmpegPlays(t, d.URL("/cam"), "tcp", 30)
+			ffmpegPlays(t, d.URL("/cam"), "udp", 30)
+			if out, err := player.GStreamerH264(context.Background(), d.URL("/cam"), 25, "video/x-raw,width=320,height=240"); err != nil {
+				t.Fatalf("GStreamer: %v\n%s", err, out)
+			}
+			gortsplibPlays(t, d.URL("/cam"))
+			if strings.Contains(d.Logs(), "decoding with ffmpeg") {
+				t.Fatalf("the file was decoded, not passed through:\n%s", daemon.Tail(d.Logs(), 10))
+			}
+		})
+	}
+}
