@@ -66,6 +66,9 @@ type RTSPConfig struct {
 	WriteTimeout   time.Duration `mapstructure:"write_timeout"`
 	MTU            int           `mapstructure:"mtu"`
 	QueueFrames    int           `mapstructure:"queue_frames"`
+	// KeyFrameInterval bounds how often one viewer's PLI or FIR brings a
+	// key frame (H.264 paths).
+	KeyFrameInterval time.Duration `mapstructure:"keyframe_interval"`
 
 	MaxSessions         int           `mapstructure:"max_sessions"`
 	MaxSessionsPerIP    int           `mapstructure:"max_sessions_per_ip"`
@@ -214,6 +217,7 @@ var defaults = keyValues{
 	{"rtsp.write_timeout", rtspserver.DefaultWriteTimeout},
 	{"rtsp.mtu", rtpjpeg.DefaultMTU},
 	{"rtsp.queue_frames", rtspserver.DefaultQueueDepth},
+	{"rtsp.keyframe_interval", rtspserver.DefaultKeyFrameInterval},
 	{"rtsp.max_sessions", rtspserver.DefaultGuard.MaxSessions},
 	{"rtsp.max_sessions_per_ip", rtspserver.DefaultGuard.MaxSessionsPerIP},
 	{"rtsp.max_connections", rtspserver.DefaultGuard.MaxConns},

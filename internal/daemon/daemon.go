@@ -158,16 +158,17 @@ func (d *daemon) start() (net.Listener, error) {
 		return nil, errors.New("no stream could start (see the errors above)")
 	}
 	d.srv, err = rtspserver.New(rtspserver.Config{
-		SessionTimeout: d.cfg.RTSP.SessionTimeout,
-		RTCPInterval:   d.cfg.RTSP.RTCPInterval,
-		WriteTimeout:   d.cfg.RTSP.WriteTimeout,
-		QueueDepth:     d.cfg.RTSP.QueueFrames,
-		ServerName:     "flowcam/" + buildinfo.Version(),
-		Logger:         d.log.With("component", "rtsp"),
-		Multiflow:      mf,
-		Auth:           d.access,
-		Guard:          d.cfg.RTSP.guard(),
-		Limits:         d.cfg.RTSP.limits(),
+		SessionTimeout:   d.cfg.RTSP.SessionTimeout,
+		RTCPInterval:     d.cfg.RTSP.RTCPInterval,
+		WriteTimeout:     d.cfg.RTSP.WriteTimeout,
+		QueueDepth:       d.cfg.RTSP.QueueFrames,
+		KeyFrameInterval: d.cfg.RTSP.KeyFrameInterval,
+		ServerName:       "flowcam/" + buildinfo.Version(),
+		Logger:           d.log.With("component", "rtsp"),
+		Multiflow:        mf,
+		Auth:             d.access,
+		Guard:            d.cfg.RTSP.guard(),
+		Limits:           d.cfg.RTSP.limits(),
 	}, d.served()...)
 	if err != nil {
 		d.stopStreams()

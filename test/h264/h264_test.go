@@ -13,13 +13,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 
 	"flowcam/capture/h264"
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 )
@@ -173,5 +180,117 @@ func TestFileH264Plays(t *testing.T) {
 				t.Fatalf("the file was decoded, not passed through:\n%s", daemon.Tail(d.Logs(), 10))
 			}
 		})
+	}
+}
+
+// TestPLI: a viewer's PLI brings a key frame within the next five access
+// units (200 ms of a 25 fps stream) although the source's own come ten
+// seconds apart, and a hundred PLIs in a second bring no more key frames
+// than the one-a-second limit allows.
+func TestPLI(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	helper := strings.Replace(x264Helper, "-g 25", "-g 250", 1)
+	d := start(t, fmt.Sprintf("size: 320x240\nfps: 25\nsource: %q\nexec:\n  format: h264\n", "exec:"+helper))
+	v := newKeyWatcher(t, d.URL("/cam"))
+	v.waitUnits(t, 40) // 1.6 s into the ten-second group
+	mark := v.units()
+	v.pli(t)
+	v.waitUnits(t, mark+5)
+	if k := v.keysIn(mark, mark+5); k == 0 {
+		t.Fatalf("no key frame among the 5 access units after a PLI")
+	}
+	v.waitUnits(t, v.units()+30) // past the replayed group
+	start := v.units()
+	for range 100 {
+		v.pli(t)
+		time.Sleep(10 * time.Millisecond)
+	}
+	v.waitUnits(t, v.units()+5)
+	if k := v.keysIn(start, v.units()); k > 2 {
+		t.Fatalf("100 PLIs in a second brought %d key frames, want at most 2 (one a second)", k)
+	}
+}
+
+// keyWatcher is a gortsplib viewer that records which access units are
+// key frames and can send PLI.
+type keyWatcher struct {
+	c    *gortsplib.Client
+	medi *description.Media
+	mu   sync.Mutex
+	keys []bool
+	ssrc uint32
+}
+
+func newKeyWatcher(t *testing.T, url string) *keyWatcher {
+	tr := gortsplib.TransportTCP
+	v := &keyWatcher{c: &gortsplib.Client{Transport: &tr}}
+	u, err := base.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.c.Start(u.Scheme, u.Host); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.c.Close)
+	desc, _, err := v.c.Describe(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forma *format.H264
+	if v.medi = desc.FindFormat(&forma); v.medi == nil {
+		t.Fatal("no H.264 track")
+	}
+	if err := v.c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+		t.Fatal(err)
+	}
+	dec, err := forma.CreateDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.c.OnPacketRTP(v.medi, forma, func(p *rtp.Packet) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		v.ssrc = p.SSRC
+		if au, err := dec.Decode(p); err == nil {
+			v.keys = append(v.keys, h264.Key(au))
+		}
+	})
+	if _, err := v.c.Play(nil); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (v *keyWatcher) units() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.keys)
+}
+
+func (v *keyWatcher) waitUnits(t *testing.T, n int) {
+	t.Helper()
+	if !eventually.Wait(time.Minute, func() bool { return v.units() >= n }) {
+		t.Fatalf("%d of %d access units", v.units(), n)
+	}
+}
+
+func (v *keyWatcher) keysIn(from, to int) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := 0
+	for _, k := range v.keys[from:min(to, len(v.keys))] {
+		if k {
+			n++
+		}
+	}
+	return n
+}
+
+func (v *keyWatcher) pli(t *testing.T) {
+	v.mu.Lock()
+	ssrc := v.ssrc
+	v.mu.Unlock()
+	if err := v.c.WritePacketRTCP(v.medi, &rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: ssrc}); err != nil {
+		t.Fatal(err)
 	}
 }

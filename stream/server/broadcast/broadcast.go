@@ -156,7 +156,7 @@ func (b *Broadcaster) Latest() *Unit {
 func (b *Broadcaster) Subscribe(depth int) *Subscriber {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := &Subscriber{b: b, intra: b.intra, ring: make([]*Unit, max(depth, 1)+len(b.gop)), ready: make(chan struct{}, 1)}
+	s := &Subscriber{b: b, intra: b.intra, ring: make([]entry, max(depth, 1)+len(b.gop)), ready: make(chan struct{}, 1)}
 	s.waitKey = !b.intra && len(b.gop) == 0
 	b.subs[s] = struct{}{}
 	for _, u := range b.gop {

@@ -105,3 +105,37 @@ func TestH264GOPBounds(t *testing.T) {
 		t.Fatalf("got %v, want the next IDR", got)
 	}
 }
+
+// TestRequestKeyFrame: a request queues the kept group again from its IDR,
+// marked as replayed, in place of what waited; a second one within the
+// interval is refused; JPEG streams never need one.
+func TestRequestKeyFrame(t *testing.T) {
+	b := newH264Broadcaster(t)
+	keys := map[uint64]bool{0: true}
+	publishH264(b, keys, 0, 1, 2)
+	s := b.Subscribe(4)
+	defer s.Close()
+	drain(s)
+	publishH264(b, keys, 3)
+	now := time.Unix(100, 0)
+	if !s.RequestKeyFrame(now, time.Second) {
+		t.Fatal("the first request was refused")
+	}
+	var seqs []uint64
+	for u, replay := s.NextReplay(); u != nil; u, replay = s.NextReplay() {
+		if !replay {
+			t.Fatalf("frame %d not marked as replayed", u.Seq)
+		}
+		seqs = append(seqs, u.Seq)
+		u.Release()
+	}
+	if !slices.Equal(seqs, []uint64{0, 1, 2, 3}) {
+		t.Fatalf("replayed %v, want the group 0-3", seqs)
+	}
+	if s.RequestKeyFrame(now.Add(500*time.Millisecond), time.Second) || !s.RequestKeyFrame(now.Add(time.Second), time.Second) {
+		t.Fatal("the rate limit is not one a second")
+	}
+	if j := newTestBroadcaster(t).Subscribe(4); j.RequestKeyFrame(now, time.Second) {
+		t.Fatal("a JPEG viewer's request was honoured")
+	}
+}

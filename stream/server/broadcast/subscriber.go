@@ -1,6 +1,9 @@
 package broadcast
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Subscriber is one viewer's bounded queue of frames.
 type Subscriber struct {
@@ -9,8 +12,9 @@ type Subscriber struct {
 	ready chan struct{}
 
 	mu      sync.Mutex
-	ring    []*Unit
+	ring    []entry
 	head, n int
+	keyAt   time.Time // when a key frame request was last honoured
 	dropped uint64
 	closed  bool
 	waitKey bool // frames are skipped until the next key frame
@@ -19,18 +23,32 @@ type Subscriber struct {
 // Ready is signalled whenever frames are waiting.
 func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
 
+// entry is a queued frame; replay marks one sent again for a key frame
+// request, which the session stamps just after the last frame it sent.
+type entry struct {
+	u      *Unit
+	replay bool
+}
+
 // Next returns the oldest waiting frame, or nil. The caller releases it.
 func (s *Subscriber) Next() *Unit {
+	u, _ := s.NextReplay()
+	return u
+}
+
+// NextReplay is Next, also saying whether the frame is sent again for a
+// key frame request (RequestKeyFrame).
+func (s *Subscriber) NextReplay() (*Unit, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.n == 0 {
-		return nil
+		return nil, false
 	}
-	u := s.ring[s.head]
-	s.ring[s.head] = nil
+	e := s.ring[s.head]
+	s.ring[s.head] = entry{}
 	s.head = (s.head + 1) % len(s.ring)
 	s.n--
-	return u
+	return e.u, e.replay
 }
 
 // NextTimestamp is the timestamp of the frame Next would return.
@@ -40,7 +58,7 @@ func (s *Subscriber) NextTimestamp() (uint32, bool) {
 	if s.n == 0 {
 		return 0, false
 	}
-	return s.ring[s.head].Timestamp, true
+	return s.ring[s.head].u.Timestamp, true
 }
 
 // Dropped counts frames this viewer lost by falling behind.
@@ -103,7 +121,7 @@ func (s *Subscriber) push(u *Unit) {
 		}
 	}
 	u.retain()
-	s.ring[(s.head+s.n)%len(s.ring)] = u
+	s.ring[(s.head+s.n)%len(s.ring)] = entry{u: u}
 	s.n++
 	s.mu.Unlock()
 	drop.Release()
@@ -117,8 +135,8 @@ func (s *Subscriber) push(u *Unit) {
 // takeOldest takes the oldest frame out of the queue, counted as dropped.
 // Called with s.mu held and the queue not empty.
 func (s *Subscriber) takeOldest() *Unit {
-	u := s.ring[s.head]
-	s.ring[s.head] = nil
+	u := s.ring[s.head].u
+	s.ring[s.head] = entry{}
 	s.head = (s.head + 1) % len(s.ring)
 	s.n--
 	s.dropped++
@@ -129,4 +147,49 @@ func release(units []*Unit) {
 	for _, u := range units {
 		u.Release()
 	}
+}
+
+// RequestKeyFrame answers a viewer's RTCP PLI or FIR, at most once per
+// every interval (the rest are ignored, so one viewer cannot make the
+// stream all key frames). A source that passes H.264 through cannot be
+// asked for a key frame, so the kept group of pictures is queued again
+// from its key frame, in place of what waited: the viewer's decoder gets a
+// whole reference chain, as a fast catch-up. When no group is kept, the
+// viewer waits for the next key frame instead of decoding broken frames.
+// It reports whether the request was honoured.
+func (s *Subscriber) RequestKeyFrame(now time.Time, every time.Duration) bool {
+	if s.intra {
+		return false // every frame is a key frame
+	}
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.mu.Lock()
+	if s.closed || (!s.keyAt.IsZero() && now.Sub(s.keyAt) < every) {
+		s.mu.Unlock()
+		return false
+	}
+	s.keyAt = now
+	var drops []*Unit
+	for s.n > 0 {
+		drops = append(drops, s.takeOldest())
+	}
+	s.dropped -= uint64(len(drops)) // replaced, not lost
+	if len(b.gop) == 0 {
+		s.waitKey = true
+	} else if len(s.ring) < len(b.gop) {
+		s.ring, s.head = make([]entry, len(b.gop)+1), 0
+	}
+	for _, u := range b.gop {
+		u.retain()
+		s.ring[(s.head+s.n)%len(s.ring)] = entry{u: u, replay: true}
+		s.n++
+	}
+	s.mu.Unlock()
+	release(drops)
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return true
 }

@@ -60,8 +60,8 @@ func (s *session) sendSR() {
 	}
 }
 
-// handleRTCP reads receiver reports about our SSRC; everything else in the
-// compound packet is ignored.
+// handleRTCP reads receiver reports about our SSRC and key frame requests
+// (PLI, FIR); everything else in the compound packet is ignored.
 func (s *session) handleRTCP(data []byte) {
 	pkts, err := rtcp.Unmarshal(data)
 	if err != nil {
@@ -82,6 +82,16 @@ func (s *session) handleRTCP(data []byte) {
 		case *rtcp.CCFeedbackReport:
 			if udp != nil {
 				udp.rate.feedback(r, s.ssrc, now)
+			}
+		case *rtcp.PictureLossIndication:
+			if r.MediaSSRC == s.ssrc {
+				s.keyFrameRequest(now)
+			}
+		case *rtcp.FullIntraRequest:
+			for _, e := range r.FIR {
+				if e.SSRC == s.ssrc {
+					s.keyFrameRequest(now)
+				}
 			}
 		}
 		for _, rr := range reports {
@@ -119,6 +129,8 @@ type SessionInfo struct {
 	Octets, SendErrors  uint64
 	Dropped             uint64 // frames skipped because the viewer lagged
 	Skipped             uint64 // frames skipped because the viewer's path could not carry them
+	KeyFrameRequests    uint64 // PLI and FIR received
+	KeyFrames           uint64 // of those, honoured (within the rate limit)
 	Spoofed             uint64 // packets from an address other than the client's
 	ServerPorts         [2]int // UDP only
 	Reports             uint64 // receiver reports about our stream
@@ -154,9 +166,22 @@ func (s *session) info() SessionInfo {
 	}
 	in.Frames, in.Packets, in.Octets = s.frames.Load(), s.packets.Load(), s.octets.Load()
 	in.SendErrors, in.Spoofed, in.Skipped = s.sendErrs.Load(), s.spoofed.Load(), s.skipped.Load()
+	in.KeyFrameRequests, in.KeyFrames = s.keyRequests.Load(), s.keyFrames.Load()
 	s.rtcp.mu.Lock()
 	in.Reports, in.InvalidRTCP = s.rtcp.reports, s.rtcp.invalid
 	in.FractionLost, in.TotalLost, in.Jitter, in.RTT = s.rtcp.fractionLost, s.rtcp.totalLost, s.rtcp.jitter, s.rtcp.rtt
 	s.rtcp.mu.Unlock()
 	return in
+}
+
+// keyFrameRequest passes a viewer's PLI or FIR on, within the server's
+// rate limit.
+func (s *session) keyFrameRequest(now time.Time) {
+	s.mu.Lock()
+	sub := s.sub
+	s.mu.Unlock()
+	s.keyRequests.Add(1)
+	if sub != nil && sub.RequestKeyFrame(now, s.srv.cfg.KeyFrameInterval) {
+		s.keyFrames.Add(1)
+	}
 }

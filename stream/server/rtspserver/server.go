@@ -32,8 +32,11 @@ type Config struct {
 	RTCPInterval   time.Duration // between sender reports; 5 s
 	WriteTimeout   time.Duration // for a blocked TCP viewer; 5 s
 	QueueDepth     int           // frames a late viewer may lag; 4
-	Limits         rtsp.Limits   // request size limits; rtsp.DefaultLimits
-	ServerName     string        // Server header; "flowcam"
+	// KeyFrameInterval is the shortest time between two key frames one
+	// viewer's PLI or FIR may bring; 1 s.
+	KeyFrameInterval time.Duration
+	Limits           rtsp.Limits // request size limits; rtsp.DefaultLimits
+	ServerName       string      // Server header; "flowcam"
 	// ListenPacket opens the UDP sockets of a session; net.ListenPacket by
 	// default. Injected so tests and per-interface binding can replace it.
 	ListenPacket func(network, address string) (net.PacketConn, error)
@@ -50,10 +53,11 @@ type Config struct {
 // Defaults for Config fields left zero; flowcamd's configuration starts
 // from these too.
 const (
-	DefaultSessionTimeout = 60 * time.Second
-	DefaultRTCPInterval   = 5 * time.Second
-	DefaultWriteTimeout   = 5 * time.Second
-	DefaultQueueDepth     = 4
+	DefaultSessionTimeout   = 60 * time.Second
+	DefaultRTCPInterval     = 5 * time.Second
+	DefaultWriteTimeout     = 5 * time.Second
+	DefaultQueueDepth       = 4
+	DefaultKeyFrameInterval = time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -65,6 +69,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.KeyFrameInterval <= 0 {
+		c.KeyFrameInterval = DefaultKeyFrameInterval
 	}
 	if c.QueueDepth <= 0 {
 		c.QueueDepth = DefaultQueueDepth

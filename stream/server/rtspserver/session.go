@@ -50,6 +50,7 @@ type session struct {
 	log      *slog.Logger
 	ssrc     uint32
 	tsOffset uint32
+	pt       uint8 // the stream's RTP payload type
 	seen     atomic.Int64
 
 	media mediaTransport // set before the session is published
@@ -68,7 +69,7 @@ type session struct {
 	lastCaptured time.Time
 
 	frames, packets, octets, sendErrs, spoofed atomic.Uint64
-	skipped                                    atomic.Uint64
+	skipped, keyRequests, keyFrames            atomic.Uint64
 	rtcp                                       receiverStats
 }
 
@@ -96,6 +97,7 @@ func newSession(s *Server, st *Stream, base string) *session {
 		ssrc:     mrand.Uint32(),
 		tsOffset: mrand.Uint32(),
 		seq:      uint16(mrand.Uint32()),
+		pt:       st.media().PayloadType,
 	}
 	ss.touch()
 	return ss
@@ -200,8 +202,8 @@ func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 		case <-pacer.c():
 			pacer.release(s.srv.cfg.Now())
 		case <-sub.Ready():
-			for u := sub.Next(); u != nil; u = sub.Next() {
-				ok := s.sendUnit(u)
+			for u, replay := sub.NextReplay(); u != nil; u, replay = sub.NextReplay() {
+				ok := s.sendUnit(u, replay)
 				u.Release()
 				if !ok {
 					return
@@ -246,10 +248,16 @@ func (pt *pacerTimer) release(now time.Time) {
 
 func (pt *pacerTimer) stop() { pt.t.Stop() }
 
-// sendUnit sends one frame. It returns false when the viewer is gone.
-func (s *session) sendUnit(u *broadcast.Unit) bool {
-	h := rtp.Header{Version: 2, PayloadType: s.stream.media().PayloadType, SSRC: s.ssrc,
+// sendUnit sends one frame. It returns false when the viewer is gone. A
+// frame sent again for a key frame request (replay) is stamped a tick
+// after the last one sent, so the viewer's clock never runs back and the
+// live frames after it still come later.
+func (s *session) sendUnit(u *broadcast.Unit, replay bool) bool {
+	h := rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.ssrc,
 		Timestamp: u.Timestamp + s.tsOffset, SequenceNumber: s.seq}
+	if replay {
+		h.Timestamp = s.lastTS + 1
+	}
 	n := u.Payloads.Len()
 	s.lastTS, s.lastCaptured = h.Timestamp, u.Captured
 	sent, err := s.media.sendFrame(h, u, s.srv.cfg.Now())
