@@ -167,10 +167,10 @@ func (w *webSide) status() web.Status {
 }
 
 func pathStatus(p pathView) web.PathStatus {
-	ps := web.PathStatus{Path: p.spec.Path, Source: p.spec.Source, Encoder: p.encoder,
-		Width: p.stream.Width, Height: p.stream.Height, FPS: p.stream.FPS,
-		Alive: p.pipe.Alive(aliveWindow(p.stream.FPS)), Pipeline: p.pipe.Stats(),
-		RTSPViewers: p.stream.Frames.Stats().Viewers}
+	bs := p.stream.Frames.Stats()
+	ps := web.PathStatus{Path: p.spec.Path, Source: p.spec.Source, Encoder: p.encoder, Codec: p.stream.Frames.Media().Codec,
+		Bitrate: bs.Bitrate, Bytes: bs.Bytes, Width: p.stream.Width, Height: p.stream.Height, FPS: p.stream.FPS,
+		Alive: p.pipe.Alive(aliveWindow(p.stream.FPS)), Pipeline: p.pipe.Stats(), RTSPViewers: bs.Viewers}
 	src := p.src
 	if od, ok := src.(*capture.OnDemand); ok {
 		src = od.Current()

@@ -7,7 +7,10 @@ package h264_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,5 +295,45 @@ func (v *keyWatcher) pli(t *testing.T) {
 	v.mu.Unlock()
 	if err := v.c.WritePacketRTCP(v.medi, &rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: ssrc}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHTTPSideOfAnH264Path: the status shows the codec and a bit rate far
+// below MJPEG's, /metrics the codec, and the page and /snapshot.jpg say
+// why there is no picture rather than wait for one.
+func TestHTTPSideOfAnH264Path(t *testing.T) {
+	d := startExec(t)
+	ffmpegPlays(t, d.URL("/cam"), "tcp", 30) // a second and more of frames
+	body := func(path string) (int, string) {
+		res, err := http.Get(d.HTTPURL(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	var st struct {
+		Paths []struct {
+			Codec   string  `json:"codec"`
+			Bitrate float64 `json:"bitrate_bps"`
+		} `json:"paths"`
+	}
+	_, js := body("/status.json")
+	if err := json.Unmarshal([]byte(js), &st); err != nil || len(st.Paths) != 1 {
+		t.Fatalf("status.json: %v\n%s", err, js)
+	}
+	if p := st.Paths[0]; p.Codec != "h264" || p.Bitrate <= 0 || p.Bitrate > 2e6 {
+		t.Fatalf("codec %q at %.0f bit/s, want h264 and some hundreds of kbit/s", p.Codec, p.Bitrate)
+	}
+	t.Logf("320x240 x264 ultrafast at 25 fps: %.0f kbit/s of RTP payload", st.Paths[0].Bitrate/1000)
+	if _, m := body("/metrics"); !strings.Contains(m, `flowcam_path_codec_info{codec="h264",path="/cam"} 1`) {
+		t.Fatal("/metrics does not give the codec")
+	}
+	if code, b := body("/snapshot.jpg"); code != http.StatusNotImplemented || !strings.Contains(b, "H.264") {
+		t.Fatalf("/snapshot.jpg: %d %s", code, b)
+	}
+	if _, page := body("/"); !strings.Contains(page, "no live picture for /cam") {
+		t.Fatal("the status page does not say why there is no picture")
 	}
 }

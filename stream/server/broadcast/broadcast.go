@@ -44,9 +44,11 @@ func (u *Unit) Release() {
 
 // Stats counts what the broadcaster did with published frames.
 type Stats struct {
-	Frames   uint64 // frames packetized and fanned out
-	Rejected uint64 // frames RFC 2435 cannot carry
-	Viewers  int    // current subscribers
+	Frames   uint64  // frames packetized and fanned out
+	Rejected uint64  // frames RTP cannot carry (RFC 2435 or 6184)
+	Viewers  int     // current subscribers
+	Bytes    uint64  // RTP payload bytes packetized
+	Bitrate  float64 // payload bits per second, over the last second of frames
 }
 
 // Broadcaster is the single point where a stream's frames meet its viewers.
@@ -58,6 +60,8 @@ type Broadcaster struct {
 	pool     sync.Pool
 	frames   atomic.Uint64
 	rejected atomic.Uint64
+	bytes    atomic.Uint64
+	meter    rateMeter
 
 	mu   sync.Mutex
 	subs map[*Subscriber]struct{}
@@ -116,6 +120,35 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 		old.Release()
 	}
 	b.frames.Add(1)
+	b.bytes.Add(uint64(u.Payloads.Bytes()))
+	b.meter.add(u.Payloads.Bytes(), f.Captured)
+}
+
+// rateMeter is a bit rate over windows of a second of frame time.
+type rateMeter struct {
+	mu    sync.Mutex
+	start time.Time
+	bytes int
+	bps   float64
+}
+
+func (m *rateMeter) add(n int, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.start.IsZero() || at.Before(m.start) {
+		m.start, m.bytes = at, 0
+	}
+	m.bytes += n
+	if d := at.Sub(m.start); d >= time.Second {
+		m.bps = float64(m.bytes*8) / d.Seconds()
+		m.start, m.bytes = at, 0
+	}
+}
+
+func (m *rateMeter) rate() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bps
 }
 
 // keep adds u to the kept group, or starts a new one at a key frame, and
@@ -170,7 +203,7 @@ func (b *Broadcaster) Stats() Stats {
 	b.mu.Lock()
 	n := len(b.subs)
 	b.mu.Unlock()
-	return Stats{Frames: b.frames.Load(), Rejected: b.rejected.Load(), Viewers: n}
+	return Stats{Frames: b.frames.Load(), Rejected: b.rejected.Load(), Viewers: n, Bytes: b.bytes.Load(), Bitrate: b.meter.rate()}
 }
 
 func (b *Broadcaster) unsubscribe(s *Subscriber) {

@@ -70,7 +70,10 @@ var (
 	descReconnects  = pathDesc("source_reconnects_total", "Times a camera was reopened after a failure.")
 	descAlive       = pathDesc("pipeline_alive", "1 while the path's pipeline delivers frames, else 0.")
 	descHTTPViewers = pathDesc("http_viewers", "Open MJPEG responses.")
-	descSessions    = prometheus.NewDesc("flowcam_sessions", "Open RTSP sessions.", []string{"path", "transport"}, nil)
+	descPathBytes   = pathDesc("path_bytes_total", "RTP payload bytes of the path's frames, before fan-out: rate() is its bit rate.")
+	descPathCodec   = prometheus.NewDesc("flowcam_path_codec_info", "Always 1; the label says what the path sends (mjpeg or h264).",
+		[]string{"path", "codec"}, nil)
+	descSessions = prometheus.NewDesc("flowcam_sessions", "Open RTSP sessions.", []string{"path", "transport"}, nil)
 
 	descSessFrames  = sessionDesc("session_frames_total", "Frames sent to the session.")
 	descSessPackets = sessionDesc("session_packets_total", "RTP packets sent to the session.")
@@ -120,7 +123,7 @@ var transports = []string{"udp", "tcp", "multiflow"}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descStart, descCaptured, descEncoded, descPassthrough,
-		descTranscoded, descDropped, descSourceErrs, descReconnects, descAlive, descHTTPViewers, descSessions,
+		descTranscoded, descDropped, descSourceErrs, descReconnects, descAlive, descHTTPViewers, descPathBytes, descPathCodec, descSessions,
 		descSessFrames, descSessPackets, descSessBytes, descSessDropped, descSessLoss, descSessJitter, descSessRTT,
 		descSessSkipped, descSessSent, descSessStream, descSessCap, descSessReason,
 		descFlowPackets, descFlowBytes, descFlowLoss, descFlowJitter, descFlowRTT, descFlowUsable,
@@ -168,6 +171,10 @@ func collectPath(ch chan<- prometheus.Metric, p *PathStatus) {
 	}
 	ch <- constMetric(descAlive, prometheus.GaugeValue, bool01(p.Alive), p.Path)
 	ch <- constMetric(descHTTPViewers, prometheus.GaugeValue, float64(p.HTTPViewers), p.Path)
+	counter(descPathBytes, p.Bytes)
+	if p.Codec != "" {
+		ch <- constMetric(descPathCodec, prometheus.GaugeValue, 1, p.Path, p.Codec)
+	}
 }
 
 func collectSession(ch chan<- prometheus.Metric, ss *SessionStatus) {

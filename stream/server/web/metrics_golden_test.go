@@ -23,10 +23,10 @@ func goldenStatus() Status {
 		Version: "v1.2.3", Build: "abc1234 linux/arm64 cgo static", Board: "raspberrypi: Raspberry Pi 4",
 		Encoder: "v4l2m2m", Started: time.Date(2026, 3, 1, 12, 0, 0, 500e6, time.UTC),
 		Paths: []PathStatus{
-			{Path: "/cam", Source: "pattern", Encoder: "v4l2m2m", Width: 1280, Height: 720, FPS: 25, Alive: true,
+			{Path: "/cam", Source: "pattern", Encoder: "v4l2m2m", Codec: "mjpeg", Bytes: 48000000, Bitrate: 5.8e6, Width: 1280, Height: 720, FPS: 25, Alive: true,
 				Pipeline:    capture.Stats{Captured: 1000, Encoded: 900, Passthrough: 70, Transcoded: 20, Dropped: 10, SourceErrs: 2},
 				RTSPViewers: 3},
-			{Path: "/side", Source: "/dev/video0", Width: 640, Height: 480, FPS: 10, Alive: false,
+			{Path: "/side", Source: "/dev/video0", Codec: "h264", Bytes: 1200000, Width: 640, Height: 480, FPS: 10, Alive: false,
 				Pipeline: capture.Stats{Captured: 50, Passthrough: 50, SourceErrs: 7}, Reconnects: &reconnects},
 		},
 		Sessions: []SessionStatus{

@@ -39,7 +39,10 @@ type pageData struct {
 	Status
 	Uptime   string
 	Selected string // the path the live picture shows
-	Flows    bool   // some session is multi-flow
+	// NoPreview says why the selected path has no live picture (an H.264
+	// path: the page would need a decoder flowcamd does not have).
+	NoPreview string
+	Flows     bool // some session is multi-flow
 }
 
 // page is the status page: server-rendered, so it works without
@@ -54,6 +57,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		d.Selected = st.Paths[0].Path
 		if p, ok := st.find("/" + strings.Trim(r.URL.Query().Get("path"), "/")); ok {
 			d.Selected = p.Path
+		}
+		if p, _ := st.find(d.Selected); p.Codec == "h264" {
+			d.NoPreview = "no live picture for " + p.Path + ": it sends H.264 as its source made it, and flowcamd has no " +
+				"H.264 decoder to make JPEG previews from it (serve an MJPEG path of the same source beside it for a preview); " +
+				"play it with rtsp://…" + p.Path
 		}
 	}
 	var buf bytes.Buffer

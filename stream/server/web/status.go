@@ -35,9 +35,14 @@ type Status struct {
 
 // PathStatus is one served path.
 type PathStatus struct {
-	Path    string  `json:"path"`
-	Source  string  `json:"source"` // pattern, a device or a file
-	Encoder string  `json:"encoder"`
+	Path    string `json:"path"`
+	Source  string `json:"source"` // pattern, a device or a file
+	Encoder string `json:"encoder"`
+	Codec   string `json:"codec"` // mjpeg or h264, what the path sends
+	// Bitrate is what the path's frames take, in RTP payload bits per
+	// second over the last second; Bytes is the running total.
+	Bitrate float64 `json:"bitrate_bps"`
+	Bytes   uint64  `json:"bytes"`
 	Width   int     `json:"width"`
 	Height  int     `json:"height"`
 	FPS     float64 `json:"fps"`
