@@ -57,7 +57,7 @@ func (m LatencyMode) MarshalText() ([]byte, error) { return []byte(m), nil }
 
 const usage = `usage: flowcam pull URL [flags]
 
-Pulls an RTSP MJPEG stream and plays it out by its RTP clock. Against flowcamd,
+Pulls an RTSP MJPEG or H.264 stream and plays it out by its RTP clock. Against flowcamd,
 --flows N (or --via) carries it over several network paths at once; any other
 server gets one plain flow.
 
@@ -81,7 +81,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.Float64SliceVar(&cfg.Weights, "weights", nil,
 		"stripe with these fixed shares, one per flow (e.g. 1,1), instead of measured ones: a baseline")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until interrupted)")
-	fs.StringVarP(&cfg.Output, "output", "o", "", "write the MJPEG stream to FILE, or - for stdout (ffplay -f mjpeg -)")
+	fs.StringVarP(&cfg.Output, "output", "o", "", "write the stream to FILE, or - for stdout: MJPEG (ffplay -f mjpeg -), or H.264 Annex B from an H.264 path (ffplay -f h264 -)")
 	fs.StringVar(&cfg.StatsJSON, "stats-json", "", "write a final JSON report to FILE")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")

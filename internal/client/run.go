@@ -62,27 +62,29 @@ func paths(names []string) ([]pull.Path, error) {
 	return out, nil
 }
 
-// mjpegSink writes frames back to back: the stream ffplay -f mjpeg and
-// most MJPEG tools read.
-type mjpegSink struct{ w io.Writer }
+// frameSink writes frames back to back: for MJPEG the stream ffplay -f
+// mjpeg and most MJPEG tools read, for H.264 an Annex B elementary stream
+// (.h264, ffplay -f h264), since each access unit comes with its start
+// codes.
+type frameSink struct{ w io.Writer }
 
-func (s mjpegSink) WriteFrame(f *playout.Frame) error {
-	_, err := s.w.Write(f.JPEG)
+func (s frameSink) WriteFrame(f *playout.Frame) error {
+	_, err := s.w.Write(f.Data)
 	return err
 }
 
 func openSink(output string, stdout io.Writer) (pull.Sink, func(), error) {
 	switch output {
 	case "":
-		return mjpegSink{io.Discard}, func() {}, nil
+		return frameSink{io.Discard}, func() {}, nil
 	case "-":
-		return mjpegSink{stdout}, func() {}, nil
+		return frameSink{stdout}, func() {}, nil
 	}
 	f, err := os.Create(output)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-o: %w", err)
 	}
-	return mjpegSink{f}, func() { f.Close() }, nil
+	return frameSink{f}, func() { f.Close() }, nil
 }
 
 func writeJSON(path string, rep *pull.Report) error {

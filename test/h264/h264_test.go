@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -335,5 +336,50 @@ func TestHTTPSideOfAnH264Path(t *testing.T) {
 	}
 	if _, page := body("/"); !strings.Contains(page, "no live picture for /cam") {
 		t.Fatal("the status page does not say why there is no picture")
+	}
+}
+
+// TestPullH264: flowcam pull assembles access units from an H.264 path
+// over UDP, TCP and two multi-flow flows, and writes an Annex B stream
+// that ffmpeg decodes whole: the size, some seventy frames, no decoder
+// complaint.
+func TestPullH264(t *testing.T) {
+	d := startExec(t)
+	client, err := daemon.ClientBinary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"udp", []string{"--transport", "udp"}},
+		{"tcp", []string{"--transport", "tcp"}},
+		{"two flows, duplicated", []string{"--flows", "2", "--mode", "duplicate"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "pulled.h264")
+			args := append([]string{"pull", d.URL("/cam"), "--duration", "3s", "-o", out}, c.args...)
+			if b, err := exec.Command(client, args...).CombinedOutput(); err != nil {
+				t.Fatalf("flowcam pull: %v\n%s", err, b)
+			}
+			probe, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-f", "h264", "-i", out, "-f", "null", "-").CombinedOutput()
+			if err != nil {
+				t.Fatalf("ffmpeg: %v\n%s", err, probe)
+			}
+			if !regexp.MustCompile(`Video: h264 .*320x240`).Match(probe) {
+				t.Fatalf("not 320x240 H.264:\n%s", probe)
+			}
+			if m := regexp.MustCompile(`(?m)^\[h264 @ .*$`).FindAllString(string(probe), -1); len(m) > 0 {
+				t.Fatalf("ffmpeg's decoder complained:\n%s", strings.Join(m, "\n"))
+			}
+			m := regexp.MustCompile(`frame=\s*(\d+)`).FindAllSubmatch(probe, -1)
+			if len(m) == 0 {
+				t.Fatalf("no frame count:\n%s", probe)
+			}
+			if n, _ := strconv.Atoi(string(m[len(m)-1][1])); n < 50 {
+				t.Fatalf("%d frames in 3 s of a 25 fps stream", n)
+			}
+		})
 	}
 }

@@ -277,6 +277,26 @@ func (r *Receiver) sendReport(f *recvFlow, now time.Time) {
 	}
 }
 
+// RequestKeyFrame sends a PLI on every flow (a compound packet led by a
+// receiver report, as RFC 4585 asks), for a decoder that lost a frame.
+func (r *Receiver) RequestKeyFrame(now time.Time) {
+	for _, f := range r.flows {
+		pkts := []rtcp.Packet{&rtcp.ReceiverReport{SSRC: r.ssrc},
+			&rtcp.PictureLossIndication{SenderSSRC: r.ssrc, MediaSSRC: r.cfg.ServerSSRC}}
+		if !r.cfg.Plain {
+			reg := multiflow.Registration{Flow: uint8(f.index), Counter: r.counter.Add(1)}
+			f.sentRegistration(reg.Counter, now)
+			pkts = append(pkts, &rtcp.ApplicationDefined{SubType: reg.Flow, SSRC: r.ssrc, Name: multiflow.NameRegister,
+				Data: multiflow.RegistrationData(r.cfg.Token, r.cfg.Session, multiflow.NameRegister, reg)})
+		}
+		if b, err := rtcp.Marshal(pkts); err == nil {
+			if _, err := f.rtcpConn.WriteTo(b, net.UDPAddrFromAddrPort(f.rtcpServer)); err != nil {
+				f.sendErrs.Add(1)
+			}
+		}
+	}
+}
+
 // report builds one flow's compound RTCP packet (docs/multiflow.md): a
 // receiver report, congestion control feedback on what arrived, and on a
 // multi-flow session the flow's registration.

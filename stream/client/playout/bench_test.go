@@ -64,7 +64,7 @@ func (s *steady) frame(t testing.TB) int {
 	if f == nil {
 		t.Fatalf("frame %d not played: %+v", s.ts/tick, s.b.Stats())
 	}
-	n := len(f.JPEG)
+	n := len(f.Data)
 	s.b.Recycle(f)
 	s.ts += tick
 	s.now = s.now.Add(frameDur)

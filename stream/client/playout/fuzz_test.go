@@ -110,8 +110,8 @@ func checkPopped(t *testing.T, f *Frame, now time.Time) {
 	if f == nil {
 		return
 	}
-	if len(f.JPEG) < 4 || f.JPEG[0] != 0xFF || f.JPEG[1] != 0xD8 {
-		t.Fatalf("played frame is not a JPEG: % x", f.JPEG[:min(len(f.JPEG), 8)])
+	if len(f.Data) < 4 || f.Data[0] != 0xFF || f.Data[1] != 0xD8 {
+		t.Fatalf("played frame is not a JPEG: % x", f.Data[:min(len(f.Data), 8)])
 	}
 	if !now.IsZero() && f.Due.After(now) {
 		t.Fatalf("frame due %v played at %v", f.Due, now)

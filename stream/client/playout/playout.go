@@ -37,6 +37,9 @@ type Config struct {
 	// buffer holds for it (plus an eighth for headers).
 	// rtpjpeg.DefaultMaxFrame (8 MiB) when 0.
 	MaxFrameBytes int
+	// Depacketizer rebuilds frames: RTP/JPEG (JPEG) when nil; H264 for
+	// an H.264 stream.
+	Depacketizer Depacketizer
 }
 
 func (c Config) withDefaults() Config {
@@ -55,10 +58,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxFrameBytes <= 0 {
 		c.MaxFrameBytes = rtpjpeg.DefaultMaxFrame
 	}
+	if c.Depacketizer == nil {
+		c.Depacketizer = JPEG(c.MaxFrameBytes)
+	}
 	return c
 }
 
-// Packet is one received RTP/JPEG packet.
+// Packet is one received RTP packet.
 type Packet struct {
 	Seq       uint16
 	Timestamp uint32
@@ -71,7 +77,8 @@ type Packet struct {
 // Frame is one complete picture, released at its play-out time.
 type Frame struct {
 	Timestamp    uint32    // RTP timestamp
-	JPEG         []byte    // complete JPEG file
+	Data         []byte    // a complete JPEG file, or an H.264 access unit in Annex B
+	Key          bool      // a decoder can start here: every JPEG, an H.264 IDR
 	Due          time.Time // play-out time
 	FirstArrival time.Time // first packet's arrival
 	Completed    time.Time // arrival of the packet that completed it
@@ -118,7 +125,7 @@ type Buffer struct {
 	perFrame float64 // packets in a complete frame, recently
 	delay    delayControl
 
-	depack   rtpjpeg.Depacketizer
+	depack   Depacketizer
 	recycled []*Frame
 	stats    Stats
 }
@@ -135,7 +142,7 @@ func New(cfg Config) *Buffer {
 		delay:    newDelayControl(cfg.Adaptive, cfg.MinLatency, cfg.Latency),
 		interval: interval{fixed: int64(cfg.FrameInterval)},
 		pending:  make([]*frame, 0, cfg.MaxFrames+1),
-		depack:   rtpjpeg.Depacketizer{MaxFrame: cfg.MaxFrameBytes},
+		depack:   cfg.Depacketizer,
 	}
 	b.clock.latency = b.delay.initial()
 	return b
@@ -168,7 +175,7 @@ func (b *Buffer) Push(p Packet) {
 	b.seqs.add(seq)
 	b.tss.accept(ts)
 	b.clock.observe(ts, p.Arrival)
-	pk := pkt{seq: seq, arrival: p.Arrival, first: isFirst(p.Payload), marker: p.Marker}
+	pk := pkt{seq: seq, arrival: p.Arrival, first: b.depack.Starts(p.Payload), marker: p.Marker}
 	if b.finished && ts <= b.lastTS {
 		b.late(ts, pk)
 		return
@@ -176,10 +183,6 @@ func (b *Buffer) Push(p Packet) {
 	b.hold(ts, pk, p.Payload, p.Path)
 }
 
-// isFirst reports the RFC 2435 fragment offset 0 (payload bytes 1 to 3).
-func isFirst(payload []byte) bool {
-	return len(payload) >= 4 && payload[1]|payload[2]|payload[3] == 0
-}
 
 func pathBit(path int) uint32 {
 	if path < 0 || path >= 32 {
@@ -396,14 +399,14 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 		b.stats.FramesLate++
 		return nil
 	}
-	jpeg := b.assemble(f, lo, hi)
-	if jpeg == nil {
+	data, key := b.assemble(f, lo, hi)
+	if data == nil {
 		b.stats.FramesIncomplete++ // malformed: later packets cannot help
 		return nil
 	}
 	b.stats.FramesComplete++
 	out := b.newFrame()
-	out.Timestamp, out.JPEG, out.Due = uint32(f.ts), append(out.JPEG[:0], jpeg...), b.clock.due(f.ts)
+	out.Timestamp, out.Data, out.Key, out.Due = uint32(f.ts), append(out.Data[:0], data...), key, b.clock.due(f.ts)
 	if completed.After(out.Due) {
 		out.Due = completed // played in its grace: as soon as it was whole
 	}
@@ -412,15 +415,16 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 }
 
 // assemble runs the frame's packets from first fragment to marker through
-// the depacketizer and returns the JPEG (valid until its next use), or nil
-// if the depacketizer refused them.
-func (b *Buffer) assemble(f *frame, lo, hi int) []byte {
-	var jpeg []byte
+// the depacketizer and returns the frame's bytes (valid until its next
+// use), or nil if the depacketizer refused them.
+func (b *Buffer) assemble(f *frame, lo, hi int) ([]byte, bool) {
+	var data []byte
+	var key bool
 	for i := lo; i <= hi; i++ {
 		p := &f.pkts[i]
-		jpeg, _ = b.depack.Push(uint32(f.ts), p.marker, f.payload(p))
+		data, key, _ = b.depack.Push(uint16(p.seq), uint32(f.ts), p.marker, f.payload(p))
 	}
-	return jpeg
+	return data, key
 }
 
 func (b *Buffer) newFrame() *Frame {

@@ -344,7 +344,7 @@ func TestScenarios(t *testing.T) {
 func checkFrame(t *testing.T, s *testStream, p played, i int, due time.Time, paths uint32) {
 	t.Helper()
 	f := p.f
-	if !bytes.Equal(f.JPEG, s.jpegs[i]) {
+	if !bytes.Equal(f.Data, s.jpegs[i]) {
 		t.Errorf("frame %d: JPEG differs from the one sent", i)
 	}
 	if !f.Due.Equal(due) || !p.at.Equal(due) {

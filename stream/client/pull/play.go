@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"flowcam/stream/client/flowrecv"
+	"flowcam/stream/format/rtph264"
 
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/rtspclient"
@@ -17,9 +18,13 @@ func newPlayer(src source, sink Sink, cfg Config, d *rtspclient.Description, rep
 		interval = uint32(math.Round(clockRate / d.FPS))
 	}
 	n := len(src.pathNames())
+	var depack playout.Depacketizer // JPEG
+	if d.Codec == "h264" {
+		depack = playout.H264(rtph264.DefaultMaxAU)
+	}
 	return &player{buf: playout.New(playout.Config{Latency: cfg.latency(), Adaptive: !cfg.FixedLatency,
-		FrameInterval: interval}),
-		sink: sink, src: src, start: time.Now(), rep: rep,
+		FrameInterval: interval, Depacketizer: depack}),
+		sink: sink, src: src, start: time.Now(), rep: rep, needKey: d.Codec == "h264",
 		sec: secondStats{packets: make([]int, n), bytes: make([]int, n)}}
 }
 
@@ -76,7 +81,16 @@ type player struct {
 	latency, arrival []time.Duration // capture to play-out, capture to complete
 	sec              secondStats
 	prev             playout.Stats // at the last whole second
+
+	// H.264: after a lost frame the ones that follow cannot be decoded,
+	// so frames are held back until a key frame, which a PLI asks for.
+	needKey  bool
+	lostSeen uint64
+	keyAsked time.Time
 }
+
+// keyFrameEvery bounds how often the client asks for a key frame.
+const keyFrameEvery = 500 * time.Millisecond
 
 // secondStats accumulates one second of activity for the status line and
 // the timeline.
@@ -105,11 +119,38 @@ func (p *player) release(now time.Time) (time.Time, error) {
 		if f == nil {
 			return next, nil
 		}
+		if !p.decodable(f, now) {
+			continue
+		}
 		p.measure(f, now)
 		if err := p.sink.WriteFrame(f); err != nil {
 			return next, errorf("output: %w", err)
 		}
 	}
+}
+
+// decodable reports whether a frame can go out: not when a frame before it
+// was lost (H.264 frames depend on earlier ones) and no key frame has come
+// since, in which case a PLI asks for one. Every JPEG frame is a key frame.
+func (p *player) decodable(f *playout.Frame, now time.Time) bool {
+	if l := lost(p.buf.Stats()); l != p.lostSeen {
+		p.lostSeen = l
+		p.needKey = true
+	}
+	if f.Key {
+		p.needKey = false
+		return true
+	}
+	if !p.needKey {
+		return true
+	}
+	p.rep.HeldForKey++
+	if now.Sub(p.keyAsked) >= keyFrameEvery {
+		p.keyAsked = now
+		p.rep.KeyFrameRequests++
+		p.src.requestKeyFrame(now)
+	}
+	return false
 }
 
 // measure records end-to-end latency, using the server's sender reports to

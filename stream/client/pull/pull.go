@@ -89,6 +89,7 @@ type source interface {
 	notice() *multiflow.RateNotice // the server's newest rate notice, or nil
 	flowStats() []flowrecv.FlowStats
 	pathNames() []string // interface of each flow, "" when unbound
+	requestKeyFrame(now time.Time)
 	close()
 }
 

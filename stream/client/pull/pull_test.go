@@ -47,7 +47,7 @@ func serve(t *testing.T, mf *rtspserver.MultiflowConfig) string {
 type countSink struct{ frames int }
 
 func (s *countSink) WriteFrame(f *playout.Frame) error {
-	if len(f.JPEG) < 4 {
+	if len(f.Data) < 4 {
 		return nil
 	}
 	s.frames++

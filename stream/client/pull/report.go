@@ -31,7 +31,13 @@ type Report struct {
 	FramesLost       uint64 `json:"frames_lost"` // late + incomplete + missing: never shown
 	// FramesSkipped are frames the server chose not to send because the
 	// paths could not carry them (whole-frame rate adaptation): not lost.
-	FramesSkipped     uint64  `json:"frames_skipped"`
+	FramesSkipped uint64 `json:"frames_skipped"`
+	// Codec is what the stream carries (mjpeg or h264). HeldForKey counts
+	// H.264 frames not played because one before them was lost (they wait
+	// for the next key frame), KeyFrameRequests the PLIs sent for one.
+	Codec             string  `json:"codec"`
+	HeldForKey        uint64  `json:"held_for_key_frame"`
+	KeyFrameRequests  uint64  `json:"key_frame_requests"`
 	DuplicatesDropped uint64  `json:"duplicates_dropped"`
 	PacketsLate       uint64  `json:"packets_late"`
 	PacketsReordered  uint64  `json:"packets_reordered"`
@@ -112,7 +118,7 @@ func newReport(cfg Config, d *rtspclient.Description) *Report {
 	if cfg.FixedLatency {
 		mode = "fixed"
 	}
-	return &Report{URL: redacted(cfg.URL), StreamFPS: d.FPS, Width: d.Width, Height: d.Height, LatencyMode: mode}
+	return &Report{URL: redacted(cfg.URL), StreamFPS: d.FPS, Width: d.Width, Height: d.Height, LatencyMode: mode, Codec: d.Codec}
 }
 
 // redacted keeps a password out of reports and logs.

@@ -35,7 +35,9 @@ func (s *udpSource) senderReport() *flowrecv.SenderReport { return s.r.LastSende
 func (s *udpSource) notice() *multiflow.RateNotice        { return s.r.LastNotice() }
 func (s *udpSource) flowStats() []flowrecv.FlowStats      { return s.r.Stats() }
 func (s *udpSource) close()                               { s.r.Close() }
-func (s *udpSource) pathNames() []string                  { return s.paths }
+
+func (s *udpSource) requestKeyFrame(now time.Time) { s.r.RequestKeyFrame(now) }
+func (s *udpSource) pathNames() []string           { return s.paths }
 func wildcard(a netip.Addr) string {
 	return map[bool]string{true: "0.0.0.0:0", false: "[::]:0"}[a.Is4()]
 }
@@ -241,6 +243,10 @@ func (s *tcpSource) packets() <-chan flowrecv.Packet      { return s.out }
 func (s *tcpSource) senderReport() *flowrecv.SenderReport { return s.sr.Load() }
 func (s *tcpSource) notice() *multiflow.RateNotice        { return s.note.Load() }
 func (s *tcpSource) pathNames() []string                  { return []string{""} }
+
+// requestKeyFrame does nothing over TCP: the connection loses nothing, and
+// a frame the play-out deadline dropped is made up at the next key frame.
+func (s *tcpSource) requestKeyFrame(time.Time) {}
 func (s *tcpSource) close() {
 	select {
 	case <-s.done:

@@ -73,6 +73,14 @@ func (a *assembly) units() [][]byte {
 // Stats returns the counters so far.
 func (d *Depacketizer) Stats() DepacketizerStats { return d.stats }
 
+// Resync forgets the sequence numbers and any unit in progress, for a
+// caller that hands over whole access units and skips broken ones itself
+// (a play-out buffer): the next packet starts afresh, not after a gap.
+func (d *Depacketizer) Resync() {
+	d.cur.reset()
+	d.inAU, d.ended, d.haveSeq, d.fragmented = false, false, false, false
+}
+
 // PushPacket is Push for a parsed RTP packet.
 func (d *Depacketizer) PushPacket(p *rtp.Packet) ([][]byte, error) {
 	return d.Push(p.SequenceNumber, p.Timestamp, p.Marker, p.Payload)

@@ -48,6 +48,9 @@ type Config struct {
 	// OnAlive is called for every authenticated packet from the client,
 	// which keeps the RTSP session from timing out.
 	OnAlive func()
+	// OnKeyFrameRequest is called for a PLI or FIR from the registered
+	// client (the caller rate-limits); nil ignores them.
+	OnKeyFrameRequest func()
 }
 
 // Sender sends one session's RTP stream over its flows: a schedule decides
@@ -132,6 +135,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.OnKeyFrameRequest == nil {
+		c.OnKeyFrameRequest = func() {}
 	}
 	if c.OnAlive == nil {
 		c.OnAlive = func() {}

@@ -48,20 +48,27 @@ func (s *Sender) handle(f *senderFlow, src netip.AddrPort, pkts []rtcp.Packet) {
 	}
 	now := s.cfg.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if src != f.client {
 		if hasReport(pkts) {
 			s.spoofed.Add(1) // only the registered address may report
 		}
+		s.mu.Unlock()
 		return
 	}
+	keyFrame := false
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.CCFeedbackReport:
 			s.feedback(f, p, now)
 		case *rtcp.ReceiverReport:
 			s.report(f, p.Reports, now)
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			keyFrame = true
 		}
+	}
+	s.mu.Unlock()
+	if keyFrame {
+		s.cfg.OnKeyFrameRequest() // outside the lock: it reaches the broadcaster
 	}
 }
 

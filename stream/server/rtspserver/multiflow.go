@@ -119,6 +119,7 @@ func (c *conn) attachFlows(ss *session, want multiflow.Request) (multiflow.Respo
 		Session: ss.id, Token: reply.Token, ExtID: reply.ExtID, Mode: want.Mode, SSRC: ss.ssrc,
 		Conns: conns, ReportEvery: want.Report, Latency: want.Latency, Weights: want.Weights,
 		Now: c.srv.cfg.Now, Logger: ss.log, OnAlive: ss.touch,
+		OnKeyFrameRequest: func() { ss.keyFrameRequest(c.srv.cfg.Now()) },
 	})
 	if err != nil {
 		for _, pc := range conns {
