@@ -183,7 +183,6 @@ func (b *Buffer) Push(p Packet) {
 	b.hold(ts, pk, p.Payload, p.Path)
 }
 
-
 func pathBit(path int) uint32 {
 	if path < 0 || path >= 32 {
 		return 0
