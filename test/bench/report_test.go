@@ -51,9 +51,10 @@ func TestReport(t *testing.T) {
 	srv := measureServing(t, dir, enc.ffmpegQ)
 	files := measureFiles(t, dir)
 	helper := measureHelper(t, dir)
+	codecs := measureCodecs(t, dir)
 	board := boardSection(t)
 
-	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + cam.table() + "\n" + helper.table(cam) + "\n" + files.table() + "\n" + board)
+	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + cam.table() + "\n" + helper.table(cam) + "\n" + codecs.table() + "\n" + files.table() + "\n" + board)
 	t.Logf("report took %v", time.Since(start).Round(time.Second))
 }
 
