@@ -38,7 +38,17 @@ type Request struct {
 	FPS     float64
 	MJPEG   bool // the helper encodes JPEG itself instead of handing over raw I420
 	Quality int  // JPEG quality when MJPEG
+	H264    H264 // the helper encodes H.264 itself, when H264.On
 	Controls
+}
+
+// H264 asks a helper for an H.264 Annex B stream with in-band parameter
+// sets (so a viewer can start at any key frame) and access unit
+// delimiters (so each frame is known complete as soon as it is written).
+type H264 struct {
+	On      bool
+	Bitrate int // bits per second; 0 leaves the encoder's default
+	GOP     int // frames from one key frame to the next
 }
 
 // RpicamCommand is the rpicam-vid (or libcamera-vid) command line for r:
@@ -51,9 +61,16 @@ func RpicamCommand(tool Tool, r Request) []string {
 	if r.Camera != "" {
 		args = append(args, "--camera", r.Camera)
 	}
-	if r.MJPEG {
+	switch {
+	case r.H264.On:
+		// --inline repeats the parameter sets before every key frame.
+		args = append(args, "--codec", "h264", "--inline", "--intra", strconv.Itoa(r.H264.GOP))
+		if r.H264.Bitrate > 0 {
+			args = append(args, "--bitrate", strconv.Itoa(r.H264.Bitrate))
+		}
+	case r.MJPEG:
 		args = append(args, "--codec", "mjpeg", "--quality", strconv.Itoa(r.Quality))
-	} else {
+	default:
 		args = append(args, "--codec", "yuv420")
 	}
 	return append(args, rpicamControls(r.Controls)...)
@@ -118,7 +135,16 @@ func GstLibcameraCommand(r Request) []string {
 	offered := fmt.Sprintf("video/x-raw,width=[%d,%d],height=[%d,%d],framerate=%s", w-w/16, w, h-h/16, h, fraction(r.FPS))
 	args = append(args, "!", offered, "!", "videoconvert", "!", "videoscale",
 		"!", fmt.Sprintf("video/x-raw,width=%d,height=%d,format=I420", w, h))
-	if r.MJPEG {
+	switch {
+	case r.H264.On: // x264 (gstreamer1.0-plugins-ugly): libcamerasrc hands over raw pictures only
+		enc := []string{"x264enc", "tune=zerolatency", "speed-preset=veryfast", "key-int-max=" + strconv.Itoa(r.H264.GOP),
+			"byte-stream=true", "aud=true"}
+		if r.H264.Bitrate > 0 {
+			enc = append(enc, "bitrate="+strconv.Itoa(max(r.H264.Bitrate/1000, 1)))
+		}
+		args = append(append(args, "!"), enc...)
+		args = append(args, "!", "video/x-h264,stream-format=byte-stream,alignment=au")
+	case r.MJPEG:
 		args = append(args, "!", "jpegenc", fmt.Sprintf("quality=%d", r.Quality))
 	}
 	return append(args, "!", "fdsink", "fd=1")

@@ -269,6 +269,8 @@ var defaults = keyValues{
 	{"helper.watchdog", child.DefaultWatchdog},
 	{"helper.start_timeout", child.DefaultStartTimeout},
 	{"helper.max_frame_bytes", child.DefaultMaxFrame},
+	{"helper.h264_bitrate", 0},
+	{"helper.h264_gop", 50},
 	{"path", "/cam"},
 	{"source", "pattern"},
 	{"size", "auto"},

@@ -62,6 +62,11 @@ type HelperConfig struct {
 	Watchdog     time.Duration `mapstructure:"watchdog"`
 	StartTimeout time.Duration `mapstructure:"start_timeout"`
 	MaxFrame     int           `mapstructure:"max_frame_bytes"`
+	// H.264 from helpers that encode it (libcamera.codec or argus.encoder
+	// h264): bits per second (0: the encoder's default) and frames between
+	// key frames.
+	H264Bitrate int `mapstructure:"h264_bitrate"`
+	H264GOP     int `mapstructure:"h264_gop"`
 }
 
 // Devices are the sections a camera or helper source is built from; a
@@ -82,7 +87,7 @@ func (s *Settings) devices() Devices {
 type LibcameraCodec string
 
 func (c *LibcameraCodec) UnmarshalText(b []byte) error {
-	s, err := choice(b, "yuv420", "mjpeg")
+	s, err := choice(b, "yuv420", "mjpeg", "h264")
 	*c = LibcameraCodec(s)
 	return err
 }
@@ -128,7 +133,7 @@ func (r *Rotation) UnmarshalText(b []byte) error {
 type ArgusEncoder string
 
 func (e *ArgusEncoder) UnmarshalText(b []byte) error {
-	s, err := choice(b, "nvjpeg", "raw")
+	s, err := choice(b, "nvjpeg", "raw", "h264")
 	*e = ArgusEncoder(s)
 	return err
 }
@@ -176,9 +181,9 @@ func helperSource(sc StreamConfig, dev Devices, log *slog.Logger) (*child.Source
 		cfg.Command, err = child.SplitCommand(strings.TrimPrefix(sc.Source, execPrefix))
 		cfg.Name, cfg.Format, cfg.Stride = "exec", dev.Exec.Format, dev.Exec.Stride
 	case strings.HasPrefix(sc.Source, argusPrefix):
-		cfg, err = argusHelper(cfg, sc, dev.Argus)
+		cfg, err = argusHelper(cfg, sc, dev.Argus, dev.Helper)
 	default:
-		cfg, err = libcameraHelper(cfg, sc, dev.Libcamera, log)
+		cfg, err = libcameraHelper(cfg, sc, dev.Libcamera, dev.Helper)
 	}
 	if err != nil {
 		return nil, err
@@ -206,10 +211,11 @@ func installHint(src string) string {
 	return "install the program or give its full path"
 }
 
-func argusHelper(cfg child.Config, sc StreamConfig, a ArgusConfig) (child.Config, error) {
+func argusHelper(cfg child.Config, sc StreamConfig, a ArgusConfig, h HelperConfig) (child.Config, error) {
 	n, _ := strconv.Atoi(strings.TrimPrefix(sc.Source, argusPrefix))
 	r := csi.ArgusRequest{Sensor: n, Size: sc.Size, FPS: sc.FPS, Raw: a.Encoder == "raw", Quality: sc.Quality,
-		Exposure: a.Exposure, Gain: a.Gain, WBMode: string(a.WBMode)}
+		Exposure: a.Exposure, Gain: a.Gain, WBMode: string(a.WBMode),
+		H264: csi.H264{On: a.Encoder == "h264", Bitrate: h.H264Bitrate, GOP: h.H264GOP}}
 	if r.WBMode == "auto" {
 		r.WBMode = ""
 	}
@@ -218,15 +224,18 @@ func argusHelper(cfg child.Config, sc StreamConfig, a ArgusConfig) (child.Config
 	// An Argus client killed before it let go can leave nvargus-daemon
 	// stuck until it restarts: give it time to stop on SIGINT.
 	cfg.StopGrace = 800 * time.Millisecond
-	if r.Raw {
+	switch {
+	case r.Raw:
 		cfg.Format = child.I420
+	case r.H264.On:
+		cfg.Format = child.H264
 	}
 	return cfg, nil
 }
 
 // libcameraHelper picks the tool that is installed: rpicam-vid, then
 // libcamera-vid, then libcamera's GStreamer element.
-func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *slog.Logger) (child.Config, error) {
+func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, h HelperConfig) (child.Config, error) {
 	r := csi.Request{Camera: strings.TrimPrefix(strings.TrimPrefix(sc.Source, libcameraSource), ":"), Size: sc.Size,
 		FPS: sc.FPS, MJPEG: l.Codec == "mjpeg", Quality: sc.Quality, Controls: csi.Controls{Shutter: l.Shutter,
 			Gain: l.Gain, AWB: string(l.AWB), AutofocusMode: string(l.AutofocusMode), HDR: string(l.HDR),
@@ -237,9 +246,13 @@ func libcameraHelper(cfg child.Config, sc StreamConfig, l LibcameraConfig, log *
 	if r.AutofocusMode == "default" {
 		r.AutofocusMode = ""
 	}
+	r.H264 = csi.H264{On: l.Codec == "h264", Bitrate: h.H264Bitrate, GOP: h.H264GOP}
 	cfg.Format = child.I420
-	if r.MJPEG {
+	switch {
+	case r.MJPEG:
 		cfg.Format = child.MJPEG
+	case r.H264.On:
+		cfg.Format = child.H264
 	}
 	for _, tool := range []csi.Tool{csi.RpicamVid, csi.LibcameraVid} {
 		if _, err := exec.LookPath(string(tool)); err == nil {

@@ -34,7 +34,7 @@ func TestLibcameraHelperChoice(t *testing.T) {
 	sc := StreamConfig{Source: "libcamera:1", Size: capture.Size{Width: 1296, Height: 972}, FPS: 25, Quality: 80}
 	t.Run("rpicam-vid, padded rows", func(t *testing.T) {
 		fakeTools(t, map[string]string{"rpicam-vid": "", "rpicam-hello": string(list)})
-		cfg, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{Codec: "yuv420"}, nil)
+		cfg, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{Codec: "yuv420"}, HelperConfig{})
 		if err != nil || cfg.Name != "rpicam-vid" || cfg.Format != child.I420 || cfg.Stride != 1344 ||
 			!strings.Contains(strings.Join(cfg.Command, " "), "--camera 1 --codec yuv420") {
 			t.Fatalf("%+v %v", cfg, err)
@@ -44,14 +44,14 @@ func TestLibcameraHelperChoice(t *testing.T) {
 		fakeTools(t, map[string]string{"rpicam-vid": "", "rpicam-hello": string(list)})
 		sc := sc
 		sc.Source = "libcamera:3"
-		_, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{}, nil)
+		_, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{}, HelperConfig{})
 		if err == nil || !strings.Contains(err.Error(), "libcamera:0 (imx708") || !strings.Contains(err.Error(), "libcamera:1 (imx219") {
 			t.Fatalf("err %v", err)
 		}
 	})
 	t.Run("libcamera-vid on older releases", func(t *testing.T) {
 		fakeTools(t, map[string]string{"libcamera-vid": ""})
-		cfg, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{Codec: "mjpeg"}, nil)
+		cfg, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{Codec: "mjpeg"}, HelperConfig{})
 		if err != nil || cfg.Name != "libcamera-vid" || cfg.Format != child.MJPEG {
 			t.Fatalf("%+v %v", cfg, err)
 		}
@@ -59,7 +59,7 @@ func TestLibcameraHelperChoice(t *testing.T) {
 	t.Run("libcamerasrc elsewhere, numbered by cam -l", func(t *testing.T) {
 		cams, _ := os.ReadFile("../../capture/csi/testdata/cam-list.txt")
 		fakeTools(t, map[string]string{"gst-launch-1.0": "", "gst-inspect-1.0": "", "cam": string(cams)})
-		cfg, err := libcameraHelper(child.Config{}, StreamConfig{Source: "libcamera:2", Size: capture.Size{Width: 640, Height: 480}, FPS: 30}, LibcameraConfig{}, nil)
+		cfg, err := libcameraHelper(child.Config{}, StreamConfig{Source: "libcamera:2", Size: capture.Size{Width: 640, Height: 480}, FPS: 30}, LibcameraConfig{}, HelperConfig{})
 		if err != nil || cfg.Name != "libcamerasrc" || !strings.Contains(strings.Join(cfg.Command, " "), "camera-name=platform/vimc.0 Sensor B") {
 			t.Fatalf("%+v %v", cfg, err)
 		}
@@ -67,7 +67,7 @@ func TestLibcameraHelperChoice(t *testing.T) {
 	t.Run("libcamerasrc opens cam -l's first camera by name, for the log", func(t *testing.T) {
 		cams, _ := os.ReadFile("../../capture/csi/testdata/cam-list.txt")
 		fakeTools(t, map[string]string{"gst-launch-1.0": "", "gst-inspect-1.0": "", "cam": string(cams)})
-		cfg, err := libcameraHelper(child.Config{}, StreamConfig{Source: "libcamera", Size: capture.Size{Width: 640, Height: 480}, FPS: 30}, LibcameraConfig{}, nil)
+		cfg, err := libcameraHelper(child.Config{}, StreamConfig{Source: "libcamera", Size: capture.Size{Width: 640, Height: 480}, FPS: 30}, LibcameraConfig{}, HelperConfig{})
 		if err != nil || cfg.Camera != "1: imx219 (/base/soc/i2c0mux/i2c@1/imx219@10)" ||
 			!strings.Contains(strings.Join(cfg.Command, " "), "camera-name=/base/soc/i2c0mux/i2c@1/imx219@10") {
 			t.Fatalf("%+v %v", cfg, err)
@@ -75,14 +75,14 @@ func TestLibcameraHelperChoice(t *testing.T) {
 	})
 	t.Run("libcamerasrc without cam leaves the choice to it", func(t *testing.T) {
 		fakeTools(t, map[string]string{"gst-launch-1.0": "", "gst-inspect-1.0": ""})
-		cfg, err := libcameraHelper(child.Config{}, StreamConfig{Source: "libcamera", Size: capture.Size{Width: 640, Height: 480}, FPS: 30}, LibcameraConfig{}, nil)
+		cfg, err := libcameraHelper(child.Config{}, StreamConfig{Source: "libcamera", Size: capture.Size{Width: 640, Height: 480}, FPS: 30}, LibcameraConfig{}, HelperConfig{})
 		if err != nil || cfg.Camera != "libcamera's first camera" || strings.Contains(strings.Join(cfg.Command, " "), "camera-name") {
 			t.Fatalf("%+v %v", cfg, err)
 		}
 	})
 	t.Run("nothing installed names the packages", func(t *testing.T) {
 		fakeTools(t, nil)
-		_, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{}, nil)
+		_, err := libcameraHelper(child.Config{}, sc, LibcameraConfig{}, HelperConfig{})
 		if !errors.Is(err, child.ErrNotInstalled) || !strings.Contains(err.Error(), "rpicam-apps") || !strings.Contains(err.Error(), "gstreamer1.0-libcamera") {
 			t.Fatalf("err %v", err)
 		}

@@ -87,6 +87,12 @@ func (s *Settings) checkLimits(p *problems) {
 	if s.Helper.MaxFrame < 64<<10 {
 		p.bad("helper.max_frame_bytes", s.Helper.MaxFrame, "must be at least 65536, e.g. 8388608")
 	}
+	if s.Helper.H264GOP < 1 || s.Helper.H264GOP > 1000 {
+		p.bad("helper.h264_gop", s.Helper.H264GOP, "must be 1 to 1000 frames between key frames, e.g. 50")
+	}
+	if s.Helper.H264Bitrate < 0 {
+		p.bad("helper.h264_bitrate", s.Helper.H264Bitrate, "must be 0 (the encoder's default) or bits per second, e.g. 4000000")
+	}
 }
 
 // streams applies the top-level stream keys to each entry of the streams

@@ -1,10 +1,13 @@
 package v4l2_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +33,8 @@ func libcameraFiles(t *testing.T) map[string]string {
 	plugins := lib + "gstreamer-1.0/"
 	files, err := vm.HostFiles("/usr/bin/gst-launch-1.0", "/usr/bin/gst-inspect-1.0", "/usr/bin/cam",
 		lib+"libcamera", "/usr/share/libcamera", lib+"gstreamer1.0/gstreamer-1.0/gst-plugin-scanner",
-		plugins+"libgstlibcamera.so", plugins+"libgstcoreelements.so", plugins+"libgstvideoconvertscale.so")
+		plugins+"libgstlibcamera.so", plugins+"libgstcoreelements.so", plugins+"libgstvideoconvertscale.so",
+		plugins+"libgstx264.so") // for libcamera.codec: h264
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +89,44 @@ func TestLibcameraInAVM(t *testing.T) {
 	t.Run("a killed helper gives no-signal cards, then the picture in the same session", func(t *testing.T) {
 		killHelper(t, g, w)
 	})
+	t.Run("libcamera.codec h264 gives an H.264 path", func(t *testing.T) { libcameraH264(t, g) })
+}
+
+// libcameraH264 restarts the daemon with the helper encoding H.264 (x264
+// after libcamerasrc, as on a distribution without the rpicam apps) and
+// plays it: the path is H.264, passed through, and ffmpeg decodes it.
+func libcameraH264(t *testing.T, g *vm.Guest) {
+	ctx := context.Background()
+	script := "kill $(pidof flowcamd); while pidof flowcamd >/dev/null; do sleep 0.1; done; " +
+		"printf 'libcamera:\n  codec: h264\nhelper:\n  h264_gop: 10\n' >/tmp/h264.yaml; " +
+		"flowcamd --config /tmp/h264.yaml --source libcamera --size 320x240 --fps 10 --rtsp-addr :8554 >/tmp/flowcamd.log 2>&1 &"
+	if out, err := g.Run(ctx, script); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	waitForServer(t, g.HostAddr(8554))
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, "ffmpeg", "-hide_banner", "-nostdin", "-rtsp_transport", "tcp",
+		"-i", "rtsp://"+g.HostAddr(8554)+"/cam", "-frames:v", "20", "-f", "framemd5", "-")
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
+	}
+	if !regexp.MustCompile(`Video: h264 .*320x240`).Match(stderr.Bytes()) {
+		t.Fatalf("no 320x240 H.264 stream:\n%s", stderr.String())
+	}
+	if m := regexp.MustCompile(`(?m)^\[h264 @ .*$`).FindAllString(stderr.String(), -1); len(m) > 0 {
+		t.Fatalf("ffmpeg's decoder complained:\n%s", strings.Join(m, "\n"))
+	}
+	if n := strings.Count(out.String(), "\n0,"); n != 20 {
+		t.Fatalf("%d frames decoded, want 20", n)
+	}
+	log, _ := g.Run(ctx, "cat /tmp/flowcamd.log")
+	if !strings.Contains(log, "codec=h264") || !strings.Contains(log, "x264enc") {
+		t.Fatalf("the log does not show an H.264 path fed by x264enc:\n%s", log)
+	}
+	t.Log("libcamerasrc ! x264enc in the guest plays as H.264 in ffmpeg on the host")
 }
 
 func helperLog(t *testing.T, g *vm.Guest) {
