@@ -46,6 +46,11 @@ type lab struct {
 }
 
 func newLab(t *testing.T) *lab {
+	return newLabWith(t, "multiflow:\n  interfaces: [eth, wifi]\n")
+}
+
+// newLabWith is newLab with the daemon's config body.
+func newLabWith(t *testing.T, config string) *lab {
 	netns.Require(t)
 	dir := t.TempDir()
 	server, err := daemon.Binary(dir)
@@ -62,7 +67,7 @@ func newLab(t *testing.T) *lab {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "flowcamd.yaml")
-	os.WriteFile(cfg, []byte("multiflow:\n  interfaces: [eth, wifi]\n"), 0o644)
+	os.WriteFile(cfg, []byte(config), 0o644)
 	args := []string{"--config", cfg, "--rtsp-addr", netns.ServerEthIP + ":8554"}
 	keep := os.Getenv("FLOWCAM_NETNS_LOG") // a file for the daemon's debug log, while developing
 	if keep != "" {

@@ -27,6 +27,11 @@ type Unit struct {
 	Captured  time.Time
 	Seq       uint64
 	Key       bool // a decoder can start here
+	// Anchor marks a frame later ones depend on (every H.264 frame: the
+	// next is predicted from it; never a JPEG): skipping it would cost
+	// every frame up to the next key frame, so rate adaptation sends it
+	// late rather than not at all.
+	Anchor bool
 
 	refs atomic.Int32
 	pool *sync.Pool
@@ -107,7 +112,7 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 		return
 	}
 	u.Timestamp = uint32(int64(f.PTS) * rtph264.ClockRate / int64(time.Second)) // 90 kHz, as for JPEG
-	u.Captured, u.Seq, u.Key = f.Captured, f.Seq, key
+	u.Captured, u.Seq, u.Key, u.Anchor = f.Captured, f.Seq, key, !b.intra
 	u.refs.Store(1) // the broadcaster's own reference, in the kept group
 
 	b.mu.Lock()

@@ -101,7 +101,7 @@ func (p *pair) stream(t *testing.T, frames int) (got []flowrecv.Packet) {
 	h := rtp.Header{Version: 2, PayloadType: 26, SSRC: 0xCAFE}
 	var sent []uint16
 	for range frames {
-		if p.s.SendFrame(h, frame(20, 1000), time.Now()) {
+		if p.s.SendFrame(h, frame(20, 1000), time.Now(), false) {
 			for k := range uint16(20) {
 				sent = append(sent, h.SequenceNumber+k)
 			}
@@ -188,7 +188,7 @@ func TestDeadFlowStopsCarrying(t *testing.T) {
 		if !p.s.Stats().Flows[0].Usable {
 			return true
 		}
-		p.s.SendFrame(rtp.Header{Version: 2}, frame(2, 100), time.Now())
+		p.s.SendFrame(rtp.Header{Version: 2}, frame(2, 100), time.Now(), false)
 		return false
 	})
 	st := p.s.Stats()
@@ -196,7 +196,7 @@ func TestDeadFlowStopsCarrying(t *testing.T) {
 		t.Fatalf("after flow 0 died: %+v", st.Flows)
 	}
 	before, other := st.Flows[0].Packets, st.Flows[1].Packets
-	p.s.SendFrame(rtp.Header{Version: 2}, frame(20, 100), time.Now())
+	p.s.SendFrame(rtp.Header{Version: 2}, frame(20, 100), time.Now(), false)
 	// The pacer sends it: wait for the live flow to have carried it all.
 	eventually.Wait(time.Minute, func() bool { return p.s.Stats().Flows[1].Packets >= other+20 })
 	if st := p.s.Stats(); st.Flows[0].Packets != before || st.Flows[1].Packets < other+20 {

@@ -190,8 +190,9 @@ func (s *Sender) Close() {
 // gets the next sequence number and the marker goes on the last. Every copy
 // carries its flow's own sequence number in the header extension. It
 // reports whether the frame goes out: a frame the paths cannot carry is
-// skipped whole, and then it uses no sequence numbers.
-func (s *Sender) SendFrame(h rtp.Header, p Payloads, captured time.Time) bool {
+// skipped whole, and then it uses no sequence numbers, unless key marks a
+// frame later ones depend on (Scheduler.KeyFrame).
+func (s *Sender) SendFrame(h rtp.Header, p Payloads, captured time.Time, key bool) bool {
 	now := s.cfg.Now()
 	n := p.Len()
 	s.mu.Lock()
@@ -199,7 +200,11 @@ func (s *Sender) SendFrame(h rtp.Header, p Payloads, captured time.Time) bool {
 	for i := 0; i < n; i++ {
 		s.sizes = append(s.sizes, rtpHeaderLen+multiflow.ExtensionOverhead+len(p.At(i)))
 	}
-	s.sched.Frame(now, captured, h.Timestamp, s.sizes, &s.plan)
+	if key {
+		s.sched.KeyFrame(now, captured, h.Timestamp, s.sizes, &s.plan)
+	} else {
+		s.sched.Frame(now, captured, h.Timestamp, s.sizes, &s.plan)
+	}
 	if s.plan.Skip {
 		s.mu.Unlock()
 		return false

@@ -157,7 +157,7 @@ type multiflowMedia struct {
 func (m *multiflowMedia) name() string { return "multiflow" }
 
 func (m *multiflowMedia) sendFrame(h rtp.Header, u *broadcast.Unit, _ time.Time) (bool, error) {
-	return m.sender.SendFrame(h, &u.Payloads, u.Captured), nil
+	return m.sender.SendFrame(h, &u.Payloads, u.Captured, u.Anchor), nil
 }
 
 func (m *multiflowMedia) writeRTCP([]byte) error { return nil }

@@ -51,6 +51,7 @@ type session struct {
 	ssrc     uint32
 	tsOffset uint32
 	pt       uint8 // the stream's RTP payload type
+	intra    bool  // every frame stands alone (JPEG)
 	seen     atomic.Int64
 
 	media mediaTransport // set before the session is published
@@ -67,6 +68,7 @@ type session struct {
 	// Written by the writer goroutine only.
 	lastTS       uint32
 	lastCaptured time.Time
+	needKey      bool // a frame was skipped: the ones after it wait for a key frame
 
 	frames, packets, octets, sendErrs, spoofed atomic.Uint64
 	skipped, keyRequests, keyFrames            atomic.Uint64
@@ -98,6 +100,7 @@ func newSession(s *Server, st *Stream, base string) *session {
 		tsOffset: mrand.Uint32(),
 		seq:      uint16(mrand.Uint32()),
 		pt:       st.media().PayloadType,
+		intra:    st.media().Intra,
 	}
 	ss.touch()
 	return ss
@@ -253,6 +256,10 @@ func (pt *pacerTimer) stop() { pt.t.Stop() }
 // after the last one sent, so the viewer's clock never runs back and the
 // live frames after it still come later.
 func (s *session) sendUnit(u *broadcast.Unit, replay bool) bool {
+	if s.needKey = s.needKey && !u.Key; s.needKey {
+		s.skipped.Add(1) // it could not be decoded without the skipped one
+		return true
+	}
 	h := rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.ssrc,
 		Timestamp: u.Timestamp + s.tsOffset, SequenceNumber: s.seq}
 	if replay {
@@ -263,6 +270,7 @@ func (s *session) sendUnit(u *broadcast.Unit, replay bool) bool {
 	sent, err := s.media.sendFrame(h, u, s.srv.cfg.Now())
 	if !sent && err == nil {
 		s.skipped.Add(1)
+		s.needKey = !s.intra
 		return true
 	}
 	s.seq += uint16(n)

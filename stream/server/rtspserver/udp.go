@@ -84,7 +84,7 @@ func (m *udpMedia) read(ss *session, c net.PacketConn, isRTCP bool) {
 // sendFrame sends a frame at once when the path is unbounded, hands it to
 // the pacer when it is not, and skips it when the path cannot carry it.
 func (m *udpMedia) sendFrame(h rtp.Header, u *broadcast.Unit, now time.Time) (bool, error) {
-	if !m.rate.admit(now, u.Captured, h.Timestamp, &u.Payloads) {
+	if !m.rate.admit(now, u.Captured, h.Timestamp, &u.Payloads, u.Anchor) {
 		return false, nil
 	}
 	m.batch.build(h, &u.Payloads)

@@ -55,7 +55,7 @@ const plainFeedbackEvery = 250 * time.Millisecond
 // outage is told from congestion. Until its first report there is nothing
 // to judge the path by, and a viewer that never reports (many do not) gets
 // every frame, as from any RTSP server.
-func (r *udpRate) admit(now, captured time.Time, ts uint32, payloads flowsend.Payloads) bool {
+func (r *udpRate) admit(now, captured time.Time, ts uint32, payloads flowsend.Payloads, key bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sizes = r.sizes[:0]
@@ -65,7 +65,11 @@ func (r *udpRate) admit(now, captured time.Time, ts uint32, payloads flowsend.Pa
 	if !r.perPacket {
 		r.sched.Heard(0, now)
 	}
-	r.sched.Frame(now, captured, ts, r.sizes, &r.plan)
+	if key {
+		r.sched.KeyFrame(now, captured, ts, r.sizes, &r.plan)
+	} else {
+		r.sched.Frame(now, captured, ts, r.sizes, &r.plan)
+	}
 	return !r.plan.Skip || !r.reported
 }
 

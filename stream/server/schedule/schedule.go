@@ -160,6 +160,19 @@ func (s *Scheduler) SetPlaysLate(v bool) { s.cfg.PlaysLate = v }
 // Frame decides where one frame's packets go: sizes are the RTP packets'
 // lengths, ts the frame's RTP timestamp (90 kHz), captured its capture time.
 func (s *Scheduler) Frame(now, captured time.Time, ts uint32, sizes []int, p *Plan) {
+	s.frame(now, captured, ts, sizes, false, p)
+}
+
+// KeyFrame is Frame for a frame later ones depend on until the next such
+// (an H.264 IDR): it goes out whenever a path is usable, however late or
+// short of capacity, since skipping it would cost every frame up to the
+// next. Stripe and failover put it on one path, the fastest usable or the
+// active one; duplicate on every usable path.
+func (s *Scheduler) KeyFrame(now, captured time.Time, ts uint32, sizes []int, p *Plan) {
+	s.frame(now, captured, ts, sizes, true, p)
+}
+
+func (s *Scheduler) frame(now, captured time.Time, ts uint32, sizes []int, key bool, p *Plan) {
 	s.Tick(now)
 	bytes := 0
 	s.wire = s.wire[:0]
@@ -185,7 +198,44 @@ func (s *Scheduler) Frame(now, captured time.Time, ts uint32, sizes []int, p *Pl
 	default:
 		s.stripe(now, captured, bytes, sizes, p)
 	}
+	if key && p.Skip && p.Reason != NoPath {
+		s.force(now, bytes, p)
+	}
 	s.frames.add(now, !p.Skip, p.Reason)
+}
+
+// force sends a frame the policy would have skipped: on every usable path
+// in duplicate mode, else on the active path (failover) or the usable path
+// with the highest estimated rate.
+func (s *Scheduler) force(now time.Time, bytes int, p *Plan) {
+	on := 0
+	best := -1
+	for i, ps := range s.paths {
+		if !ps.usable {
+			continue
+		}
+		if best < 0 || ps.est.Rate() > s.paths[best].est.Rate() {
+			best = i
+		}
+		if s.cfg.Policy == Duplicate {
+			on |= 1 << i
+		}
+	}
+	if s.cfg.Policy == Failover && s.paths[s.active].usable {
+		best = s.active
+	}
+	if on == 0 {
+		on = 1 << best
+	}
+	for i, ps := range s.paths {
+		if on&(1<<i) != 0 {
+			ps.vf = latest(ps.vf, now).Add(durationOf(float64(bytes), ps.est.Rate()))
+		}
+	}
+	for k := range p.Paths {
+		p.Paths[k] = uint8(on)
+	}
+	p.Skip, p.Reason = false, Full
 }
 
 // learnStream follows the stream's frame interval and rate; the rate is

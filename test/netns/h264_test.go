@@ -1,0 +1,90 @@
+package netns_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"flowcam/internal/testutil/need"
+	"flowcam/stream/client/pull"
+)
+
+// x264 is the H.264 source of the multi-flow runs: 640x480 at 25 fps, a
+// key frame every two seconds, so that a loss shows unless it is recovered.
+const x264 = "exec:ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc2=size=640x480:rate=25 " +
+	"-c:v libx264 -preset ultrafast -tune zerolatency -g 50 -bf 0 -x264-params aud=1 -f h264 -"
+
+// TestH264OverMultiflow carries H.264 over two paths. Duplicated over a
+// lossy Wi-Fi path (b) it loses no frame. Striped over that path, each
+// loss the client sees costs at most 300 ms of picture: the frames after
+// it are held back (at 40 ms each) until the key frame its PLI brings. In
+// an Ethernet outage (d) the picture keeps coming (issue 14 asks for no
+// loss there; the logged figures say how far that is). Every H.264 frame
+// is an anchor for the server's rate adaptation: sent late rather than
+// skipped, since the ones after it are predicted from it.
+func TestH264OverMultiflow(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	l := newLabWith(t, fmt.Sprintf("multiflow:\n  interfaces: [eth, wifi]\nsource: %q\nsize: 640x480\nfps: 25\nexec:\n  format: h264\n", x264))
+	for _, c := range []struct {
+		scenario string
+		m        mode
+		check    func(*pull.Report) error
+	}{
+		{lossy, duplicate, lostNone},
+		{outage, duplicate, keepsComing},
+		{lossy, stripe, recovered},
+	} {
+		sc := scenarios[slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == c.scenario })]
+		if sc.setup != nil {
+			if err := sc.setup(l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var during func(time.Time, <-chan struct{})
+		if sc.during != nil {
+			during = func(start time.Time, stop <-chan struct{}) { sc.during(l, start, stop) }
+		}
+		rep := l.pull("h264 "+sc.name, c.m.name, c.m.args(), during)
+		if sc.undo != nil {
+			if err := sc.undo(l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("%s  [h264: %d held for a key frame, %d PLI]", line("h264 "+sc.name, c.m.name, rep), rep.HeldForKey, rep.KeyFrameRequests)
+		if rep.Codec != "h264" {
+			t.Fatalf("the client pulled %q, not H.264", rep.Codec)
+		}
+		if err := c.check(rep); err != nil {
+			t.Errorf("%s, %s: %v", sc.name, c.m.name, err)
+		}
+	}
+}
+
+func lostNone(r *pull.Report) error {
+	if r.FramesLost != 0 || r.HeldForKey != 0 || r.FramesComplete < 400 {
+		return fmt.Errorf("%d frames lost, %d held for a key frame, %d played; want none lost of about 500", r.FramesLost, r.HeldForKey, r.FramesComplete)
+	}
+	return nil
+}
+
+// keepsComing: most of the stream plays, whatever was skipped or lost.
+func keepsComing(r *pull.Report) error {
+	if r.FramesComplete < 400 {
+		return fmt.Errorf("%d of about 500 frames played", r.FramesComplete)
+	}
+	return nil
+}
+
+// recovered: the picture came back within 300 ms of each loss, counting
+// the frames held back for a key frame against the PLIs that asked.
+func recovered(r *pull.Report) error {
+	if err := keepsComing(r); err != nil {
+		return err
+	}
+	held := time.Duration(r.HeldForKey) * 40 * time.Millisecond
+	if limit := time.Duration(max(r.KeyFrameRequests, 1)) * 300 * time.Millisecond; held > limit {
+		return fmt.Errorf("%v of picture held back waiting for key frames after %d PLIs, over 300 ms each", held, r.KeyFrameRequests)
+	}
+	return nil
+}
