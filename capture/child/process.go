@@ -144,24 +144,8 @@ func (s *Source) h264Frames(in io.Reader) func() (*capture.Frame, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &capture.Frame{H264: cloneAU(au), Key: h264.Key(au)}, nil
+		return &capture.Frame{H264: h264.Clone(au), Key: h264.Key(au)}, nil
 	}
-}
-
-// cloneAU copies an access unit into one buffer of its own: the splitter
-// reuses its buffer, and the frame waits in a queue.
-func cloneAU(au [][]byte) [][]byte {
-	size := 0
-	for _, n := range au {
-		size += len(n)
-	}
-	buf := make([]byte, 0, size)
-	out := make([][]byte, len(au))
-	for i, n := range au {
-		buf = append(buf, n...)
-		out[i] = buf[len(buf)-len(n):]
-	}
-	return out
 }
 
 // rawFrames reads fixed-size frames and converts them for the encoder.

@@ -27,17 +27,7 @@ func h264Frame(au [][]byte, params [][]byte) *capture.Frame {
 	if key && h264.ParameterSet(au, h264.TypeSPS) == nil {
 		au = append(append([][]byte(nil), params...), au...)
 	}
-	size := 0
-	for _, n := range au {
-		size += len(n)
-	}
-	buf := make([]byte, 0, size)
-	out := make([][]byte, len(au))
-	for i, n := range au {
-		buf = append(buf, n...)
-		out[i] = buf[len(buf)-len(n):]
-	}
-	return &capture.Frame{H264: out, Key: key}
+	return &capture.Frame{H264: h264.Clone(au), Key: key}
 }
 
 // containerH264 passes an MP4 or Matroska file's H.264 samples through.

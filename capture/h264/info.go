@@ -63,3 +63,19 @@ func SplitAnnexB(dst [][]byte, b []byte) [][]byte {
 	}
 	return dst
 }
+
+// Clone copies an access unit into one buffer of its own, for a frame
+// that outlives the buffer its NAL units were read into.
+func Clone(au [][]byte) [][]byte {
+	size := 0
+	for _, n := range au {
+		size += len(n)
+	}
+	buf := make([]byte, 0, size)
+	out := make([][]byte, len(au))
+	for i, n := range au {
+		buf = append(buf, n...)
+		out[i] = buf[len(buf)-len(n):]
+	}
+	return out
+}
