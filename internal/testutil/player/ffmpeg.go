@@ -35,7 +35,7 @@ func FFmpeg(ctx context.Context, url, transport string, n int, codec, size strin
 	if !regexp.MustCompile(`Video: ` + codec + ` .*` + size).MatchString(d.Log) {
 		return d, fmt.Errorf("no %s %s stream:\n%s", size, codec, d.Log)
 	}
-	if m := regexp.MustCompile(`(?m)^\[` + codec + ` @ .*$`).FindAllString(d.Log, -1); len(m) > 0 {
+	if m := regexp.MustCompile(`(?m)^\[`+codec+` @ .*$`).FindAllString(d.Log, -1); len(m) > 0 {
 		return d, fmt.Errorf("ffmpeg's decoder complained:\n%s", strings.Join(m, "\n"))
 	}
 	sums := map[string]bool{}
