@@ -154,6 +154,10 @@ func (d *Depacketizer) add(p []byte) error {
 		}
 		return d.appendNALU(p)
 	case typ == typeSTAPA:
+		if d.fragmented {
+			d.cur.broken = true // the FU-A before never ended
+			d.fragmented = false
+		}
 		return d.addSTAPA(p[1:])
 	case typ == typeFUA:
 		return d.addFUA(p)

@@ -194,7 +194,12 @@ func (b *Broadcaster) Latest() *Unit {
 func (b *Broadcaster) Subscribe(depth int) *Subscriber {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := &Subscriber{b: b, intra: b.intra, ring: make([]entry, max(depth, 1)+len(b.gop)), ready: make(chan struct{}, 1)}
+	depth = max(depth, 1)
+	ring := depth
+	if !b.intra {
+		ring += len(b.gop) // the group it starts with, and depth live frames after it
+	}
+	s := &Subscriber{b: b, intra: b.intra, depth: depth, ring: make([]entry, ring), ready: make(chan struct{}, 1)}
 	s.waitKey = !b.intra && len(b.gop) == 0
 	b.subs[s] = struct{}{}
 	for _, u := range b.gop {

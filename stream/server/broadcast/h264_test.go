@@ -139,3 +139,25 @@ func TestRequestKeyFrame(t *testing.T) {
 		t.Fatal("a JPEG viewer's request was honoured")
 	}
 }
+
+// TestH264ParameterSetsAfterTheDelimiter: a key frame that lacks its
+// parameter sets gets both, SPS first, after its access unit delimiter.
+func TestH264ParameterSetsAfterTheDelimiter(t *testing.T) {
+	b := newH264Broadcaster(t)
+	publishH264(b, map[uint64]bool{0: true}, 0) // the sets, in band once
+	b.Publish(&capture.Frame{Seq: 1, Key: true, H264: [][]byte{{0x09, 0xF0}, testPPS, {0x65, 0x88, 1}}})
+	u := b.Latest()
+	defer u.Release()
+	var d rtph264.Depacketizer
+	var au [][]byte
+	for i := range u.Payloads.Len() {
+		au, _ = d.Push(uint16(i), 0, i == u.Payloads.Len()-1, u.Payloads.At(i))
+	}
+	var types []byte
+	for _, n := range au {
+		types = append(types, n[0]&0x1F)
+	}
+	if !slices.Equal(types, []byte{9, 7, 8, 8, 5}) {
+		t.Fatalf("NAL types %v, want AUD, SPS, PPS, then the unit's own PPS and IDR", types)
+	}
+}

@@ -73,6 +73,7 @@ const (
 	naluIDR = 5
 	naluSPS = 7
 	naluPPS = 8
+	naluAUD = 9
 )
 
 func (h *h264Packetizer) Packetize(dst *rtpbuf.Payloads, f *capture.Frame) (bool, error) {
@@ -94,19 +95,27 @@ func (h *h264Packetizer) Packetize(dst *rtpbuf.Payloads, f *capture.Frame) (bool
 	}
 	au := f.H264
 	if key && (!hasSPS || !hasPPS) {
-		h.mu.Lock()
-		h.au = h.au[:0]
-		if !hasSPS && h.sps != nil {
-			h.au = append(h.au, h.sps)
-		}
-		if !hasPPS && h.pps != nil {
-			h.au = append(h.au, h.pps)
-		}
-		h.mu.Unlock()
-		au = append(h.au, f.H264...)
-		h.au = au
+		au = h.withParameterSets(f.H264)
 	}
 	return key, h.pk.Packetize(dst, au)
+}
+
+// withParameterSets puts the kept SPS and PPS (both, SPS first: a decoder
+// refuses a PPS whose SPS it has not seen) in front of a key frame, after
+// its access unit delimiter, which must come first (H.264 7.4.1.2.3); a
+// set the unit carries itself then comes again, which decoders accept.
+func (h *h264Packetizer) withParameterSets(nalus [][]byte) [][]byte {
+	h.au = h.au[:0]
+	if len(nalus) > 0 && len(nalus[0]) > 0 && nalus[0][0]&0x1F == naluAUD {
+		h.au, nalus = append(h.au, nalus[0]), nalus[1:]
+	}
+	h.mu.Lock()
+	if h.sps != nil && h.pps != nil {
+		h.au = append(h.au, h.sps, h.pps)
+	}
+	h.mu.Unlock()
+	h.au = append(h.au, nalus...)
+	return h.au
 }
 
 // keep stores a parameter set when it changed (a copy: the frame's

@@ -9,6 +9,7 @@ import (
 type Subscriber struct {
 	b     *Broadcaster
 	intra bool // every frame stands alone
+	depth int  // live frames that may wait
 	ready chan struct{}
 
 	mu      sync.Mutex
@@ -175,10 +176,9 @@ func (s *Subscriber) RequestKeyFrame(now time.Time, every time.Duration) bool {
 		drops = append(drops, s.takeOldest())
 	}
 	s.dropped -= uint64(len(drops)) // replaced, not lost
-	if len(b.gop) == 0 {
-		s.waitKey = true
-	} else if len(s.ring) < len(b.gop) {
-		s.ring, s.head = make([]entry, len(b.gop)+1), 0
+	s.waitKey = len(b.gop) == 0
+	if len(s.ring) < len(b.gop)+s.depth {
+		s.ring, s.head = make([]entry, len(b.gop)+s.depth), 0
 	}
 	for _, u := range b.gop {
 		u.retain()

@@ -262,11 +262,13 @@ func (s *session) sendUnit(u *broadcast.Unit, replay bool) bool {
 	}
 	h := rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.ssrc,
 		Timestamp: u.Timestamp + s.tsOffset, SequenceNumber: s.seq}
+	n := u.Payloads.Len()
 	if replay {
 		h.Timestamp = s.lastTS + 1
+		s.lastTS = h.Timestamp // its capture time is old: sender reports keep the live one
+	} else {
+		s.lastTS, s.lastCaptured = h.Timestamp, u.Captured
 	}
-	n := u.Payloads.Len()
-	s.lastTS, s.lastCaptured = h.Timestamp, u.Captured
 	sent, err := s.media.sendFrame(h, u, s.srv.cfg.Now())
 	if !sent && err == nil {
 		s.skipped.Add(1)

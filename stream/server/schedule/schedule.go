@@ -206,12 +206,16 @@ func (s *Scheduler) frame(now, captured time.Time, ts uint32, sizes []int, key b
 
 // force sends a frame the policy would have skipped: on every usable path
 // in duplicate mode, else on the active path (failover) or the usable path
-// with the highest estimated rate.
+// with the highest estimated rate; never on a path more than the play-out
+// budget behind.
 func (s *Scheduler) force(now time.Time, bytes int, p *Plan) {
 	on := 0
 	best := -1
 	for i, ps := range s.paths {
-		if !ps.usable {
+		// A path already a play-out budget behind would only queue it up
+		// further: the frame stays skipped (its session then waits for the
+		// next key frame) rather than grow the queue without end.
+		if !ps.usable || ps.backlog(now) > s.cfg.Budget {
 			continue
 		}
 		if best < 0 || ps.est.Rate() > s.paths[best].est.Rate() {
@@ -221,8 +225,11 @@ func (s *Scheduler) force(now time.Time, bytes int, p *Plan) {
 			on |= 1 << i
 		}
 	}
-	if s.cfg.Policy == Failover && s.paths[s.active].usable {
+	if s.cfg.Policy == Failover && s.paths[s.active].usable && s.paths[s.active].backlog(now) <= s.cfg.Budget {
 		best = s.active
+	}
+	if best < 0 {
+		return
 	}
 	if on == 0 {
 		on = 1 << best
@@ -264,8 +271,10 @@ const defaultInterval = 40 * time.Millisecond
 
 func (f *frameInterval) add(ts uint32) {
 	if f.started {
-		// 90 kHz ticks; a gap of a second or more is a pause, not a rate.
-		if gap := time.Duration(ts-f.last) * time.Second / 90000; gap > 0 && gap < time.Second {
+		// 90 kHz ticks; a gap of a second or more is a pause, not a rate,
+		// and one under a millisecond a replayed group of pictures (frames
+		// a tick apart), not one either.
+		if gap := time.Duration(ts-f.last) * time.Second / 90000; gap >= time.Millisecond && gap < time.Second {
 			if f.d == 0 {
 				f.d = gap
 			} else {
