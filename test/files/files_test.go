@@ -47,7 +47,8 @@ var clips = []media{
 	// ffmpeg's default optimized Huffman tables cannot travel in RTP/JPEG:
 	// served, but re-encoded.
 	{path: "/optimized", file: "optimized.mkv", args: []string{"-c:v", "mjpeg", "-q:v", "5"}, fps: 25, seconds: 6},
-	{path: "/h264", file: "h264.mp4", args: []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}, fps: 25, seconds: 6},
+	// H.264 is passed through (test/h264); MPEG-4 Part 2 is for ffmpeg to decode.
+	{path: "/mpeg4", file: "mpeg4.mp4", args: []string{"-c:v", "mpeg4", "-q:v", "5"}, fps: 25, seconds: 6},
 	{path: "/vp9", file: "vp9.webm", args: []string{"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M"}, fps: 25, seconds: 3},
 	// Variable frame rate: frames alternate 20 and 60 ms apart (two of every
 	// eight frames of a 100 fps picture), still 25 a second on average.
