@@ -179,6 +179,16 @@ func (s *Source) passH264(r reader, info demux.Info) {
 	s.log.Info("file source: sending the file's own H.264", "container", info.Container, "size", s.size, "fps", info.FPS)
 }
 
+// ParameterSets are an H.264 file's SPS and PPS as its container (or its
+// first access unit) gives them, for the stream description before the
+// first frame; nil for other files.
+func (s *Source) ParameterSets() [][]byte {
+	if !s.h264 {
+		return nil
+	}
+	return s.info.ParameterSets
+}
+
 // Codec says what the source delivers: H.264 when it passes a file's
 // H.264 through, else JPEG or raw pictures.
 func (s *Source) Codec() capture.Codec {

@@ -107,6 +107,9 @@ func openRawH264(path string, fps float64) (*rawH264, error) {
 	sps := h264.ParameterSet(au, h264.TypeSPS)
 	if err == nil && sps != nil {
 		r.info.Width, r.info.Height, err = h264.PictureSize(sps)
+		if pps := h264.ParameterSet(au, h264.TypePPS); pps != nil {
+			r.info.ParameterSets = h264.Clone([][]byte{sps, pps})
+		}
 	}
 	if err == nil && sps == nil {
 		err = errors.New("its first access unit has no SPS")

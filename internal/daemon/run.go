@@ -148,7 +148,11 @@ func packetizer(sc StreamConfig, src capture.Source, mtu int) (broadcast.Packeti
 		return nil, have, fmt.Errorf("codec: mjpeg: source %s gives H.264, which flowcamd passes through and does not decode: use codec: auto or h264", sc.Source)
 	case have == capture.CodecH264:
 		pk, err := rtph264.NewPacketizer(mtu)
-		return broadcast.H264(pk), have, err
+		var sets [][]byte
+		if ps, ok := src.(interface{ ParameterSets() [][]byte }); ok {
+			sets = ps.ParameterSets()
+		}
+		return broadcast.H264(pk, sets...), have, err
 	}
 	pk, err := rtpjpeg.NewPacketizer(mtu)
 	return broadcast.JPEG(pk), have, err

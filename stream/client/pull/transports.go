@@ -180,6 +180,9 @@ func listenPair(listen func(string, string) (net.PacketConn, error), server neti
 
 // tcpSource receives RTP and RTCP interleaved on the control connection.
 type tcpSource struct {
+	c     *rtspclient.Client
+	rtcp  uint8 // the RTCP channel
+	ssrc  atomic.Uint32
 	out   chan flowrecv.Packet
 	sr    atomic.Pointer[flowrecv.SenderReport]
 	note  atomic.Pointer[multiflow.RateNotice]
@@ -193,7 +196,7 @@ func setupTCP(ctx context.Context, c *rtspclient.Client, d *rtspclient.Descripti
 	if err != nil {
 		return nil, err
 	}
-	s := &tcpSource{out: make(chan flowrecv.Packet, 1024), done: make(chan struct{})}
+	s := &tcpSource{c: c, rtcp: uint8(tr.Interleaved[1]), out: make(chan flowrecv.Packet, 1024), done: make(chan struct{})}
 	s.wg.Add(1)
 	go s.read(c, uint8(tr.Interleaved[0]))
 	return s, nil
@@ -211,6 +214,7 @@ func (s *tcpSource) read(c *rtspclient.Client, ch uint8) {
 				continue
 			}
 			s.stats.add(p.SequenceNumber, len(p.Payload))
+			s.ssrc.Store(p.SSRC)
 			select {
 			case s.out <- flowrecv.Packet{Packet: p, Arrival: now}:
 			case <-s.done:
@@ -244,9 +248,19 @@ func (s *tcpSource) senderReport() *flowrecv.SenderReport { return s.sr.Load() }
 func (s *tcpSource) notice() *multiflow.RateNotice        { return s.note.Load() }
 func (s *tcpSource) pathNames() []string                  { return []string{""} }
 
-// requestKeyFrame does nothing over TCP: the connection loses nothing, and
-// a frame the play-out deadline dropped is made up at the next key frame.
-func (s *tcpSource) requestKeyFrame(time.Time) {}
+// requestKeyFrame sends a PLI on the interleaved RTCP channel: TCP loses
+// nothing, but the play-out deadline may have dropped a frame.
+func (s *tcpSource) requestKeyFrame(time.Time) {
+	b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: tcpClientSSRC},
+		&rtcp.PictureLossIndication{SenderSSRC: tcpClientSSRC, MediaSSRC: s.ssrc.Load()}})
+	if err == nil {
+		s.c.WriteInterleaved(s.rtcp, b) // a connection that failed ends the pull anyway
+	}
+}
+
+// tcpClientSSRC is the client's own SSRC in its RTCP over TCP; it sends
+// no media, so any value serves.
+const tcpClientSSRC = 0x666c6f77 // "flow"
 func (s *tcpSource) close() {
 	select {
 	case <-s.done:

@@ -54,6 +54,7 @@ type Client struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
+	wmu     sync.Mutex // one write on the connection at a time
 	mu      sync.Mutex // one request at a time
 	cseq    int
 	creds   *url.Userinfo   // from the URL; never sent in it
@@ -187,8 +188,7 @@ func (c *Client) do(ctx context.Context, method, target string, h []rtsp.Field) 
 		req.Header.Add("Authorization", c.digest.Authorization(c.creds.Username(), pass, method, target, c.nc, cnonce()))
 	}
 	req.Header = append(req.Header, h...)
-	c.conn.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
-	if _, err := c.conn.Write(req.AppendTo(nil)); err != nil {
+	if err := c.write(req.AppendTo(nil)); err != nil {
 		return nil, fmt.Errorf("rtspclient: %s: %w", method, err)
 	}
 	res, err := c.wait(ctx, method, strconv.Itoa(c.cseq))
@@ -207,6 +207,21 @@ func (c *Client) do(ctx context.Context, method, target string, h []rtsp.Field) 
 		}
 	}
 	return res, nil
+}
+
+// write sends b whole, never in the middle of another write.
+func (c *Client) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
+	_, err := c.conn.Write(b)
+	return err
+}
+
+// WriteInterleaved sends data on an interleaved channel of the control
+// connection (RTCP of a TCP session), between requests, never inside one.
+func (c *Client) WriteInterleaved(channel uint8, data []byte) error {
+	return c.write(append(rtsp.AppendInterleavedHeader(nil, channel, len(data)), data...))
 }
 
 // wait returns the response whose CSeq matches, discarding late answers

@@ -161,3 +161,12 @@ func TestH264ParameterSetsAfterTheDelimiter(t *testing.T) {
 		t.Fatalf("NAL types %v, want AUD, SPS, PPS, then the unit's own PPS and IDR", types)
 	}
 }
+
+// TestH264SeededParameterSets: sets known before the first frame (a
+// file's) are in the description at once.
+func TestH264SeededParameterSets(t *testing.T) {
+	pk, _ := rtph264.NewPacketizer(1400)
+	if m := New(H264(pk, testSPS, testPPS), nil).Media(); !strings.Contains(m.Fmtp, "sprop-parameter-sets=Z0LAH9oBQBbo,aM4G4g==") {
+		t.Fatalf("fmtp %q", m.Fmtp)
+	}
+}

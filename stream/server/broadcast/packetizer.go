@@ -58,7 +58,22 @@ const H264PayloadType = 96
 // newest parameter sets and sends them in-band before every key frame that
 // lacks them, so a viewer can start at any key frame, and offers them in
 // the SDP.
-func H264(pk *rtph264.Packetizer) Packetizer { return &h264Packetizer{pk: pk} }
+//
+// sets, when given, are parameter sets known before the first frame (a
+// file's, from its container), so that a DESCRIBE before that frame
+// already offers them.
+func H264(pk *rtph264.Packetizer, sets ...[]byte) Packetizer {
+	h := &h264Packetizer{pk: pk}
+	for _, n := range sets {
+		switch {
+		case len(n) > 0 && n[0]&0x1F == naluSPS:
+			h.keep(&h.sps, n)
+		case len(n) > 0 && n[0]&0x1F == naluPPS:
+			h.keep(&h.pps, n)
+		}
+	}
+	return h
+}
 
 type h264Packetizer struct {
 	pk *rtph264.Packetizer
