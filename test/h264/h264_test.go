@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -42,21 +41,7 @@ const x264Helper = "ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i
 // start runs the daemon with the given config body.
 func start(t *testing.T, body string) *daemon.Daemon {
 	t.Helper()
-	dir := t.TempDir()
-	bin, err := daemon.Binary(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "flowcamd.yaml")
-	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(bin, "--config", conf, "--http-addr", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Stop() })
-	return d
+	return daemon.StartConfig(t, body, "--http-addr", "127.0.0.1:0")
 }
 
 func startExec(t *testing.T) *daemon.Daemon {

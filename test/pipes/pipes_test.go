@@ -12,9 +12,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,22 +32,8 @@ const (
 // start runs the daemon on one exec: source with the given config body.
 func start(t *testing.T, source, extra string) *daemon.Daemon {
 	t.Helper()
-	dir := t.TempDir()
-	bin, err := daemon.Binary(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "flowcamd.yaml")
 	body := fmt.Sprintf("size: %s\nfps: 25\nsource: %q\n%s", size, source, extra)
-	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(bin, "--config", conf, "--http-addr", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Stop() })
-	return d
+	return daemon.StartConfig(t, body, "--http-addr", "127.0.0.1:0")
 }
 
 // TestFormats: each format a helper may write plays in ffmpeg and
