@@ -36,21 +36,7 @@ func TestH264OverMultiflow(t *testing.T) {
 		{lossy, stripe, recovered},
 	} {
 		sc := scenarios[slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == c.scenario })]
-		if sc.setup != nil {
-			if err := sc.setup(l); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var during func(time.Time, <-chan struct{})
-		if sc.during != nil {
-			during = func(start time.Time, stop <-chan struct{}) { sc.during(l, start, stop) }
-		}
-		rep := l.pull("h264 "+sc.name, c.m.name, c.m.args(), during)
-		if sc.undo != nil {
-			if err := sc.undo(l); err != nil {
-				t.Fatal(err)
-			}
-		}
+		rep := l.run(sc, c.m, "h264 "+sc.name)
 		t.Logf("%s  [h264: %d held for a key frame, %d PLI]", line("h264 "+sc.name, c.m.name, rep), rep.HeldForKey, rep.KeyFrameRequests)
 		if rep.Codec != "h264" {
 			t.Fatalf("the client pulled %q, not H.264", rep.Codec)

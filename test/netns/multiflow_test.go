@@ -164,21 +164,7 @@ func TestMultiflowScenarios(t *testing.T) {
 			if !selected(only, sc.name, m.name) {
 				continue
 			}
-			if sc.setup != nil {
-				if err := sc.setup(l); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var during func(time.Time, <-chan struct{})
-			if sc.during != nil {
-				during = func(start time.Time, stop <-chan struct{}) { sc.during(l, start, stop) }
-			}
-			rep := l.pull(sc.name, m.name, m.args(), during)
-			if sc.undo != nil {
-				if err := sc.undo(l); err != nil {
-					t.Fatal(err)
-				}
-			}
+			rep := l.run(sc, m, sc.name)
 			res[sc.name][m.name] = rep
 			t.Log(line(sc.name, m.name, rep))
 			if sc.name == clean && m == single {
@@ -192,6 +178,27 @@ func TestMultiflowScenarios(t *testing.T) {
 		t.Skip("FLOWCAM_NETNS_ONLY: a partial run checks no targets")
 	}
 	checkTargets(t, res)
+}
+
+// run pulls in mode m through scenario sc: its setup, its disturbance
+// alongside the client, its undo. label names the run's stats file.
+func (l *lab) run(sc scenario, m mode, label string) *pull.Report {
+	if sc.setup != nil {
+		if err := sc.setup(l); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	var during func(time.Time, <-chan struct{})
+	if sc.during != nil {
+		during = func(start time.Time, stop <-chan struct{}) { sc.during(l, start, stop) }
+	}
+	rep := l.pull(label, m.name, m.args(), during)
+	if sc.undo != nil {
+		if err := sc.undo(l); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	return rep
 }
 
 // selected reports whether a FLOWCAM_NETNS_ONLY filter ("" for all, else

@@ -70,12 +70,7 @@ func TestLibcameraInAVM(t *testing.T) {
 	if _, err := g.Run(t.Context(), "flowcamd --source libcamera --size 640x480 --fps 10 --rtsp-addr :8554 >/tmp/flowcamd.log 2>&1 &"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := g.Run(context.Background(), "cat /tmp/flowcamd.log")
-			t.Logf("flowcamd log:\n%s", out)
-		}
-	})
+	logOnFailure(t, g)
 	url := "rtsp://" + g.HostAddr(8554) + "/cam"
 	waitForServer(t, g.HostAddr(8554))
 	w := watch(t, url)

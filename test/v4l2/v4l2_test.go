@@ -53,12 +53,7 @@ func TestCameraInAVM(t *testing.T) {
 			"flowcamd --source " + byID + " --size 640x480 --fps 25 --rtsp-addr :8554 >/tmp/flowcamd.log 2>&1 &",
 	})
 	t.Logf("guest booted in %v", g.BootTime().Round(time.Millisecond))
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := g.Run(context.Background(), "cat /tmp/flowcamd.log")
-			t.Logf("flowcamd log:\n%s", out)
-		}
-	})
+	logOnFailure(t, g)
 	url := "rtsp://" + g.HostAddr(8554) + "/cam"
 	waitForServer(t, g.HostAddr(8554))
 	t.Run("ffmpeg plays the camera", func(t *testing.T) { ffmpegPlays(t, url, 25) })
@@ -71,6 +66,17 @@ func TestCameraInAVM(t *testing.T) {
 	})
 	t.Run("encoder choice sees vim2m but no JPEG engine", func(t *testing.T) { encoderChoice(t, g) })
 	t.Run("unplug and replug", func(t *testing.T) { unplugReplug(t, g, url) })
+}
+
+// logOnFailure shows the guest daemon's log (/tmp/flowcamd.log) when t
+// has failed.
+func logOnFailure(t *testing.T, g *vm.Guest) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := g.Run(context.Background(), "cat /tmp/flowcamd.log")
+			t.Logf("flowcamd log:\n%s", out)
+		}
+	})
 }
 
 // encoderChoice: with vim2m loaded the guest has a memory-to-memory device
