@@ -10,11 +10,13 @@ import (
 	"time"
 )
 
-// Conn is a net.PacketConn fed by the test. Writes are discarded.
+// Conn is a net.PacketConn fed by the test. Writes are counted and
+// discarded.
 type Conn struct {
 	in     chan datagram
 	closed chan struct{}
 	reads  atomic.Int64
+	writes atomic.Int64
 	local  net.Addr
 }
 
@@ -53,8 +55,14 @@ func (c *Conn) Deliver(from net.Addr, data []byte) {
 	}
 }
 
-// WriteTo discards b.
-func (c *Conn) WriteTo(b []byte, _ net.Addr) (int, error) { return len(b), nil }
+// WriteTo counts and discards b.
+func (c *Conn) WriteTo(b []byte, _ net.Addr) (int, error) {
+	c.writes.Add(1)
+	return len(b), nil
+}
+
+// Writes is how many datagrams were written.
+func (c *Conn) Writes() int64 { return c.writes.Load() }
 
 // Close ends pending and later reads; it may be called more than once.
 func (c *Conn) Close() error {

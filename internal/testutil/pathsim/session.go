@@ -116,7 +116,7 @@ type runner struct {
 	pktBuf     []byte
 	arrBuf     []ccfb.Arrival
 	sizeBuf    []int
-	lastReport []time.Duration
+	lastMarker []time.Duration
 }
 
 // Run plays the session and returns what the receiver saw.
@@ -124,7 +124,7 @@ func (s *Session) Run(start time.Time) Result {
 	s.defaults()
 	n := len(s.Links)
 	r := &runner{Session: s, start: start, seqs: make([]uint16, n), logs: make([]ccfb.Log, n),
-		clock: ccfb.NewClock(start), relAt: -1, lastReport: make([]time.Duration, n)}
+		clock: ccfb.NewClock(start), relAt: -1, lastMarker: make([]time.Duration, n)}
 	r.res.PathBytes = make([]int, n)
 	r.res.MaxQueue = make([]time.Duration, n)
 	interval := time.Duration(float64(time.Second) / s.FPS)
@@ -271,8 +271,10 @@ func (r *runner) second(t time.Duration) *Second {
 func (r *runner) arrive(e event) {
 	r.logs[e.path].Add(e.seq, r.now(e.at))
 	f := r.frames[e.a]
-	// Like the client, report a frame's last packet at once.
-	if e.b == f.packets-1 && e.at-r.lastReport[e.path] >= 10*time.Millisecond {
+	// Like the client, report a frame's last packet at once, at most one
+	// such report per 10 ms.
+	if e.b == f.packets-1 && e.at-r.lastMarker[e.path] >= 10*time.Millisecond {
+		r.lastMarker[e.path] = e.at
 		r.feedbackOut(event{at: e.at, path: e.path})
 	}
 	if !f.got[e.b] {
@@ -287,7 +289,6 @@ func (r *runner) feedbackOut(e event) {
 	if r.Down(e.path, e.at) {
 		return
 	}
-	r.lastReport[e.path] = e.at
 	// Like the client's registrations, a report goes out even before
 	// anything arrived: it is how the sender learns the path works.
 	var raw []byte

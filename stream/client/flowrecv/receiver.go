@@ -202,10 +202,14 @@ func (r *Receiver) rtp(f *recvFlow, p rtp.Packet, now, at time.Time) {
 		}
 		seq = fseq
 	}
+	first := f.packets.Load() == 0
 	f.count(seq, p.Timestamp, len(p.Payload), at)
 	// A frame's last packet is reported at once: the sender learns what
 	// a frame cost the path within a round trip, not a report interval.
-	if p.Marker && f.reportDue(now, markerReportGap) {
+	// So is a flow's first packet: from it the sender knows this receiver
+	// sends per-packet feedback, and holds a new path to what it can be
+	// trusted with instead of a report interval of frames.
+	if first || p.Marker && f.earlyReportDue(now, markerReportGap) {
 		r.sendReport(f, now)
 	}
 	select {
@@ -214,7 +218,7 @@ func (r *Receiver) rtp(f *recvFlow, p rtp.Packet, now, at time.Time) {
 	}
 }
 
-// markerReportGap is the least time between two reports on a flow, so a
+// markerReportGap is the least time between two early reports on a flow, so a
 // burst of small frames does not become a burst of reports.
 const markerReportGap = 10 * time.Millisecond
 
@@ -255,9 +259,7 @@ func (r *Receiver) reportLoop() {
 	defer t.Stop()
 	for {
 		for _, f := range r.flows {
-			now := r.cfg.Now()
-			f.reportDue(now, 0)
-			r.sendReport(f, now)
+			r.sendReport(f, r.cfg.Now())
 		}
 		select {
 		case <-r.done:

@@ -43,21 +43,24 @@ type recvFlow struct {
 		counter uint64
 		at      time.Time
 	}
-	rtt        time.Duration
-	lossRatio  float64 // fraction lost in the last report interval
-	arrivals   ccfb.Log
-	lastReport time.Time
+	rtt       time.Duration
+	lossRatio float64 // fraction lost in the last report interval
+	arrivals  ccfb.Log
+	lastEarly time.Time // the newest report sent ahead of the interval
 }
 
-// reportDue reports whether gap has passed since the flow's last report,
-// and if so counts one as sent now.
-func (f *recvFlow) reportDue(now time.Time, gap time.Duration) bool {
+// earlyReportDue reports whether a report may go out ahead of the report
+// interval (for a frame's last packet, or the flow's first): at most one
+// per gap, and if so counts one as sent now. The interval's own reports do
+// not count: one that happened to leave just before a frame arrived says
+// nothing of that frame.
+func (f *recvFlow) earlyReportDue(now time.Time, gap time.Duration) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if now.Sub(f.lastReport) < gap {
+	if now.Sub(f.lastEarly) < gap {
 		return false
 	}
-	f.lastReport = now
+	f.lastEarly = now
 	return true
 }
 
