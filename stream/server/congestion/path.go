@@ -215,12 +215,27 @@ func (p *Path) PerPacket() bool { return p.perPacket }
 // or a delivery sample it limited): until then its capacity is a guess.
 func (p *Path) Measured() bool { return p.measured || p.Limit() != Unlimited }
 
-// InFlight is the bytes sent in the last inFlightSpan that no report has
-// accounted for yet: what sits in the path's queues, or is lost.
-func (p *Path) InFlight(now time.Time) int { return p.log.inFlight(now.Add(-inFlightSpan)) }
+// Starting reports a path in its start-up: no delivery sample yet, or the
+// first came less than startupFor ago. Its estimate may still be the
+// flattering one of a token bucket's burst.
+func (p *Path) Starting(now time.Time) bool {
+	return p.firstDelivery.IsZero() || now.Sub(p.firstDelivery) < startupFor
+}
 
-// inFlightSpan bounds InFlight: a packet no report mentioned for this
-// long was lost with its report.
+// InFlight is the bytes sent lately that no report has accounted for yet:
+// what sits in the path's queues, or is lost. A packet no report has
+// mentioned for a retransmission timeout (RFC 6298: the smoothed round
+// trip, four deviations) plus two report intervals, or for inFlightSpan,
+// was lost: the frame's tail, with nothing sent after it to show the gap.
+func (p *Path) InFlight(now time.Time) int {
+	span := inFlightSpan
+	if p.rtt.have {
+		span = min(span, p.rtt.srtt+4*p.rtt.rttvar+2*p.cfg.FeedbackEvery)
+	}
+	return p.log.inFlight(now.Add(-span))
+}
+
+// inFlightSpan bounds InFlight before a round trip is known, and after.
 const inFlightSpan = 500 * time.Millisecond
 
 // DeliveryRate is the windowed maximum of delivery-rate samples, bits/s.

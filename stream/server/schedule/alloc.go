@@ -70,26 +70,42 @@ func (s *Scheduler) late(now, captured time.Time, i, bytes int, limit time.Durat
 	return late > limit && (!s.cfg.PlaysLate || late-ahead <= limit)
 }
 
-// holding reports an unmeasured path that already holds what it can be
-// trusted with: a frame plus a round trip of the stream, before reports
-// have said how fast it is. On a fast path reports return within a frame
-// interval and this never binds; on one a third as fast as the stream it
-// keeps the first frames from piling into its queue (a congestion window,
-// as TCP starts with).
-func (s *Scheduler) holding(now time.Time, ps *pathState) bool {
+// holding reports a path that cannot take bytes more before reports have
+// shown how fast it is: it may hold a frame plus a round trip of the
+// stream, and always takes one frame when it holds nothing (a congestion
+// window, as TCP starts with). On a fast path reports return within a
+// frame interval and this never binds; on one a third as fast as the
+// stream it keeps the first frames from piling into its queue behind the
+// first. It holds through the path's start-up, whatever the path showed:
+// a token bucket's burst flatters the first samples (a frame after a
+// pause arrives at twice the bucket's rate), and the round trip is the
+// path's least, not one its own queue has stretched. bytes is what the
+// frame would add: the path's share, or an even share where stripe has
+// not allocated it yet.
+func (s *Scheduler) holding(now time.Time, ps *pathState, bytes int) bool {
 	frame := bitsToBytes(s.streamBps) * s.interval.get().Seconds()
-	// A path is trusted once two frames' worth have arrived and it has
-	// shown either its limit or the stream's rate (the first frame's
-	// sample alone may be flattered by a token bucket's burst).
-	if float64(ps.est.Delivered()) >= 2*frame && (ps.est.Measured() || ps.est.DeliveryRate() >= s.streamBps) {
+	starting := ps.est.Starting(now)
+	if !starting && float64(ps.est.Delivered()) >= 2*frame &&
+		(ps.est.DeliveryRate() >= s.streamBps || ps.est.Measured()) {
 		return false
 	}
 	rtt := ps.est.SRTT()
+	if starting {
+		rtt = ps.est.MinRTT()
+	}
 	if !s.cfg.FrameFeedback && !ps.est.PerPacket() {
 		rtt += 2 * s.cfg.FeedbackEvery
 	}
-	window := frame + bitsToBytes(s.streamBps)*rtt.Seconds()
-	return float64(ps.est.InFlight(now)+ps.queued) > window
+	bdp := bitsToBytes(s.streamBps) * rtt.Seconds()
+	window := frame + bdp
+	if starting {
+		// The first round trips came through the first frame's own
+		// queue: the window is a frame, or the stream over a round trip
+		// where that is more, not both.
+		window = max(frame, bdp)
+	}
+	held := ps.est.InFlight(now) + ps.queued
+	return held > 0 && float64(held+bytes) > window
 }
 
 // bounded reports a path that has shown a queue or loss: only such a path
@@ -111,11 +127,14 @@ func (s *Scheduler) stripe(now, captured time.Time, bytes int, sizes []int, p *P
 	limit := s.cfg.Budget - budgetSlack
 	var ahead, rate float64 // bytes behind, bytes/s
 	cand, bounded := 0, false
+	// Before allocation a path's share is not known: an even split is
+	// what a path that is not yet trusted is asked to take.
+	even := bytes / max(s.usableCount(), 1)
 	for i, ps := range s.paths {
 		s.vf[i] = ps.vf
 		// A path whose delay or backlog alone uses up the budget can
 		// deliver nothing in time: it gets probe copies only.
-		if !ps.usable || base+d[i] >= limit || ps.backlog(now) >= limit || s.cfg.Adapt && s.holding(now, ps) {
+		if !ps.usable || base+d[i] >= limit || ps.backlog(now) >= limit || s.cfg.Adapt && s.holding(now, ps, even) {
 			continue
 		}
 		cand |= 1 << i
@@ -244,7 +263,7 @@ func (s *Scheduler) fits(now, captured time.Time, i, bytes int) (bool, Reason) {
 	if !s.cfg.Adapt {
 		return true, Full
 	}
-	if s.holding(now, s.paths[i]) {
+	if s.holding(now, s.paths[i], bytes) {
 		return false, Capacity
 	}
 	if !s.paths[i].bounded() {

@@ -87,13 +87,17 @@ func (s *Scheduler) health(now time.Time) {
 	}
 }
 
-func (s *Scheduler) anyUsable() bool {
+func (s *Scheduler) anyUsable() bool { return s.usableCount() > 0 }
+
+// usableCount is how many paths are known to reach the receiver.
+func (s *Scheduler) usableCount() int {
+	n := 0
 	for _, ps := range s.paths {
 		if ps.usable {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // chooseActive keeps failover on one path: the first usable one before
