@@ -1,6 +1,6 @@
 // Package h264_test serves H.264 with flowcamd, passed through from an
 // x264 pipeline (exec:) and from files, and plays it with ffmpeg (UDP and
-// TCP), GStreamer and gortsplib: size, frame count, moving pictures, and
+// TCP), GStreamer, gortsplib and OpenCV: size, frame count, moving pictures, and
 // viewers that join in the middle of a group of pictures.
 package h264_test
 
@@ -63,6 +63,7 @@ func TestExecH264Plays(t *testing.T) {
 		}
 	})
 	t.Run("gortsplib", func(t *testing.T) { gortsplibPlays(t, d.URL("/cam")) })
+	t.Run("OpenCV", func(t *testing.T) { openCVPlays(t, d.URL("/cam"), "udp") })
 	if !strings.Contains(d.Logs(), `"codec":"h264"`) {
 		t.Errorf("the log does not say the path is H.264:\n%s", daemon.Tail(d.Logs(), 20))
 	}
@@ -107,6 +108,22 @@ func gortsplibPlays(t *testing.T, url string) {
 	}
 }
 
+// openCVPlays reads 30 frames with OpenCV: 320x240 H.264, all of them,
+// and moving.
+func openCVPlays(t *testing.T, url, transport string) {
+	t.Helper()
+	need.PythonModule(t, player.Python, "cv2")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := player.OpenCV(ctx, url, transport, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Codec != "h264" || r.Width != 320 || r.Height != 240 || r.Frames != 30 || r.Distinct < 20 {
+		t.Fatalf("OpenCV read %d %dx%d %q frames, %d distinct; want 30 moving 320x240 h264 ones", r.Frames, r.Width, r.Height, r.Codec, r.Distinct)
+	}
+}
+
 func types(au [][]byte) []int {
 	var out []int
 	for _, n := range au {
@@ -146,6 +163,7 @@ func TestFileH264Plays(t *testing.T) {
 				t.Fatalf("GStreamer: %v\n%s", err, out)
 			}
 			gortsplibPlays(t, d.URL("/cam"))
+			openCVPlays(t, d.URL("/cam"), "tcp")
 			if strings.Contains(d.Logs(), "decoding with ffmpeg") {
 				t.Fatalf("the file was decoded, not passed through:\n%s", daemon.Tail(d.Logs(), 10))
 			}

@@ -36,3 +36,12 @@ func Root(t testing.TB, what string) {
 		Skip(t, "%s needs root", what)
 	}
 }
+
+// PythonModule skips (or in CI fails) t unless the python interpreter can
+// import module.
+func PythonModule(t testing.TB, python, module string) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import "+module).Run(); err != nil {
+		Skip(t, "%s cannot import %s (run .ci/deps test)", python, module)
+	}
+}

@@ -1,6 +1,6 @@
-// Package player plays an RTSP MJPEG stream with players independent of
-// ours (gortsplib in process, GStreamer as a child), for tests and
-// benchmarks.
+// Package player plays an RTSP stream with players independent of ours
+// (gortsplib in process; ffmpeg, GStreamer and OpenCV as children), for
+// tests and benchmarks.
 package player
 
 import (
