@@ -32,6 +32,16 @@ const (
 	// cidJPEGQuality is V4L2_CID_JPEG_COMPRESSION_QUALITY.
 	cidJPEGQuality = ctrlClassJPEG | 0x903
 
+	// Codec controls (V4L2_CID_CODEC_BASE 0x00990900 plus the offsets of
+	// linux/v4l2-controls.h).
+	ctrlClassCodec     = 0x00990000
+	cidBitrate         = 0x00990900 + 207 // V4L2_CID_MPEG_VIDEO_BITRATE, bits/s
+	cidRepeatSeqHeader = 0x00990900 + 226 // V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER
+	cidForceKeyFrame   = 0x00990900 + 229 // V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME (a button)
+	cidH264IPeriod     = 0x00990900 + 358 // V4L2_CID_MPEG_VIDEO_H264_I_PERIOD
+	cidH264Level       = 0x00990900 + 359 // V4L2_CID_MPEG_VIDEO_H264_LEVEL (a menu)
+	cidH264Profile     = 0x00990900 + 363 // V4L2_CID_MPEG_VIDEO_H264_PROFILE (a menu)
+
 	maxPlanes = 8 // VIDEO_MAX_PLANES
 )
 

@@ -137,6 +137,15 @@ type FillFunc func(planes [][]byte, f Format) (bytesUsed []int, err error)
 // queue it and a CAPTURE buffer, wait, append the result to dst, and take
 // both buffers back for the next frame.
 func (s *Session) Process(dst []byte, fill FillFunc) ([]byte, error) {
+	return s.ProcessUntil(dst, fill, nil)
+}
+
+// ProcessUntil is Process for an encoder that may hand a picture back in
+// more than one CAPTURE buffer (a video encoder's stream header comes
+// alone, before the first picture): while whole says what has arrived is
+// not yet the whole result, another CAPTURE buffer is queued and its
+// payload appended. nil whole takes one buffer.
+func (s *Session) ProcessUntil(dst []byte, fill FillFunc, whole func([]byte) bool) ([]byte, error) {
 	if s.closed {
 		return dst, ErrClosed
 	}
@@ -157,7 +166,7 @@ func (s *Session) Process(dst []byte, fill FillFunc) ([]byte, error) {
 		return dst, err
 	}
 	s.broken = true // until both buffers are back
-	out, err := s.roundTrip(dst, oi, used)
+	out, err := s.roundTrip(dst, oi, used, whole)
 	if err != nil {
 		return dst, err
 	}
@@ -166,29 +175,44 @@ func (s *Session) Process(dst []byte, fill FillFunc) ([]byte, error) {
 	return out, nil
 }
 
-func (s *Session) roundTrip(dst []byte, oi int, used []int) ([]byte, error) {
-	ci := s.cap.free[0]
+func (s *Session) roundTrip(dst []byte, oi int, used []int, whole func([]byte) bool) ([]byte, error) {
 	if err := s.queueBuffer(&s.out, oi, used); err != nil {
 		return dst, err
 	}
 	s.out.free = s.out.free[1:]
-	if err := s.queueBuffer(&s.cap, ci, nil); err != nil {
-		return dst, err
-	}
-	s.cap.free = s.cap.free[1:]
 	deadline := time.Now().Add(s.timeout)
-	b, err := s.dequeue(&s.cap, unix.POLLIN, deadline)
-	if err != nil {
-		return dst, err
-	}
-	dst, err = s.appendPayload(dst, &b)
-	if err != nil {
-		return dst, err
+	start := len(dst)
+	for tries := 0; ; tries++ {
+		var err error
+		if dst, err = s.captureOne(dst, deadline); err != nil {
+			return dst, err
+		}
+		if whole == nil || whole(dst[start:]) {
+			break
+		}
+		if tries == len(s.cap.bufs) {
+			return dst, fmt.Errorf("m2m: %s: %d capture buffers without a whole picture: %w", s.info.Path, tries+1, ErrDriver)
+		}
 	}
 	if _, err := s.dequeue(&s.out, unix.POLLOUT, deadline); err != nil {
 		return dst, err
 	}
 	return dst, nil
+}
+
+// captureOne queues a free CAPTURE buffer, waits for a filled one and
+// appends its payload.
+func (s *Session) captureOne(dst []byte, deadline time.Time) ([]byte, error) {
+	ci := s.cap.free[0]
+	if err := s.queueBuffer(&s.cap, ci, nil); err != nil {
+		return dst, err
+	}
+	s.cap.free = s.cap.free[1:]
+	b, err := s.dequeue(&s.cap, unix.POLLIN, deadline)
+	if err != nil {
+		return dst, err
+	}
+	return s.appendPayload(dst, &b)
 }
 
 func (s *Session) queueBuffer(q *queue, index int, used []int) error {

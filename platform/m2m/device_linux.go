@@ -208,12 +208,18 @@ func scan(opts ...FindOption) (devs []DeviceInfo, skipped []string, err error) {
 // there are no M2M devices, ErrNoJPEG when none of them produces JPEG. The
 // error names the nodes that could not be opened or queried, since on a
 // Pi a missing "video" group membership looks just like a missing encoder.
-func Find(opts ...FindOption) (DeviceInfo, error) {
+func Find(opts ...FindOption) (DeviceInfo, error) { return find(FmtJPEG, ErrNoJPEG, opts) }
+
+// FindH264 is Find for the H.264 encoder (on a Pi 4, bcm2835-codec's
+// "encode" node): ErrNoH264 when no M2M device produces H.264.
+func FindH264(opts ...FindOption) (DeviceInfo, error) { return find(FmtH264, ErrNoH264, opts) }
+
+func find(want FourCC, none error, opts []FindOption) (DeviceInfo, error) {
 	devs, skipped, err := scan(opts...)
 	if err != nil {
 		return DeviceInfo{}, err
 	}
-	info, err := chooseJPEG(devs)
+	info, err := choose(devs, want, none)
 	if err != nil {
 		if len(skipped) > 0 {
 			return DeviceInfo{}, fmt.Errorf("m2m: %w (skipped %s)", err, strings.Join(skipped, "; "))

@@ -26,9 +26,19 @@ type fixture struct {
 	MaxSize      int          `json:"max_size"`
 	HeightAlign  int          `json:"height_align"`
 	JPEGSize     int          `json:"jpeg_sizeimage"`
+	CodedSize    int          `json:"coded_sizeimage"` // a video encoder's CAPTURE buffers
 	Quality      *struct {
 		Min, Max, Default int32
 	} `json:"quality"`
+	Controls []ctrlFixture `json:"controls"`
+}
+
+// ctrlFixture is one control a driver offers: its id (hex), range and
+// default.
+type ctrlFixture struct {
+	ID                string `json:"id"`
+	Name              string `json:"name"`
+	Min, Max, Default int32
 }
 
 type rawFixture struct {
@@ -75,11 +85,19 @@ type fakeDevice struct {
 	noExtCtrls  bool   // answer S_EXT_CTRLS with ENOTTY
 	substitute  FourCC // S_FMT answers with this format instead
 	lastPayload []byte // what the fake encoder got in the OUTPUT buffer
+	headerAlone bool   // the video encoder's first CAPTURE buffer holds only SPS and PPS
+	noForce     bool   // no FORCE_KEY_FRAME control (older firmware)
+
+	used    map[uint32]map[uint32]uint32 // bytes written per type and index
+	pending bool                         // headerAlone: the header went, the picture is still to come
+	frames  int                          // pictures the video encoder made
+	forced  bool                         // FORCE_KEY_FRAME was pressed since the last picture
 }
 
 func newFake(fx fixture) *fakeDevice {
 	return &fakeDevice{fx: fx, ctrls: map[uint32]int32{}, fmts: map[uint32]Format{}, bufs: map[uint32][][]byte{},
-		queued: map[uint32][]int{}, done: map[uint32][]uint32{}, streaming: map[uint32]bool{}}
+		queued: map[uint32][]int{}, done: map[uint32][]uint32{}, streaming: map[uint32]bool{},
+		used: map[uint32]map[uint32]uint32{}}
 }
 
 func hex32(t string) uint32 {
@@ -176,15 +194,41 @@ func (d *fakeDevice) enumFmt(f *fmtDesc) error {
 }
 
 func (d *fakeDevice) setCtrl(id uint32, v int32) error {
-	q := d.fx.Quality
-	if id != cidJPEGQuality || q == nil {
-		return unix.EINVAL
+	if q := d.fx.Quality; id == cidJPEGQuality && q != nil {
+		if v < q.Min || v > q.Max {
+			return unix.ERANGE
+		}
+		d.ctrls[id] = v
+		return nil
 	}
-	if v < q.Min || v > q.Max {
-		return unix.ERANGE
+	for _, c := range d.fx.Controls {
+		if hex32(c.ID) != id || id == cidForceKeyFrame && d.noForce {
+			continue
+		}
+		if v < c.Min || v > c.Max {
+			return unix.ERANGE
+		}
+		if id == cidForceKeyFrame {
+			d.forced = true // a button: pressing it is the value
+			return nil
+		}
+		d.ctrls[id] = v
+		return nil
 	}
-	d.ctrls[id] = v
-	return nil
+	return unix.EINVAL
+}
+
+// ctrl is a control's value: what was set, else the fixture's default.
+func (d *fakeDevice) ctrl(id uint32) int32 {
+	if v, ok := d.ctrls[id]; ok {
+		return v
+	}
+	for _, c := range d.fx.Controls {
+		if hex32(c.ID) == id {
+			return c.Default
+		}
+	}
+	return 0
 }
 
 // setFmt answers as the fixture's driver sizes formats.
@@ -215,7 +259,7 @@ func (d *fakeDevice) setFmt(f *format) error {
 		bpl = align(w*uint32(r.Depth)/8, uint32(r.Align))
 		size = bpl * h * uint32(r.MultX2) / 2
 	} else {
-		pf, size = uint32(fourcc(d.fx.Capture[0])), uint32(d.fx.JPEGSize)
+		pf, size = uint32(fourcc(d.fx.Capture[0])), uint32(max(d.fx.JPEGSize, d.fx.CodedSize))
 	}
 	if d.fx.MPlane {
 		p := f.pixMP()
@@ -291,12 +335,60 @@ func (d *fakeDevice) run() {
 		return
 	}
 	oi, ci := d.queued[out][0], d.queued[capture][0]
-	d.queued[out], d.queued[capture] = d.queued[out][1:], d.queued[capture][1:]
+	d.queued[capture] = d.queued[capture][1:]
 	raw := d.bufs[out][oi]
 	d.lastPayload = append(d.lastPayload[:0], raw...)
-	jpeg := []byte{0xff, 0xd8, 0xff, 0xfe, 0, 4, byte(d.ctrls[cidJPEGQuality]), raw[0], 0xff, 0xd9}
-	copy(d.bufs[capture][ci], jpeg)
+	var result []byte
+	switch {
+	case FourCC(d.fmts[capture].FourCC) == FmtH264 && d.headerAlone && d.frames == 0 && !d.pending:
+		// The stream header in a buffer of its own; the picture follows
+		// in the next CAPTURE buffer, from the same OUTPUT buffer.
+		d.pending = true
+		d.finish(capture, ci, fakeParameterSets)
+		return
+	case FourCC(d.fmts[capture].FourCC) == FmtH264:
+		result = d.accessUnit(raw[0])
+	default:
+		result = []byte{0xff, 0xd8, 0xff, 0xfe, 0, 4, byte(d.ctrls[cidJPEGQuality]), raw[0], 0xff, 0xd9}
+	}
+	d.queued[out] = d.queued[out][1:]
 	d.done[out] = append(d.done[out], uint32(oi))
+	d.finish(capture, ci, result)
+}
+
+// fakeParameterSets stand for an SPS and a PPS.
+var fakeParameterSets = []byte{0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80}
+
+// accessUnit is the video encoder's "picture": an IDR slice (after the
+// parameter sets when the header is repeated) for the first picture, a
+// forced one and every I-period-th, else a non-IDR slice; each slice
+// carries the first luma byte.
+func (d *fakeDevice) accessUnit(luma byte) []byte {
+	period := int(d.ctrl(cidH264IPeriod))
+	key := d.frames == 0 || d.forced || period > 0 && d.frames%period == 0
+	d.frames++
+	d.forced = false
+	var au []byte
+	if key && (d.ctrl(cidRepeatSeqHeader) == 1 || d.frames == 1) && !d.pending {
+		au = append(au, fakeParameterSets...)
+	}
+	d.pending = false
+	if key {
+		return append(au, 0, 0, 0, 1, 0x65, 0x88, luma)
+	}
+	return append(au, 0, 0, 0, 1, 0x41, 0x9a, luma)
+}
+
+// finish hands a CAPTURE buffer back holding result.
+func (d *fakeDevice) finish(capture uint32, ci int, result []byte) {
+	copy(d.bufs[capture][ci], result)
+	if d.used == nil {
+		d.used = map[uint32]map[uint32]uint32{}
+	}
+	if d.used[capture] == nil {
+		d.used[capture] = map[uint32]uint32{}
+	}
+	d.used[capture][uint32(ci)] = uint32(len(result))
 	d.done[capture] = append(d.done[capture], uint32(ci))
 }
 
@@ -308,6 +400,9 @@ func (d *fakeDevice) dqbuf(b *buffer) error {
 	b.Index = d.done[b.Type][0]
 	d.done[b.Type] = d.done[b.Type][1:]
 	used := uint32(10)
+	if n, ok := d.used[b.Type][b.Index]; ok {
+		used = n
+	}
 	if b.Type == capture && d.bytesUsed != 0 {
 		used = uint32(d.bytesUsed)
 	}

@@ -1,12 +1,15 @@
-// Package m2m owns talking to V4L2 memory-to-memory encoders; it
+// Package m2m owns talking to V4L2 memory-to-memory encoders; its Encoder
 // implements capture.Encoder. On a Raspberry Pi 3/4 that is the GPU's JPEG
-// block behind bcm2835-codec's "encode_image" node, but the device is found
-// by what it can do (an M2M node whose capture queue offers JPEG), never by
-// a fixed /dev/videoN number, which changes with the kernel and the board.
+// block behind bcm2835-codec's "encode_image" node, and H264Encoder its
+// video encoder behind the "encode" node (the Pi 5 has none); the device
+// is found by what it can do (an M2M node whose capture queue offers JPEG,
+// or H.264), never by a fixed /dev/videoN number, which changes with the
+// kernel and the board.
 //
 // The ioctl layer is our own (go4vl only knows single-planar capture) and
 // needs no cgo. Session is the generic mem2mem machinery (formats, MMAP
-// buffers, queueing, timeouts); Encoder is the JPEG-specific use of it.
+// buffers, queueing, timeouts); Encoder and H264Encoder are the JPEG and
+// H.264 uses of it.
 package m2m
 
 import (
@@ -23,6 +26,9 @@ var (
 	// ErrNoJPEG means M2M devices exist but none (or not the one named)
 	// produces JPEG on its capture queue.
 	ErrNoJPEG = errors.New("no V4L2 memory-to-memory device produces JPEG")
+	// ErrNoH264 means M2M devices exist but none (or not the one named)
+	// produces H.264 on its capture queue.
+	ErrNoH264 = errors.New("no V4L2 memory-to-memory device produces H.264")
 	// ErrNotM2M means a node is not a streaming memory-to-memory device.
 	ErrNotM2M = errors.New("not a streaming V4L2 memory-to-memory device")
 	// ErrFormat means the device does not take or give a format we need.
@@ -45,6 +51,7 @@ type FourCC uint32
 var (
 	FmtJPEG    = fourcc("JPEG")
 	FmtMJPEG   = fourcc("MJPG")
+	FmtH264    = fourcc("H264") // Annex B, start codes before each NAL unit
 	FmtYUV420  = fourcc("YU12") // planar Y, Cb, Cr 4:2:0 in one buffer
 	FmtYUV422P = fourcc("422P") // planar Y, Cb, Cr 4:2:2 in one buffer
 	FmtYUYV    = fourcc("YUYV")
@@ -108,17 +115,24 @@ func (d DeviceInfo) String() string {
 // JPEG reports whether the device produces JPEG.
 func (d DeviceInfo) JPEG() bool { return slices.Contains(d.Capture, FmtJPEG) }
 
-// chooseJPEG picks the JPEG encoder among probed M2M devices: the lowest
-// node number among those producing JPEG, preferring one that takes planar
-// 4:2:0 directly (no conversion on our side). devs holds only M2M nodes.
-func chooseJPEG(devs []DeviceInfo) (DeviceInfo, error) {
+// H264 reports whether the device produces H.264.
+func (d DeviceInfo) H264() bool { return slices.Contains(d.Capture, FmtH264) }
+
+// chooseJPEG picks the JPEG encoder among probed M2M devices.
+func chooseJPEG(devs []DeviceInfo) (DeviceInfo, error) { return choose(devs, FmtJPEG, ErrNoJPEG) }
+
+// choose picks the encoder of want among probed M2M devices: the lowest
+// node number among those producing it, preferring one that takes planar
+// 4:2:0 directly (no conversion on our side). devs holds only M2M nodes;
+// none producing want fails with none.
+func choose(devs []DeviceInfo, want FourCC, none error) (DeviceInfo, error) {
 	if len(devs) == 0 {
 		return DeviceInfo{}, ErrNotFound
 	}
 	var best *DeviceInfo
 	for i := range devs {
 		d := &devs[i]
-		if !d.JPEG() {
+		if !slices.Contains(d.Capture, want) {
 			continue
 		}
 		if best == nil || better(d, best) {
@@ -130,7 +144,7 @@ func chooseJPEG(devs []DeviceInfo) (DeviceInfo, error) {
 		for i, d := range devs {
 			names[i] = fmt.Sprintf("%s gives %s", d, formatList(d.Capture))
 		}
-		return DeviceInfo{}, fmt.Errorf("%w: %s", ErrNoJPEG, strings.Join(names, "; "))
+		return DeviceInfo{}, fmt.Errorf("%w: %s", none, strings.Join(names, "; "))
 	}
 	return *best, nil
 }

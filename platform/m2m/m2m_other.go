@@ -42,3 +42,28 @@ func (e *Encoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) { return 
 
 // Close does nothing.
 func (e *Encoder) Close() error { return nil }
+
+// H264Encoder is unavailable outside Linux.
+type H264Encoder struct{}
+
+// NewH264Encoder fails with ErrUnsupported outside Linux.
+func NewH264Encoder(dev string, cfg H264Config, log *slog.Logger) (*H264Encoder, error) {
+	return nil, fmt.Errorf("m2m: %s: %w", dev, ErrUnsupported)
+}
+
+// FindH264 fails with ErrUnsupported outside Linux.
+func FindH264(...FindOption) (DeviceInfo, error) { return DeviceInfo{}, ErrUnsupported }
+
+// Name is empty.
+func (e *H264Encoder) Name() string { return "" }
+
+// ForceKeyFrame does nothing.
+func (e *H264Encoder) ForceKeyFrame() {}
+
+// Encode fails with ErrUnsupported.
+func (e *H264Encoder) Encode(dst []byte, img *image.YCbCr) ([]byte, bool, error) {
+	return dst, false, ErrUnsupported
+}
+
+// Close does nothing.
+func (e *H264Encoder) Close() error { return nil }
