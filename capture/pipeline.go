@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"flowcam/capture/h264"
 )
 
 // Source delivers frames one at a time and paces itself (a camera by its
@@ -38,6 +40,13 @@ func CodecOf(src Source) Codec {
 // Encoder compresses a raw picture to baseline JPEG, appending to dst.
 type Encoder interface {
 	Encode(dst []byte, img *image.YCbCr) ([]byte, error)
+}
+
+// VideoEncoder compresses raw pictures to H.264 (a board's hardware
+// encoder): one Annex B access unit per picture, and whether it is an IDR
+// a decoder can start at.
+type VideoEncoder interface {
+	Encode(dst []byte, img *image.YCbCr) (au []byte, key bool, err error)
 }
 
 // Transcoder re-encodes a JPEG that cannot be sent as it is (a camera's
@@ -88,6 +97,13 @@ func WithEncodeObserver(observe func(time.Duration)) Option {
 	return func(p *Pipeline) { p.observe = observe }
 }
 
+// WithVideoEncoder makes the pipeline's output H.264: raw pictures go
+// through enc, and a source's H.264 passes as before. A source's JPEG has
+// no way onto such a path (flowcamd decodes none) and is dropped.
+func WithVideoEncoder(enc VideoEncoder) Option {
+	return func(p *Pipeline) { p.video = enc }
+}
+
 // Pipeline runs one source through one encoder and hands every finished
 // frame to a sink, once, however many viewers there are downstream.
 type Pipeline struct {
@@ -97,6 +113,8 @@ type Pipeline struct {
 	log        *slog.Logger
 	check      func([]byte) error
 	transcoder Transcoder
+	video      VideoEncoder
+	nals       [][]byte // the access unit video made, split
 	observe    func(time.Duration)
 	buf        []byte
 	out        Frame // what the sink sees; reused, so publishing allocates nothing
@@ -169,12 +187,37 @@ func (p *Pipeline) process(f *Frame) {
 		p.sink(&p.out)
 		return
 	}
+	if p.video != nil {
+		p.encodeVideo(f)
+		return
+	}
 	data, err := p.jpeg(f)
 	if err != nil {
 		p.drop(f, err)
 		return
 	}
 	p.out = Frame{JPEG: data, PTS: f.PTS, Captured: f.Captured, Seq: f.Seq, Image: f.Image}
+	p.sink(&p.out)
+}
+
+// encodeVideo makes an access unit of a raw picture for an H.264 path.
+func (p *Pipeline) encodeVideo(f *Frame) {
+	if f.Image == nil {
+		p.drop(f, errors.New("a JPEG picture on an H.264 path: flowcamd does not decode JPEG"))
+		return
+	}
+	t := time.Now()
+	au, key, err := p.video.Encode(p.buf[:0], f.Image)
+	p.observeSince(t)
+	p.encodeNanos.Add(uint64(time.Since(t)))
+	if err != nil {
+		p.drop(f, err)
+		return
+	}
+	p.buf = au
+	p.encoded.Add(1)
+	p.nals = h264.SplitAnnexB(p.nals[:0], au)
+	p.out = Frame{H264: p.nals, Key: key, PTS: f.PTS, Captured: f.Captured, Seq: f.Seq}
 	p.sink(&p.out)
 }
 

@@ -11,6 +11,7 @@ import (
 	"flowcam/capture/jpeg"
 	"flowcam/platform/board"
 	"flowcam/platform/m2m"
+	"flowcam/stream/server/broadcast"
 )
 
 // hardwareEncoder is what a board's JPEG engine offers (platform/m2m).
@@ -61,6 +62,7 @@ var errPassthrough = errors.New("encoder = passthrough: a raw frame is not encod
 // own MJPEG never holds an encoder context; when it fails in auto mode the
 // stream carries on with libjpeg-turbo.
 type streamEncoder struct {
+	video   videoEncoder // an H.264 path's encoder of raw pictures, or nil
 	mode    Encoder
 	quality int
 	soft    *jpeg.Encoder
@@ -131,8 +133,26 @@ func (e *streamEncoder) Transcode(dst, data []byte) ([]byte, error) {
 	return e.soft.Transcode(dst, data)
 }
 
-// Close releases the hardware engine, if it was opened.
+// videoEncoder is a board's H.264 encoder of raw pictures.
+type videoEncoder interface {
+	capture.VideoEncoder
+	broadcast.KeyFrameSource
+	Name() string
+	Close() error
+}
+
+// openVideo opens the board's H.264 encoder: a V4L2 memory-to-memory one,
+// found by what it produces.
+func openVideo(cfg m2m.H264Config, log *slog.Logger) (videoEncoder, error) {
+	return m2m.NewH264Encoder("", cfg, log)
+}
+
+// Close releases the hardware engines, if they were opened.
 func (e *streamEncoder) Close() error {
+	if e.video != nil {
+		e.video.Close()
+		e.video = nil
+	}
 	if e.dev == nil {
 		return nil
 	}

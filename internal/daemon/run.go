@@ -19,6 +19,7 @@ import (
 	"flowcam/capture/v4l2"
 	"flowcam/internal/buildinfo"
 	"flowcam/platform/board"
+	"flowcam/platform/m2m"
 	"flowcam/platform/netif"
 	"flowcam/stream/format/rtph264"
 	"flowcam/stream/format/rtpjpeg"
@@ -108,12 +109,18 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 	if err != nil {
 		return nil, nil, rtspserver.Stream{}, err
 	}
-	pk, codec, err := packetizer(sc, src, mtu)
+	pk, codec, err := packetizer(sc, src, mtu, dev, enc, log)
 	if err != nil {
 		src.Close()
 		return nil, nil, rtspserver.Stream{}, err
 	}
-	b := broadcast.New(pk, log)
+	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
+	var bopts []broadcast.Option
+	if enc.video != nil {
+		opts = append(opts, capture.WithVideoEncoder(enc.video))
+		bopts = append(bopts, broadcast.WithKeyFrameSource(enc.video))
+	}
+	b := broadcast.New(pk, log, bopts...)
 	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
 	feed := src
 	if sc.Idle == IdleStop {
@@ -126,7 +133,6 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 	if tap.publish != nil {
 		sink = func(f *capture.Frame) { b.Publish(f); tap.publish(f) }
 	}
-	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
 	var frames capture.Encoder = enc
 	if codec == capture.CodecH264 {
 		frames = noH264Encoder{} // raw pictures (a helper's "no signal" card) have no way onto an H.264 path yet
@@ -136,14 +142,24 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 }
 
 // packetizer chooses what the path sends from its codec key and what the
-// source gives: H.264 is passed through, never decoded, and flowcamd has
-// no H.264 encoder of its own.
-func packetizer(sc StreamConfig, src capture.Source, mtu int) (broadcast.Packetizer, capture.Codec, error) {
+// source gives: H.264 is passed through, never decoded; raw pictures on an
+// H.264 path go through the board's H.264 encoder (enc.video), which
+// flowcamd does not have in software.
+func packetizer(sc StreamConfig, src capture.Source, mtu int, dev Devices, enc *streamEncoder, log *slog.Logger) (broadcast.Packetizer, capture.Codec, error) {
 	have := capture.CodecOf(src)
 	switch {
 	case sc.Codec == CodecH264 && have != capture.CodecH264:
-		return nil, have, fmt.Errorf("codec: h264: source %s gives raw pictures or JPEG, and flowcamd has no H.264 encoder for them "+
-			"(give an H.264 source: exec.format: h264, an H.264 file, or a camera that sends H.264), or use codec: mjpeg", sc.Source)
+		v, err := openVideo(m2m.H264Config{Bitrate: dev.Helper.H264Bitrate, GOP: dev.Helper.H264GOP, Profile: 1, Level: -1}, log)
+		if err != nil {
+			return nil, have, fmt.Errorf("codec: h264: source %s gives raw pictures or JPEG, and there is no H.264 encoder for them (%v): "+
+				"give an H.264 source (exec.format: h264, an H.264 file, or a camera that sends H.264), run on a board whose "+
+				"V4L2 memory-to-memory H.264 encoder flowcamd can use (a Raspberry Pi 4's bcm2835-codec; the Pi 5 has none), "+
+				"or use codec: mjpeg", sc.Source, err)
+		}
+		enc.video = v
+		log.Info("H.264 encoder", "encoder", v.Name())
+		pk, err := rtph264.NewPacketizer(mtu)
+		return broadcast.H264(pk), capture.CodecH264, err
 	case sc.Codec == CodecMJPEG && have == capture.CodecH264:
 		return nil, have, fmt.Errorf("codec: mjpeg: source %s gives H.264, which flowcamd passes through and does not decode: use codec: auto or h264", sc.Source)
 	case have == capture.CodecH264:

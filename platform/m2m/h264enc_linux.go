@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"sync/atomic"
 
 	"flowcam/capture/h264"
 )
@@ -15,7 +16,7 @@ type H264Encoder struct {
 	s     *Session
 	cfg   H264Config
 	log   *slog.Logger
-	force bool // the next picture is to be an IDR
+	force atomic.Bool // the next picture is to be an IDR; set from any goroutine
 
 	raw   FourCC
 	size  image.Point
@@ -54,7 +55,8 @@ func newH264Encoder(open opener, dev string, cfg H264Config, log *slog.Logger, o
 		s.Close()
 		return nil, fmt.Errorf("m2m: %s gives %s: %w", s.info, formatList(s.info.Capture), ErrNoH264)
 	}
-	e := &H264Encoder{s: s, cfg: cfg, log: log, force: true}
+	e := &H264Encoder{s: s, cfg: cfg, log: log}
+	e.force.Store(true)
 	e.fill = e.fillPicture
 	return e, nil
 }
@@ -66,8 +68,9 @@ func (e *H264Encoder) Name() string { return e.s.info.String() }
 func (e *H264Encoder) Stats() Stats { return e.s.Stats() }
 
 // ForceKeyFrame makes the next picture an IDR (a viewer's PLI, a new
-// viewer): V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME before it is queued.
-func (e *H264Encoder) ForceKeyFrame() { e.force = true }
+// viewer): V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME before it is queued. It may
+// be called from any goroutine.
+func (e *H264Encoder) ForceKeyFrame() { e.force.Store(true) }
 
 // Encode appends the access unit for img to dst and says whether it is an
 // IDR picture. A new picture size renegotiates the device.
@@ -80,14 +83,13 @@ func (e *H264Encoder) Encode(dst []byte, img *image.YCbCr) ([]byte, bool, error)
 		if err := e.configure(size, img.SubsampleRatio); err != nil {
 			return dst, false, err
 		}
-		e.force = true
+		e.force.Store(true)
 	}
-	if e.force {
+	if e.force.Swap(false) {
 		// A driver without the button gives the next IDR at its period.
 		if err := e.s.SetControl(cidForceKeyFrame, 1); err != nil {
 			e.log.Debug("m2m: cannot force a key frame", "device", e.Name(), "err", err)
 		}
-		e.force = false
 	}
 	e.img = img
 	defer func() { e.img = nil }()

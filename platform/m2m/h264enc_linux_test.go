@@ -1,11 +1,17 @@
 package m2m
 
 import (
+	"context"
 	"errors"
 	"image"
 	"testing"
+	"time"
 
+	"flowcam/capture"
 	"flowcam/capture/h264"
+	"flowcam/capture/pattern"
+	"flowcam/stream/format/rtph264"
+	"flowcam/stream/server/broadcast"
 )
 
 // openFakeH264 opens an H264Encoder on a fake of bcm2835-codec's encode
@@ -140,5 +146,73 @@ func TestH264Refusals(t *testing.T) {
 	}
 	if _, _, err := e.Encode(nil, picture(4000, 240, image.YCbCrSubsampleRatio420)); err == nil {
 		t.Fatal("a 4000-pixel-wide picture was encoded by a driver that takes 1920 at most")
+	}
+}
+
+// next waits for s's next frame.
+func next(t *testing.T, s *broadcast.Subscriber) *broadcast.Unit {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if u := s.Next(); u != nil {
+			return u
+		}
+		select {
+		case <-s.Ready():
+		case <-deadline:
+			t.Fatal("no frame for 10 s")
+		}
+	}
+}
+
+// TestPLIAsksTheEncoder: the pattern through the capture pipeline and this
+// encoder into a broadcaster, as flowcamd wires an H.264 path of raw
+// pictures. A viewer's key frame request (what an RTCP PLI or FIR becomes)
+// reaches the encoder, and the viewer's next frame is an IDR, although the
+// encoder's own come ten seconds apart.
+func TestPLIAsksTheEncoder(t *testing.T) {
+	e, _ := openFakeH264(t, H264Config{GOP: 250, Profile: -1, Level: -1}, nil)
+	pk, err := rtph264.NewPacketizer(1400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := broadcast.New(broadcast.H264(pk), nil, broadcast.WithKeyFrameSource(e))
+	src, err := pattern.New(capture.Size{Width: 320, Height: 240}, 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := capture.NewPipeline(src, nil, b.Publish, nil, capture.WithVideoEncoder(e))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	s := b.Subscribe(32)
+	defer s.Close()
+	if u := next(t, s); !u.Key {
+		t.Fatalf("a new viewer's first frame %d is not the key frame", u.Seq)
+	} else {
+		u.Release()
+	}
+	var last uint64
+	for range 5 {
+		u := next(t, s)
+		if u.Key {
+			t.Fatalf("frame %d is a key frame with a GOP of 250", u.Seq)
+		}
+		last = u.Seq
+		u.Release()
+	}
+	if !s.RequestKeyFrame(time.Now(), time.Second) {
+		t.Fatal("the request was refused")
+	}
+	u := next(t, s)
+	defer u.Release()
+	// Not the kept group again (what a passthrough source's viewer gets):
+	// a new picture, encoded as an IDR.
+	if !u.Key || u.Seq <= last {
+		t.Fatalf("after the request the viewer got frame %d (key %v), want a new IDR after %d", u.Seq, u.Key, last)
+	}
+	if st := p.Stats(); st.Encoded < 7 || st.Dropped != 0 {
+		t.Fatalf("pipeline %+v", st)
 	}
 }

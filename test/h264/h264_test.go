@@ -367,3 +367,25 @@ func TestPullH264(t *testing.T) {
 		})
 	}
 }
+
+// TestNoEncoderForRawPictures: codec: h264 with a source of raw pictures,
+// on a machine without an H.264 encoder (this one: no V4L2 memory-to-
+// memory device makes H.264), fails at start and says what would do.
+func TestNoEncoderForRawPictures(t *testing.T) {
+	bin, err := daemon.Binary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--source", "pattern", "--codec", "h264",
+		"--rtsp-addr", "127.0.0.1:0", "--http-addr", "").CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("flowcamd ran (%v) with codec h264 and the pattern:\n%s", err, out)
+	}
+	for _, want := range []string{"codec: h264", "no H.264 encoder", "exec.format: h264", "bcm2835-codec", "codec: mjpeg"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the error does not mention %q:\n%s", want, out)
+		}
+	}
+}

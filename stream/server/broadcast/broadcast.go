@@ -76,7 +76,23 @@ type Broadcaster struct {
 	gop      []*Unit
 	gopBytes int
 	broken   bool
+	keys     KeyFrameSource // nil: a source that cannot be asked (passthrough)
+	forcedAt time.Time      // when keys was last asked
 }
+
+// KeyFrameSource is an encoder that can be asked to make its next picture
+// a key frame (an H.264 IDR).
+type KeyFrameSource interface {
+	ForceKeyFrame()
+}
+
+// Option adjusts a Broadcaster.
+type Option func(*Broadcaster)
+
+// WithKeyFrameSource answers viewers' key frame requests by asking the
+// encoder for one (see Subscriber.RequestKeyFrame) instead of replaying
+// the kept group of pictures.
+func WithKeyFrameSource(k KeyFrameSource) Option { return func(b *Broadcaster) { b.keys = k } }
 
 // Bounds of the kept group of pictures: a source with rare key frames
 // costs this much memory at most, and new viewers then wait for the next.
@@ -86,12 +102,15 @@ const (
 )
 
 // New returns a broadcaster that packetizes with pk; a nil log discards.
-func New(pk Packetizer, log *slog.Logger) *Broadcaster {
+func New(pk Packetizer, log *slog.Logger, opts ...Option) *Broadcaster {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Broadcaster{pk: pk, intra: pk.Media().Intra, log: log, subs: make(map[*Subscriber]struct{})}
 	b.pool.New = func() any { return &Unit{pool: &b.pool} }
+	for _, o := range opts {
+		o(b)
+	}
 	return b
 }
 

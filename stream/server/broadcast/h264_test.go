@@ -140,6 +140,49 @@ func TestRequestKeyFrame(t *testing.T) {
 	}
 }
 
+// forcer counts key frame requests reaching the encoder.
+type forcer struct{ n int }
+
+func (f *forcer) ForceKeyFrame() { f.n++ }
+
+// TestRequestKeyFrameFromTheEncoder: with an encoder that can be asked, a
+// request asks it and the viewer drops what waited, starting again at the
+// next IDR; a second viewer's request within the interval does not ask
+// again (one IDR serves everyone) but replays the kept group to it.
+func TestRequestKeyFrameFromTheEncoder(t *testing.T) {
+	pk, err := rtph264.NewPacketizer(1400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := &forcer{}
+	b := New(H264(pk), nil, WithKeyFrameSource(enc))
+	keys := map[uint64]bool{0: true, 6: true}
+	publishH264(b, keys, 0, 1, 2)
+	a, c := b.Subscribe(8), b.Subscribe(8)
+	defer a.Close()
+	defer c.Close()
+	drain(a)
+	drain(c)
+	publishH264(b, keys, 3, 4)
+	now := time.Unix(100, 0)
+	if !a.RequestKeyFrame(now, time.Second) || enc.n != 1 {
+		t.Fatalf("the first request reached the encoder %d times, want once", enc.n)
+	}
+	if !c.RequestKeyFrame(now.Add(100*time.Millisecond), time.Second) || enc.n != 1 {
+		t.Fatalf("a second viewer's request within the interval asked the encoder again (%d)", enc.n)
+	}
+	if u, replay := c.NextReplay(); u == nil || !replay || u.Seq != 0 {
+		t.Fatalf("the second viewer got %+v (replayed %v), want the kept group from 0", u, replay)
+	}
+	publishH264(b, keys, 5, 6, 7)
+	if u := a.Next(); u == nil || u.Seq != 6 || !u.Key {
+		t.Fatalf("after asking, the viewer got %+v first, want the IDR of seq 6", u)
+	}
+	if !a.RequestKeyFrame(now.Add(time.Second), time.Second) || enc.n != 2 {
+		t.Fatalf("a request an interval later reached the encoder %d times in all, want 2", enc.n)
+	}
+}
+
 // TestH264ParameterSetsAfterTheDelimiter: a key frame that lacks its
 // parameter sets gets both, SPS first, after its access unit delimiter.
 func TestH264ParameterSetsAfterTheDelimiter(t *testing.T) {

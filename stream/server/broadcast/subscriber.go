@@ -152,8 +152,11 @@ func release(units []*Unit) {
 
 // RequestKeyFrame answers a viewer's RTCP PLI or FIR, at most once per
 // every interval (the rest are ignored, so one viewer cannot make the
-// stream all key frames). A source that passes H.264 through cannot be
-// asked for a key frame, so the kept group of pictures is queued again
+// stream all key frames). An encoder that can be asked (WithKeyFrameSource)
+// is asked, at most once per interval for all viewers together, and the
+// viewer drops what waited and starts again at that key frame. A source
+// that passes H.264 through cannot be asked, nor an encoder asked within
+// the interval already, so the kept group of pictures is queued again
 // from its key frame, in place of what waited: the viewer's decoder gets a
 // whole reference chain, as a fast catch-up. When no group is kept, the
 // viewer waits for the next key frame instead of decoding broken frames.
@@ -176,6 +179,14 @@ func (s *Subscriber) RequestKeyFrame(now time.Time, every time.Duration) bool {
 		drops = append(drops, s.takeOldest())
 	}
 	s.dropped -= uint64(len(drops)) // replaced, not lost
+	if b.keys != nil && (b.forcedAt.IsZero() || now.Sub(b.forcedAt) >= every) {
+		b.forcedAt = now
+		b.keys.ForceKeyFrame()
+		s.waitKey = true
+		s.mu.Unlock()
+		release(drops)
+		return true
+	}
 	s.waitKey = len(b.gop) == 0
 	if len(s.ring) < len(b.gop)+s.depth {
 		s.ring, s.head = make([]entry, len(b.gop)+s.depth), 0
