@@ -36,6 +36,13 @@
 // too pessimistic). Between such corrections frames are due exactly one
 // timestamp interval apart, whatever the arrival jitter.
 //
+// A frame that was whole before its Due as the clock had it then, and is
+// overdue only because a much faster packet came since, is caught up:
+// played at once, in order, and left out of the delay's statistics. That
+// is how a stream starts when the server opens it with the frames it kept
+// since the last H.264 key frame, seconds old, before the live ones: a
+// decoder needs every one of them.
+//
 // Frames are released strictly in timestamp order. [Buffer.Pop] returns the
 // oldest frame once its Due time has come, if it was complete by then: every
 // packet of its run arrived no later than Due. Deadlines are judged from the

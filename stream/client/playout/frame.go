@@ -28,6 +28,10 @@ type frame struct {
 	held     int // bytes charged against the cap
 	paths    uint32
 	overflow bool // a packet was refused for the cap: the frame cannot complete
+	// dueSeen is the frame's Due as the clock had it when its newest
+	// packet came: a frame whole by then was on time as far as anyone
+	// could know, even if a faster packet moves the schedule earlier since.
+	dueSeen time.Time
 }
 
 // add stores p and a copy of its payload in sequence order, unless that
@@ -54,7 +58,7 @@ func (f *frame) payload(p *pkt) []byte { return f.data[p.off : p.off+p.n] }
 
 // reset empties f for reuse, keeping its storage.
 func (f *frame) reset(ts int64) {
-	f.ts, f.pkts, f.data, f.held, f.paths, f.overflow = ts, f.pkts[:0], f.data[:0], 0, 0, false
+	f.ts, f.pkts, f.data, f.held, f.paths, f.overflow, f.dueSeen = ts, f.pkts[:0], f.data[:0], 0, 0, false, time.Time{}
 }
 
 // complete returns the packets [lo, hi] from the first fragment to the

@@ -208,6 +208,7 @@ func (b *Buffer) hold(ts int64, p pkt, payload []byte, path int) {
 	if !f.add(p, payload, b.limit) {
 		b.stats.PacketsOverflow++
 	}
+	f.dueSeen = b.clock.due(ts)
 	if len(b.pending) > b.cfg.MaxFrames {
 		b.evict()
 	}
@@ -392,9 +393,18 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 		return nil
 	}
 	first, completed := f.arrivals(lo, hi)
-	b.delay.observe(completed.Sub(b.clock.earliest(f.ts)))
 	b.countPackets(hi - lo + 1)
-	if completed.After(due) {
+	// A frame whole before its Due as then known, overdue only because a
+	// much faster packet came since (a server starting a viewer at its
+	// kept group of pictures sends frames seconds old at once, then live
+	// ones), is caught up: played at once, in order, since an H.264
+	// decoder needs every one of them. It says nothing of the paths'
+	// spread, so the delay does not learn from it.
+	catchUp := completed.After(due) && !completed.After(f.dueSeen)
+	if !catchUp {
+		b.delay.observe(completed.Sub(b.clock.earliest(f.ts)))
+	}
+	if completed.After(due) && !catchUp {
 		b.stats.FramesLate++
 		return nil
 	}
@@ -406,7 +416,7 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 	b.stats.FramesComplete++
 	out := b.newFrame()
 	out.Timestamp, out.Data, out.Key, out.Due = uint32(f.ts), append(out.Data[:0], data...), key, b.clock.due(f.ts)
-	if completed.After(out.Due) {
+	if completed.After(out.Due) && !catchUp {
 		out.Due = completed // played in its grace: as soon as it was whole
 	}
 	out.FirstArrival, out.Completed, out.Paths = first, completed, f.paths

@@ -466,6 +466,40 @@ func TestFasterPacketPullsClock(t *testing.T) {
 	}
 }
 
+// A viewer started at the server's kept group of pictures gets frames up
+// to a second old in one burst, then the live ones: the burst is caught up
+// (played at once, in order, none late), and the delay does not take its
+// age for the paths' spread.
+func TestStartBurstCaughtUp(t *testing.T) {
+	const old = 25 // a second of frames, sent at once when the viewer joins
+	s := newStream(t, old+10, 0, 0, testMTU)
+	joined := sent(old) // when the viewer joined: frame 25 is live
+	for i, f := range s.frames {
+		for j := range f {
+			if i < old {
+				f[j].Arrival = joined.Add(time.Duration(i*len(f)+j) * 20 * time.Microsecond)
+			}
+		}
+	}
+	b := New(Config{Adaptive: true})
+	out := play(b, s.packets())
+	if len(out) != old+10 {
+		t.Fatalf("%d frames played, want all %d", len(out), old+10)
+	}
+	for k, p := range out {
+		if i := s.index(p.f); i != k {
+			t.Fatalf("played frame %d as the %dth: out of order", i, k)
+		}
+	}
+	st := b.Stats()
+	if st.FramesLate != 0 || st.FramesComplete != old+10 {
+		t.Errorf("stats %+v: want every frame complete, none late", st)
+	}
+	if l := b.Latency(); l >= b.cfg.Latency {
+		t.Errorf("the play-out delay went to %v, its maximum: the burst's age was taken for spread", l)
+	}
+}
+
 // More frames than MaxFrames at once push out the oldest: memory stays
 // bounded when nobody calls Pop, and the newest pictures survive.
 func TestMaxFrames(t *testing.T) {
