@@ -359,6 +359,29 @@ func (b *Buffer) Flush() []*Frame {
 	return out
 }
 
+// Stop ends play-out at now, when the viewer stops rather than the stream
+// (a pull's duration is up): held frames are finished as Pop would finish
+// them, up to the first that is still incomplete but not yet past its Due
+// (and grace) at now. That one and any after it were cut short by the
+// stop, not lost by the network, and go uncounted.
+func (b *Buffer) Stop(now time.Time) []*Frame {
+	var out []*Frame
+	for len(b.pending) > 0 {
+		f := b.pending[0]
+		deadline := b.clock.due(f.ts).Add(b.grace())
+		if _, _, ok := f.complete(); !ok && now.Before(deadline) {
+			break
+		}
+		if fr := b.finish(b.shift(), deadline); fr != nil {
+			out = append(out, fr)
+		}
+	}
+	for len(b.pending) > 0 {
+		b.spare = append(b.spare, b.shift())
+	}
+	return out
+}
+
 // Recycle hands a frame from Pop or Flush back for its storage to be reused.
 // The caller must not use f afterwards. Optional: without it frames are
 // garbage collected.

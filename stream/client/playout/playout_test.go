@@ -591,6 +591,33 @@ func TestFlush(t *testing.T) {
 	}
 }
 
+// Stop finishes what is due or complete; a frame still arriving when the
+// viewer stops is cut short by it, not lost, and is not counted.
+func TestStop(t *testing.T) {
+	s := newStream(t, 6, 0, 0, testMTU)
+	s.frames[1] = without(s.frames[1], 1) // lost a packet, and overdue at the stop
+	b := New(Config{})
+	for _, f := range s.frames[:5] {
+		for _, p := range f {
+			b.Push(p)
+		}
+	}
+	b.Push(s.frames[5][0]) // the stop comes while frame 5 arrives
+	var got []int
+	for _, f := range b.Stop(s.frames[5][0].Arrival.Add(time.Millisecond)) {
+		got = append(got, s.index(f))
+	}
+	if !slices.Equal(got, []int{0, 2, 3, 4}) {
+		t.Errorf("stopped with %v, want 0 2 3 4", got)
+	}
+	if st := b.Stats(); st != (Stats{FramesComplete: 4, FramesIncomplete: 1}) {
+		t.Errorf("stats %+v: want frame 1 incomplete and frame 5 uncounted", st)
+	}
+	if len(b.pending) != 0 {
+		t.Fatal("frames held after Stop")
+	}
+}
+
 // Pop says when to come back, and nothing before.
 func TestPopSchedule(t *testing.T) {
 	s := newStream(t, 2, 0, 0, testMTU)

@@ -203,7 +203,7 @@ func (p *player) second(now time.Time, status func(Snapshot)) {
 
 // finish writes what is complete and fills in the report.
 func (p *player) finish(now time.Time) {
-	for _, f := range p.buf.Flush() {
+	for _, f := range p.buf.Stop(now) {
 		p.measure(f, now)
 		p.sink.WriteFrame(f)
 	}
