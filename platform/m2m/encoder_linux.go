@@ -40,20 +40,9 @@ func newEncoder(open opener, dev string, quality int, log *slog.Logger, opts ...
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if dev == "" {
-		info, err := Find(withOpener(open))
-		if err != nil {
-			return nil, err
-		}
-		dev = info.Path
-	}
-	s, err := openSession(open, dev, append([]SessionOption{WithLogger(log)}, opts...)...)
+	s, err := openProducing(open, dev, FmtJPEG, ErrNoJPEG, log, opts)
 	if err != nil {
 		return nil, err
-	}
-	if !s.info.JPEG() {
-		s.Close()
-		return nil, fmt.Errorf("m2m: %s gives %s: %w", s.info, formatList(s.info.Capture), ErrNoJPEG)
 	}
 	e := &Encoder{s: s, quality: quality, log: log}
 	e.fill = e.fillPicture
@@ -63,6 +52,28 @@ func newEncoder(open opener, dev string, quality int, log *slog.Logger, opts ...
 		log.Warn("m2m: cannot set the JPEG quality; the driver's default applies", "device", s.info.String(), "err", err)
 	}
 	return e, nil
+}
+
+// openProducing opens a session on dev, or on the device find chooses
+// for want when dev is "", and makes sure the device produces want (none
+// when it does not).
+func openProducing(open opener, dev string, want FourCC, none error, log *slog.Logger, opts []SessionOption) (*Session, error) {
+	if dev == "" {
+		info, err := find(want, none, []FindOption{withOpener(open)})
+		if err != nil {
+			return nil, err
+		}
+		dev = info.Path
+	}
+	s, err := openSession(open, dev, append([]SessionOption{WithLogger(log)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(s.info.Capture, want) {
+		s.Close()
+		return nil, fmt.Errorf("m2m: %s gives %s: %w", s.info, formatList(s.info.Capture), none)
+	}
+	return s, nil
 }
 
 // Name describes the device for logs: path, driver, card and API.

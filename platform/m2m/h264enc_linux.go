@@ -40,20 +40,9 @@ func newH264Encoder(open opener, dev string, cfg H264Config, log *slog.Logger, o
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if dev == "" {
-		info, err := FindH264(withOpener(open))
-		if err != nil {
-			return nil, err
-		}
-		dev = info.Path
-	}
-	s, err := openSession(open, dev, append([]SessionOption{WithLogger(log)}, opts...)...)
+	s, err := openProducing(open, dev, FmtH264, ErrNoH264, log, opts)
 	if err != nil {
 		return nil, err
-	}
-	if !s.info.H264() {
-		s.Close()
-		return nil, fmt.Errorf("m2m: %s gives %s: %w", s.info, formatList(s.info.Capture), ErrNoH264)
 	}
 	e := &H264Encoder{s: s, cfg: cfg, log: log}
 	e.force.Store(true)
