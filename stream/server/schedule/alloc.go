@@ -84,7 +84,9 @@ func (s *Scheduler) late(now, captured time.Time, i, bytes int, limit time.Durat
 // not allocated it yet.
 func (s *Scheduler) holding(now time.Time, ps *pathState, bytes int) bool {
 	frame := bitsToBytes(s.streamBps) * s.interval.get().Seconds()
-	starting := ps.est.Starting(now)
+	// Start-up is judged from per-packet feedback: a viewer that sends only
+	// receiver reports gives no delivery samples to end it by.
+	starting := ps.est.Starting(now) && (s.cfg.FrameFeedback || ps.est.PerPacket())
 	if !starting && float64(ps.est.Delivered()) >= 2*frame &&
 		(ps.est.DeliveryRate() >= s.streamBps || ps.est.Measured()) {
 		return false
