@@ -63,20 +63,23 @@ func (p *player) run(stop <-chan struct{}, gone <-chan struct{}, status func(Sna
 }
 
 // drain keeps receiving for d after the server stopped sending, so the
-// frames already on their way complete instead of counting as lost.
+// frames already on their way complete instead of counting as lost. It
+// plays nothing: finish judges the frames as of the stop.
 func (p *player) drain(d time.Duration) {
 	stop := make(chan struct{})
 	t := time.AfterFunc(d, func() { close(stop) })
 	defer t.Stop()
+	p.draining = true
 	p.run(stop, nil, nil)
 }
 
 type player struct {
-	buf   *playout.Buffer
-	sink  Sink
-	src   source
-	start time.Time
-	rep   *Report
+	draining bool // the viewer stopped: packets still come in, nothing plays
+	buf      *playout.Buffer
+	sink     Sink
+	src      source
+	start    time.Time
+	rep      *Report
 
 	latency, arrival []time.Duration // capture to play-out, capture to complete
 	sec              secondStats
@@ -114,6 +117,9 @@ func (p *player) push(pkt flowrecv.Packet) {
 // release hands every due frame to the sink and returns when the next one
 // is due.
 func (p *player) release(now time.Time) (time.Time, error) {
+	if p.draining {
+		return time.Time{}, nil
+	}
 	for {
 		f, next := p.buf.Pop(now)
 		if f == nil {
@@ -201,7 +207,8 @@ func (p *player) second(now time.Time, status func(Snapshot)) {
 	p.sec = secondStats{packets: make([]int, len(p.sec.packets)), bytes: make([]int, len(p.sec.bytes))}
 }
 
-// finish writes what is complete and fills in the report.
+// finish writes what is complete as of now, when the viewer stopped, and
+// fills in the report.
 func (p *player) finish(now time.Time) {
 	for _, f := range p.buf.Stop(now) {
 		p.measure(f, now)

@@ -128,15 +128,17 @@ func Run(ctx context.Context, cfg Config, sink Sink, status func(Snapshot)) (*Re
 	go c.KeepAlive(kctx)
 	p := newPlayer(src, sink, cfg, desc, rep)
 	err = p.run(ctx.Done(), c.Done(), status)
+	stopped := time.Now()
 	stopKeepAlive()
-	// Stop the server first: it finishes the frame it is sending, and
-	// what is already in flight still arrives during the drain.
+	// Stop the server first; what is already in flight still arrives
+	// during the drain. Frames are judged as of the stop: one the server
+	// was still sending then was cut short by it, not lost.
 	tctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if c.Teardown(tctx) == nil {
 		p.drain(p.buf.Latency() + 100*time.Millisecond)
 	}
-	p.finish(time.Now())
+	p.finish(stopped)
 	return rep, err
 }
 
