@@ -147,10 +147,16 @@ func rawFormat(info DeviceInfo, ratio image.YCbCrSubsampleRatio) (FourCC, error)
 }
 
 func (e *Encoder) fillPicture(planes [][]byte, f Format) ([]int, error) {
+	return fillImage(planes, f, e.img)
+}
+
+// fillImage copies img into the OUTPUT buffer's planes in the negotiated
+// format: planar formats row by row, YUYV interleaved.
+func fillImage(planes [][]byte, f Format, img *image.YCbCr) ([]int, error) {
 	if f.FourCC == FmtYUYV {
-		return fillYUYV(planes, f, e.img)
+		return fillYUYV(planes, f, img)
 	}
-	return fillPlanar(planes, f, e.img)
+	return fillPlanar(planes, f, img)
 }
 
 // Close releases the device and its buffers.

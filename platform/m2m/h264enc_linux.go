@@ -148,10 +148,7 @@ func (e *H264Encoder) setControls() {
 }
 
 func (e *H264Encoder) fillPicture(planes [][]byte, f Format) ([]int, error) {
-	if f.FourCC == FmtYUYV {
-		return fillYUYV(planes, f, e.img)
-	}
-	return fillPlanar(planes, f, e.img)
+	return fillImage(planes, f, e.img)
 }
 
 // Close releases the device and its buffers.

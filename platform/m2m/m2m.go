@@ -115,12 +115,6 @@ func (d DeviceInfo) String() string {
 // JPEG reports whether the device produces JPEG.
 func (d DeviceInfo) JPEG() bool { return slices.Contains(d.Capture, FmtJPEG) }
 
-// H264 reports whether the device produces H.264.
-func (d DeviceInfo) H264() bool { return slices.Contains(d.Capture, FmtH264) }
-
-// chooseJPEG picks the JPEG encoder among probed M2M devices.
-func chooseJPEG(devs []DeviceInfo) (DeviceInfo, error) { return choose(devs, FmtJPEG, ErrNoJPEG) }
-
 // choose picks the encoder of want among probed M2M devices: the lowest
 // node number among those producing it, preferring one that takes planar
 // 4:2:0 directly (no conversion on our side). devs holds only M2M nodes;
