@@ -141,7 +141,7 @@ func fuzzBuffer(t *testing.T, data []byte, depack Depacketizer, real []Packet, c
 			t.Fatal("play-out cursor went back: frames released out of order")
 		}
 	}
-	for _, fr := range b.Flush() {
+	for _, fr := range b.Stop(now.Add(time.Hour)) {
 		check(t, fr, time.Time{})
 	}
 	checkInvariants(t, b, maxFrames)

@@ -344,26 +344,13 @@ func (b *Buffer) next() time.Time {
 	return b.clock.due(b.pending[0].ts)
 }
 
-// Flush ends the stream: every held frame is finished in order, as Pop
-// would at its Due, since no more packets will come. The complete ones are
-// returned, with their Due times (possibly still ahead), so the caller can
-// show them; the rest are counted. The buffer stays usable.
-func (b *Buffer) Flush() []*Frame {
-	var out []*Frame
-	for len(b.pending) > 0 {
-		f := b.shift()
-		if fr := b.finish(f, b.clock.due(f.ts)); fr != nil {
-			out = append(out, fr)
-		}
-	}
-	return out
-}
-
-// Stop ends play-out at now, when the viewer stops rather than the stream
-// (a pull's duration is up): held frames are finished as Pop would finish
-// them, up to the first that is still incomplete but not yet past its Due
-// (and grace) at now. That one and any after it were cut short by the
-// stop, not lost by the network, and go uncounted.
+// Stop ends play-out at now (a pull's duration is up, or the stream
+// ended): held frames are finished in order as Pop would finish them, up
+// to the first that is still incomplete but not yet past its Due (and
+// grace) at now. That one and any after it were cut short by the stop,
+// not lost by the network, and go uncounted. The complete ones are
+// returned with their Due times, possibly still ahead, so the caller can
+// show them. The buffer stays usable.
 func (b *Buffer) Stop(now time.Time) []*Frame {
 	var out []*Frame
 	for len(b.pending) > 0 {
@@ -382,7 +369,7 @@ func (b *Buffer) Stop(now time.Time) []*Frame {
 	return out
 }
 
-// Recycle hands a frame from Pop or Flush back for its storage to be reused.
+// Recycle hands a frame from Pop or Stop back for its storage to be reused.
 // The caller must not use f afterwards. Optional: without it frames are
 // garbage collected.
 func (b *Buffer) Recycle(f *Frame) {

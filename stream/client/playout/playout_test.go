@@ -554,8 +554,9 @@ func TestMalformedFrame(t *testing.T) {
 	}
 }
 
-// Flush plays what is complete now that nothing more will come.
-func TestFlush(t *testing.T) {
+// Stop long after the frames' Due plays what is complete now that nothing
+// more will come, and counts the rest.
+func TestStopAfterTheEnd(t *testing.T) {
 	s := newStream(t, 6, 0, 0, testMTU)
 	s.frames[2] = without(s.frames[2], 2)
 	b := New(Config{})
@@ -565,7 +566,7 @@ func TestFlush(t *testing.T) {
 		}
 	}
 	var got []int
-	for _, f := range b.Flush() {
+	for _, f := range b.Stop(t0.Add(time.Hour)) {
 		got = append(got, s.index(f))
 		if !f.Due.Equal(due(s.cfg, s.index(f))) {
 			t.Errorf("frame %d due %v", s.index(f), f.Due.Sub(t0))
@@ -578,16 +579,16 @@ func TestFlush(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	if len(b.pending) != 0 {
-		t.Fatal("frames held after Flush")
+		t.Fatal("frames held after Stop")
 	}
 	if f, next := b.Pop(t0.Add(time.Hour)); f != nil || !next.IsZero() {
-		t.Fatalf("Pop after Flush: %v %v", f, next)
+		t.Fatalf("Pop after Stop: %v %v", f, next)
 	}
 	for _, p := range s.frames[5] { // still usable
 		b.Push(p)
 	}
 	if f, _ := b.Pop(due(s.cfg, 5)); f == nil || s.index(f) != 5 {
-		t.Fatal("frame after Flush not played")
+		t.Fatal("frame after Stop not played")
 	}
 }
 
