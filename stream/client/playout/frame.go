@@ -32,6 +32,11 @@ type frame struct {
 	// packet came: a frame whole by then was on time as far as anyone
 	// could know, even if a faster packet moves the schedule earlier since.
 	dueSeen time.Time
+	// earliestSeen is the earliest arrival the clock then allowed: the
+	// frame's need for delay is judged against it (a group of pictures
+	// replayed at a join arrives seconds late by the clock the live frames
+	// after it set, and says nothing about the paths).
+	earliestSeen time.Time
 }
 
 // add stores p and a copy of its payload in sequence order, unless that
@@ -58,7 +63,8 @@ func (f *frame) payload(p *pkt) []byte { return f.data[p.off : p.off+p.n] }
 
 // reset empties f for reuse, keeping its storage.
 func (f *frame) reset(ts int64) {
-	f.ts, f.pkts, f.data, f.held, f.paths, f.overflow, f.dueSeen = ts, f.pkts[:0], f.data[:0], 0, 0, false, time.Time{}
+	f.ts, f.pkts, f.data, f.held, f.paths, f.overflow = ts, f.pkts[:0], f.data[:0], 0, 0, false
+	f.dueSeen, f.earliestSeen = time.Time{}, time.Time{}
 }
 
 // complete returns the packets [lo, hi] from the first fragment to the

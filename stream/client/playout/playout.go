@@ -208,7 +208,7 @@ func (b *Buffer) hold(ts int64, p pkt, payload []byte, path int) {
 	if !f.add(p, payload, b.limit) {
 		b.stats.PacketsOverflow++
 	}
-	f.dueSeen = b.clock.due(ts)
+	f.dueSeen, f.earliestSeen = b.clock.due(ts), b.clock.earliest(ts)
 	if len(b.pending) > b.cfg.MaxFrames {
 		b.evict()
 	}
@@ -409,10 +409,11 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 	// kept group of pictures sends frames seconds old at once, then live
 	// ones), is caught up: played at once, in order, since an H.264
 	// decoder needs every one of them. It says nothing of the paths'
-	// spread, so the delay does not learn from it.
+	// spread, so the delay does not learn from it; nor from the rest of
+	// such a group, on time by the clock it arrived under.
 	catchUp := completed.After(due) && !completed.After(f.dueSeen)
 	if !catchUp {
-		b.delay.observe(completed.Sub(b.clock.earliest(f.ts)))
+		b.delay.observe(completed.Sub(f.earliestSeen))
 	}
 	if completed.After(due) && !catchUp {
 		b.stats.FramesLate++

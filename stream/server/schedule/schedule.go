@@ -214,8 +214,11 @@ func (s *Scheduler) force(now time.Time, bytes int, p *Plan) {
 	for i, ps := range s.paths {
 		// A path already a play-out budget behind would only queue it up
 		// further: the frame stays skipped (its session then waits for the
-		// next key frame) rather than grow the queue without end.
-		if !ps.usable || ps.backlog(now) > s.cfg.Budget {
+		// next key frame) rather than grow the queue without end. A path
+		// never seen to struggle has no queue to grow (its backlog is the
+		// prior rate's guess): the group of pictures replayed to a viewer
+		// that joins goes out whole.
+		if !ps.usable || ps.bounded() && ps.backlog(now) > s.cfg.Budget {
 			continue
 		}
 		if best < 0 || ps.est.Rate() > s.paths[best].est.Rate() {
