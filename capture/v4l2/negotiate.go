@@ -62,14 +62,21 @@ type Request struct {
 	Size   capture.Size
 	FPS    float64
 	Format FourCC // 0: choose the best
+	// Raw asks for pictures rather than the camera's own JPEG when Format
+	// is 0: an H.264 path of the camera encodes them, and flowcamd does not
+	// decode JPEG.
+	Raw bool
 }
 
 // Choose picks the mode closest to the request: the requested format (or
 // the most preferred one offered), then the size nearest in area (exact
 // when offered), then the frame rate nearest to the request.
 func Choose(modes []Mode, req Request) (Mode, capture.Size, float64, error) {
-	candidates := modesOf(modes, req.Format)
+	candidates := modesOf(modes, req.Format, req.Raw)
 	if len(candidates) == 0 {
+		if req.Raw && req.Format == 0 {
+			return Mode{}, capture.Size{}, 0, fmt.Errorf("an H.264 path needs raw pictures, and the device offers none of YUYV, UYVY, NV12, YU12 (it offers %s)", formats(modes))
+		}
 		if req.Format != 0 {
 			return Mode{}, capture.Size{}, 0, fmt.Errorf("the device does not offer %s (it offers %s)", req.Format, formats(modes))
 		}
@@ -88,7 +95,7 @@ func Choose(modes []Mode, req Request) (Mode, capture.Size, float64, error) {
 
 // modesOf keeps the modes of the wanted format, or of the most preferred
 // format the device offers.
-func modesOf(modes []Mode, want FourCC) []Mode {
+func modesOf(modes []Mode, want FourCC, raw bool) []Mode {
 	pick := func(f FourCC) []Mode {
 		var out []Mode
 		for _, m := range modes {
@@ -102,6 +109,9 @@ func modesOf(modes []Mode, want FourCC) []Mode {
 		return pick(want)
 	}
 	for _, f := range preference {
+		if raw && (f == MJPEG || f == JPEG) {
+			continue
+		}
 		if out := pick(f); len(out) > 0 {
 			return out
 		}

@@ -42,6 +42,8 @@ func TestChoose(t *testing.T) {
 		err   string
 	}{
 		{"mjpeg preferred", uvcWebcam, Request{Size: sz(1280, 720), FPS: 25}, MJPEG, sz(1280, 720), 30, ""},
+		{"raw for an h264 path", uvcWebcam, Request{Size: sz(1280, 720), FPS: 25, Raw: true}, YUYV, sz(1280, 720), 10, ""},
+		{"raw but only mjpeg", []Mode{{Format: MJPEG, Size: sz(640, 480)}}, Request{Size: sz(640, 480), Raw: true}, 0, capture.Size{}, 0, "needs raw pictures"},
 		{"yuyv asked", uvcWebcam, Request{Size: sz(1280, 720), FPS: 25, Format: YUYV}, YUYV, sz(1280, 720), 10, ""},
 		{"nearest size", uvcWebcam, Request{Size: sz(1024, 576), FPS: 30}, MJPEG, sz(1280, 720), 30, ""},
 		{"too big", uvcWebcam, Request{Size: sz(3840, 2160), FPS: 30}, MJPEG, sz(1920, 1080), 30, ""},

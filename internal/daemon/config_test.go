@@ -138,6 +138,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{file: "rtsp:\n  adress: x\n", want: []string{"adress", "configs/flowcamd.yaml"}},
 		{file: "fps: fast\n", want: []string{"fps"}},
 		{file: "streams:\n  - path: /a\n  - path: /a\n", want: []string{"streams[1].path", "unique"}},
+		{file: "streams:\n  - path: /a\n    source: /dev/video0\n  - path: /b\n    source: /dev/video0\n    fps: 10\n",
+			want: []string{"streams[1].fps = 10", "differs from path /a's 25", "give both paths the same fps"}},
 		{file: "streams:\n  - path: /a\n    colour: red\n", want: []string{"streams[0].colour", "unknown key"}},
 		{file: "streams:\n  - path: /a\n    fps: -1\n", want: []string{"streams[0].fps = -1"}},
 		{file: "{{{", want: []string{"flowcamd.yaml"}},

@@ -36,8 +36,11 @@ type daemon struct {
 	cfg     *Config
 	srv     *rtspserver.Server
 	streams map[string]*running // by path
-	access  *access
-	web     *webSide // nil without HTTP
+	// captures are the sources paths share, by captureKey; an entry whose
+	// tee has closed is replaced when a path opens it again.
+	captures map[string]*sharedCapture
+	access   *access
+	web      *webSide // nil without HTTP
 
 	lastStatus string // the STATUS= line last sent
 }
@@ -59,6 +62,8 @@ type running struct {
 type streamSpec struct {
 	StreamConfig
 	devices *Devices
+	shared  string // the paths sharing its capture, comma-separated; "" when alone
+	raw     bool   // a camera must give pictures: an H.264 path encodes them
 }
 
 func (c *Config) specs() []streamSpec {
@@ -70,11 +75,12 @@ func (c *Config) specs() []streamSpec {
 			out[i].devices = &dev
 		}
 	}
+	group(out)
 	return out
 }
 
 func (s streamSpec) equal(o streamSpec) bool {
-	return s.StreamConfig == o.StreamConfig && reflect.DeepEqual(s.devices, o.devices)
+	return s.StreamConfig == o.StreamConfig && s.shared == o.shared && s.raw == o.raw && reflect.DeepEqual(s.devices, o.devices)
 }
 
 // serve runs the daemon until ctx ends: start, then reloads on SIGHUP.
@@ -92,7 +98,7 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 		log.Warn("systemd notification disabled", "err", err)
 	}
 	defer notify.Close()
-	d := &daemon{log: log, level: level, notify: notify, cfg: cfg, streams: map[string]*running{}}
+	d := &daemon{log: log, level: level, notify: notify, cfg: cfg, streams: map[string]*running{}, captures: map[string]*sharedCapture{}}
 	d.hw = probeHardware(b, log.With("component", "m2m"))
 	log.Info("hardware JPEG encoder", "encoder", d.hw.String())
 	if d.access, err = newAccess(cfg, log.With("component", "auth")); err != nil {
@@ -202,7 +208,12 @@ func (d *daemon) startStream(sp streamSpec) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, src, st, err := buildStream(sp.StreamConfig, d.cfg.devices(), d.mtu, enc, d.web.tap(sp.Path), log)
+	op, err := d.openSource(sp, log)
+	if err != nil {
+		enc.Close()
+		return nil, err
+	}
+	pipe, src, st, err := buildStream(sp.StreamConfig, op, d.cfg.devices(), d.mtu, enc, d.web.tap(sp.Path), log)
 	if err != nil {
 		enc.Close()
 		return nil, err
@@ -213,6 +224,9 @@ func (d *daemon) startStream(sp streamSpec) (*running, error) {
 		defer close(r.done)
 		pipe.Run(ctx)
 		enc.Close()
+		if op.shared != nil {
+			op.shared.watch(sp.Path, nil)
+		}
 	}()
 	return r, nil
 }

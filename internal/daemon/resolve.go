@@ -117,6 +117,12 @@ func (s *Settings) streams(p *problems) []StreamConfig {
 		seen[sc.Path] = true
 		out = append(out, sc)
 	}
+	checkShared(out, func(i int) string {
+		if len(s.List) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("streams[%d].", i)
+	}, p)
 	return out
 }
 

@@ -104,14 +104,10 @@ func multiflowConfig(c MultiflowConfig) (*rtspserver.MultiflowConfig, error) {
 	return mf, nil
 }
 
-func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap streamTap, log *slog.Logger) (*capture.Pipeline, capture.Source, rtspserver.Stream, error) {
-	src, size, fps, err := buildSource(sc, dev, log)
+func buildStream(sc StreamConfig, op opened, dev Devices, mtu int, enc *streamEncoder, tap streamTap, log *slog.Logger) (*capture.Pipeline, capture.Source, rtspserver.Stream, error) {
+	pk, codec, err := packetizer(sc, op.info, mtu, dev, enc, log)
 	if err != nil {
-		return nil, nil, rtspserver.Stream{}, err
-	}
-	pk, codec, err := packetizer(sc, src, mtu, dev, enc, log)
-	if err != nil {
-		src.Close()
+		op.feed.Close()
 		return nil, nil, rtspserver.Stream{}, err
 	}
 	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
@@ -121,11 +117,14 @@ func buildStream(sc StreamConfig, dev Devices, mtu int, enc *streamEncoder, tap 
 		bopts = append(bopts, broadcast.WithKeyFrameSource(enc.video))
 	}
 	b := broadcast.New(pk, log, bopts...)
-	st := rtspserver.Stream{Path: sc.Path, Width: size.Width, Height: size.Height, FPS: fps, Frames: b}
-	feed := src
-	if sc.Idle == IdleStop {
-		watched := func() bool { return b.Stats().Viewers > 0 || (tap.viewers != nil && tap.viewers() > 0) }
-		if feed, err = onDemand(src, sc, dev, watched, log); err != nil {
+	st := rtspserver.Stream{Path: sc.Path, Width: op.size.Width, Height: op.size.Height, FPS: op.fps, Frames: b}
+	feed := op.feed
+	watched := func() bool { return b.Stats().Viewers > 0 || (tap.viewers != nil && tap.viewers() > 0) }
+	switch {
+	case op.shared != nil:
+		op.shared.watch(sc.Path, watched) // the shared source runs while any of its paths is watched
+	case sc.Idle == IdleStop:
+		if feed, err = onDemand(op.feed, sc, dev, op.raw, watched, log); err != nil {
 			return nil, nil, rtspserver.Stream{}, err
 		}
 	}
@@ -188,7 +187,10 @@ func (noH264Encoder) Transcode([]byte, []byte) ([]byte, error) {
 
 // buildSource opens the stream's frame source and says what size and
 // rate it delivers.
-func buildSource(sc StreamConfig, dev Devices, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
+//
+// raw asks a camera for pictures rather than its own JPEG: an H.264 path
+// of it encodes them.
+func buildSource(sc StreamConfig, dev Devices, raw bool, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
 	cam := dev.V4L2
 	switch {
 	case isHelperSource(sc.Source):
@@ -209,7 +211,7 @@ func buildSource(sc StreamConfig, dev Devices, log *slog.Logger) (capture.Source
 		if err != nil {
 			return nil, capture.Size{}, 0, err
 		}
-		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: format},
+		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: format, Raw: raw},
 			Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: ctls, Logger: log})
 		return src, sc.Size, sc.FPS, err
 	}
@@ -259,13 +261,13 @@ const idleGrace = 5 * time.Second
 
 // onDemand runs the stream's source only while someone watches; first is
 // the source already opened at start, reopened sources are built alike.
-func onDemand(first capture.Source, sc StreamConfig, dev Devices, watched func() bool, log *slog.Logger) (capture.Source, error) {
+func onDemand(first capture.Source, sc StreamConfig, dev Devices, raw bool, watched func() bool, log *slog.Logger) (capture.Source, error) {
 	open := func() (capture.Source, error) {
 		if s := first; s != nil {
 			first = nil
 			return s, nil
 		}
-		s, _, _, err := buildSource(sc, dev, log)
+		s, _, _, err := buildSource(sc, dev, raw, log)
 		return s, err
 	}
 	return capture.NewOnDemand(open, watched, idleGrace, log)

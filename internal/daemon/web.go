@@ -157,6 +157,7 @@ func (w *webSide) status() web.Status {
 	for _, p := range *view {
 		st.Paths = append(st.Paths, pathStatus(p))
 	}
+	previews(st.Paths, *view)
 	if w.rtsp != nil {
 		names := interfaceNames{}
 		for _, in := range w.rtsp.Sessions() {
@@ -172,6 +173,9 @@ func pathStatus(p pathView) web.PathStatus {
 		Bitrate: bs.Bitrate, Bytes: bs.Bytes, Width: p.stream.Width, Height: p.stream.Height, FPS: p.stream.FPS,
 		Alive: p.pipe.Alive(aliveWindow(p.stream.FPS)), Pipeline: p.pipe.Stats(), RTSPViewers: bs.Viewers}
 	src := p.src
+	if br, ok := src.(interface{ Shared() capture.Source }); ok {
+		src = br.Shared()
+	}
 	if od, ok := src.(*capture.OnDemand); ok {
 		src = od.Current()
 	}
@@ -183,6 +187,26 @@ func pathStatus(p pathView) web.PathStatus {
 		ps.Problem = pr.Problem()
 	}
 	return ps
+}
+
+// previews gives each H.264 path that shares its capture with an MJPEG
+// path that path's pictures for the page and snapshots.
+func previews(paths []web.PathStatus, view []pathView) {
+	mjpeg := map[string]bool{}
+	for _, p := range paths {
+		mjpeg[p.Path] = p.Codec == string(capture.CodecJPEG)
+	}
+	for i, v := range view {
+		if paths[i].Codec != string(capture.CodecH264) || v.spec.shared == "" {
+			continue
+		}
+		for _, sib := range strings.Split(v.spec.shared, ",") {
+			if mjpeg[sib] {
+				paths[i].Preview = sib
+				break
+			}
+		}
+	}
 }
 
 // aliveWindow is how long a path may go without a frame before /healthz

@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"flowcam/stream/server/flowsend"
-
 	"flowcam/stream/format/multiflow"
+	"flowcam/stream/server/flowsend"
 	"flowcam/stream/server/rtspserver"
+	"flowcam/stream/server/web"
 )
 
 func TestAliveWindow(t *testing.T) {
@@ -36,5 +36,24 @@ func TestSessionStatus(t *testing.T) {
 	}
 	if len(ss.Flows) != 2 || ss.Flows[0].Interface != "lo" || ss.Flows[0].Bytes != 99 || ss.Flows[1].Interface != "" {
 		t.Fatalf("flows: %+v", ss.Flows)
+	}
+}
+
+// TestPreviews: an H.264 path takes its picture from an MJPEG path of the
+// same capture, never from another H.264 path or an unrelated one.
+func TestPreviews(t *testing.T) {
+	spec := func(path, shared string) pathView {
+		return pathView{spec: streamSpec{StreamConfig: StreamConfig{Path: path}, shared: shared}}
+	}
+	paths := []web.PathStatus{{Path: "/cam", Codec: "mjpeg"}, {Path: "/cam/h264", Codec: "h264"}, {Path: "/cam/hd", Codec: "h264"},
+		{Path: "/clip", Codec: "h264"}, {Path: "/side", Codec: "mjpeg"}}
+	view := []pathView{spec("/cam", "/cam,/cam/h264,/cam/hd"), spec("/cam/h264", "/cam,/cam/h264,/cam/hd"),
+		spec("/cam/hd", "/cam,/cam/h264,/cam/hd"), spec("/clip", ""), spec("/side", "")}
+	previews(paths, view)
+	want := []string{"", "/cam", "/cam", "", ""}
+	for i, p := range paths {
+		if p.Preview != want[i] {
+			t.Errorf("%s: preview %q, want %q", p.Path, p.Preview, want[i])
+		}
 	}
 }

@@ -23,6 +23,11 @@ func (s *Server) mjpeg(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	path, err := st.picture(path)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotImplemented)
+		return
+	}
 	if n := s.viewers.Add(1); n > s.maxViewers {
 		s.viewers.Add(-1)
 		http.Error(w, "too many MJPEG viewers; try again later", http.StatusServiceUnavailable)

@@ -40,7 +40,9 @@ type pageData struct {
 	Uptime   string
 	Selected string // the path the live picture shows
 	// NoPreview says why the selected path has no live picture (an H.264
-	// path: the page would need a decoder flowcamd does not have).
+	// path without an MJPEG sibling: the page would need a decoder
+	// flowcamd does not have). An H.264 path with one shows the sibling's
+	// pictures through its own /stream.mjpg.
 	NoPreview string
 	Flows     bool // some session is multi-flow
 }
@@ -58,10 +60,8 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		if p, ok := st.find("/" + strings.Trim(r.URL.Query().Get("path"), "/")); ok {
 			d.Selected = p.Path
 		}
-		if p, _ := st.find(d.Selected); p.Codec == "h264" {
-			d.NoPreview = "no live picture for " + p.Path + ": it sends H.264 as its source made it, and flowcamd has no " +
-				"H.264 decoder to make JPEG previews from it (serve an MJPEG path of the same source beside it for a preview); " +
-				"play it with rtsp://…" + p.Path
+		if _, err := st.picture(d.Selected); err != nil {
+			d.NoPreview = err.Error()
 		}
 	}
 	var buf bytes.Buffer

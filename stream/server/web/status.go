@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"time"
 
 	"flowcam/capture"
@@ -39,6 +40,9 @@ type PathStatus struct {
 	Source  string `json:"source"` // pattern, a device or a file
 	Encoder string `json:"encoder"`
 	Codec   string `json:"codec"` // mjpeg or h264, what the path sends
+	// Preview is an MJPEG path of the same capture, whose pictures stand
+	// in for an H.264 path's on the page, in /stream.mjpg and snapshots.
+	Preview string `json:"preview,omitempty"`
 	// Bitrate is what the path's frames take, in RTP payload bits per
 	// second over the last second; Bytes is the running total.
 	Bitrate float64 `json:"bitrate_bps"`
@@ -113,6 +117,22 @@ type FlowStatus struct {
 }
 
 // find returns the named path's status.
+// picture names the path whose JPEG frames show path: itself, or an H.264
+// path's MJPEG sibling; else it says why there is none.
+func (s *Status) picture(path string) (string, error) {
+	p, ok := s.find(path)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("no stream at path %q", path)
+	case p.Codec != "h264":
+		return path, nil
+	case p.Preview != "":
+		return p.Preview, nil
+	}
+	return "", fmt.Errorf("no picture of %s here: it sends H.264, and flowcamd has no H.264 decoder to make JPEG of it; "+
+		"serve an MJPEG path of the same source, size and fps beside it for a preview, or play rtsp://…%s", path, path)
+}
+
 func (s *Status) find(path string) (*PathStatus, bool) {
 	for i := range s.Paths {
 		if s.Paths[i].Path == path {

@@ -180,8 +180,9 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if p, _ := st.find(path); p.Codec == "h264" {
-		http.Error(w, fmt.Sprintf("no snapshot of %s: it sends H.264, and flowcamd has no decoder to make a JPEG of it", path), http.StatusNotImplemented)
+	path, err := st.picture(path)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotImplemented)
 		return
 	}
 	frame, at, ok := s.hub.snapshot(path, nil)

@@ -210,7 +210,11 @@ func TestMJPEG(t *testing.T) {
 }
 
 func TestSnapshot(t *testing.T) {
-	d := &fakeDaemon{st: twoPaths()}
+	st := twoPaths()
+	// /side/h264 shares /side's capture: its snapshot is /side's picture.
+	st.Paths = append(st.Paths, PathStatus{Path: "/side/h264", Source: "/dev/video0", Codec: "h264", Preview: "/side"},
+		PathStatus{Path: "/clip", Source: "clip.mp4", Codec: "h264"})
+	d := &fakeDaemon{st: st}
 	hub := NewHub()
 	_, base := serve(t, d, hub)
 	hub.Publish("/side", &capture.Frame{JPEG: testJPEG(t, 32, 16, 2), Captured: time.Now()})
@@ -223,6 +227,8 @@ func TestSnapshot(t *testing.T) {
 		{"", http.StatusServiceUnavailable, "no frame yet on /cam", 0},
 		{"?path=/side", http.StatusOK, "", 32},
 		{"?path=/missing", http.StatusNotFound, `no stream at path "/missing"`, 0},
+		{"?path=/side/h264", http.StatusOK, "", 32},
+		{"?path=/clip", http.StatusNotImplemented, "no picture of /clip here: it sends H.264", 0},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			code, body, h := get(t, base+"/snapshot.jpg"+tc.query)
