@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"flowcam/capture"
+	"flowcam/capture/h264"
 	"flowcam/capture/pattern"
 	"flowcam/capture/yuv"
 )
@@ -141,6 +142,8 @@ func (s *Source) convert(raw rawFrame) (*capture.Frame, error) {
 		f := s.jpegs.Get()
 		f.JPEG = append(f.JPEG, raw.data...)
 		return f, nil
+	case H264:
+		return s.accessUnit(raw.data)
 	}
 	f := s.raw.Get()
 	var err error
@@ -160,6 +163,21 @@ func (s *Source) convert(raw rawFrame) (*capture.Frame, error) {
 		f.Release()
 		return nil, err
 	}
+	return f, nil
+}
+
+// accessUnit copies a camera's H.264 access unit (Annex B, as UVC and
+// V4L2 encoders deliver one per buffer) out of the driver's buffer. The
+// frame's JPEG, emptied, keeps the bytes' storage for the next one.
+func (s *Source) accessUnit(data []byte) (*capture.Frame, error) {
+	f := s.h264s.Get()
+	buf := append(f.JPEG, data...)
+	f.H264, f.JPEG = h264.SplitAnnexB(f.H264[:0], buf), buf[:0]
+	if len(f.H264) == 0 {
+		f.Release()
+		return nil, fmt.Errorf("no H.264 NAL unit in %d bytes", len(data))
+	}
+	f.Key = h264.Key(f.H264)
 	return f, nil
 }
 

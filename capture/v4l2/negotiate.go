@@ -18,7 +18,8 @@ type FourCC uint32
 
 // Pixel formats flowcamd captures, in order of preference: a camera's own
 // JPEG costs no CPU at all; the packed and planar YUV formats need only a
-// de-interleave before encoding.
+// de-interleave before encoding. A camera's own H.264 (passed through) is
+// the last resort of an MJPEG path and the first choice of an H.264 one.
 const (
 	MJPEG FourCC = 'M' | 'J'<<8 | 'P'<<16 | 'G'<<24
 	JPEG  FourCC = 'J' | 'P'<<8 | 'E'<<16 | 'G'<<24
@@ -26,9 +27,37 @@ const (
 	UYVY  FourCC = 'U' | 'Y'<<8 | 'V'<<16 | 'Y'<<24
 	NV12  FourCC = 'N' | 'V'<<8 | '1'<<16 | '2'<<24
 	YU12  FourCC = 'Y' | 'U'<<8 | '1'<<16 | '2'<<24
+	H264  FourCC = 'H' | '2'<<8 | '6'<<16 | '4'<<24
 )
 
-var preference = []FourCC{MJPEG, JPEG, YUYV, UYVY, NV12, YU12}
+var preference = []FourCC{MJPEG, JPEG, YUYV, UYVY, NV12, YU12, H264}
+
+// Want says what the paths of a camera need, which orders the formats
+// when none is configured.
+type Want int
+
+const (
+	// WantAny: JPEG paths; the camera's JPEG is best, then raw pictures.
+	WantAny Want = iota
+	// WantH264: H.264 paths only; the camera's own H.264 is best, then
+	// raw pictures for the board's encoder, never JPEG (flowcamd does not
+	// decode it).
+	WantH264
+	// WantRaw: JPEG and H.264 paths of one camera; only raw pictures feed
+	// both encoders.
+	WantRaw
+)
+
+// order lists the formats w accepts, best first.
+func (w Want) order() []FourCC {
+	switch w {
+	case WantH264:
+		return []FourCC{H264, YUYV, UYVY, NV12, YU12}
+	case WantRaw:
+		return []FourCC{YUYV, UYVY, NV12, YU12}
+	}
+	return preference
+}
 
 func (f FourCC) String() string {
 	b := []byte{byte(f), byte(f >> 8), byte(f >> 16), byte(f >> 24)}
@@ -43,7 +72,7 @@ func ParseFourCC(s string) (FourCC, error) {
 			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("pixel format %q not supported (accepted: MJPG, JPEG, YUYV, UYVY, NV12, YU12)", s)
+	return 0, fmt.Errorf("pixel format %q not supported (accepted: MJPG, JPEG, YUYV, UYVY, NV12, YU12, H264)", s)
 }
 
 // Mode is one way a device can capture: a format at a size, with the frame
@@ -61,26 +90,27 @@ type Mode struct {
 type Request struct {
 	Size   capture.Size
 	FPS    float64
-	Format FourCC // 0: choose the best
-	// Raw asks for pictures rather than the camera's own JPEG when Format
-	// is 0: an H.264 path of the camera encodes them, and flowcamd does not
-	// decode JPEG.
-	Raw bool
+	Format FourCC // 0: choose the best for Want
+	Want   Want
 }
 
 // Choose picks the mode closest to the request: the requested format (or
 // the most preferred one offered), then the size nearest in area (exact
 // when offered), then the frame rate nearest to the request.
 func Choose(modes []Mode, req Request) (Mode, capture.Size, float64, error) {
-	candidates := modesOf(modes, req.Format, req.Raw)
+	candidates := modesOf(modes, req.Format, req.Want)
 	if len(candidates) == 0 {
-		if req.Raw && req.Format == 0 {
-			return Mode{}, capture.Size{}, 0, fmt.Errorf("an H.264 path needs raw pictures, and the device offers none of YUYV, UYVY, NV12, YU12 (it offers %s)", formats(modes))
-		}
-		if req.Format != 0 {
+		switch {
+		case req.Format != 0:
 			return Mode{}, capture.Size{}, 0, fmt.Errorf("the device does not offer %s (it offers %s)", req.Format, formats(modes))
+		case req.Want == WantH264:
+			return Mode{}, capture.Size{}, 0, fmt.Errorf("an H.264 path needs the camera's H.264 or raw pictures for an encoder, "+
+				"and the device offers none of H264, YUYV, UYVY, NV12, YU12 (it offers %s)", formats(modes))
+		case req.Want == WantRaw:
+			return Mode{}, capture.Size{}, 0, fmt.Errorf("an MJPEG and an H.264 path of one camera need raw pictures, "+
+				"and the device offers none of YUYV, UYVY, NV12, YU12 (it offers %s): give the camera one path", formats(modes))
 		}
-		return Mode{}, capture.Size{}, 0, fmt.Errorf("the device offers none of MJPG, YUYV, UYVY, NV12, YU12 (it offers %s)", formats(modes))
+		return Mode{}, capture.Size{}, 0, fmt.Errorf("the device offers none of MJPG, YUYV, UYVY, NV12, YU12, H264 (it offers %s)", formats(modes))
 	}
 	best, bestSize, bestScore := Mode{}, capture.Size{}, math.Inf(1)
 	for _, m := range candidates {
@@ -95,7 +125,7 @@ func Choose(modes []Mode, req Request) (Mode, capture.Size, float64, error) {
 
 // modesOf keeps the modes of the wanted format, or of the most preferred
 // format the device offers.
-func modesOf(modes []Mode, want FourCC, raw bool) []Mode {
+func modesOf(modes []Mode, want FourCC, w Want) []Mode {
 	pick := func(f FourCC) []Mode {
 		var out []Mode
 		for _, m := range modes {
@@ -108,10 +138,7 @@ func modesOf(modes []Mode, want FourCC, raw bool) []Mode {
 	if want != 0 {
 		return pick(want)
 	}
-	for _, f := range preference {
-		if raw && (f == MJPEG || f == JPEG) {
-			continue
-		}
+	for _, f := range w.order() {
 		if out := pick(f); len(out) > 0 {
 			return out
 		}

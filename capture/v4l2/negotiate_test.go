@@ -19,6 +19,11 @@ var uvcWebcam = []Mode{
 	{Format: YUYV, Size: sz(640, 480), FPS: []float64{30}},
 }
 
+// h264Webcam is a UVC camera with an H.264 encoder of its own (a
+// Logitech C920's formats).
+var h264Webcam = append([]Mode{{Format: H264, Size: sz(1920, 1080), FPS: []float64{30}},
+	{Format: H264, Size: sz(1280, 720), FPS: []float64{30}}}, uvcWebcam...)
+
 // vividWebcam mirrors what vivid's webcam input enumerates.
 var vividWebcam = []Mode{
 	{Format: YUYV, Size: sz(320, 180), FPS: []float64{50, 25}},
@@ -42,8 +47,13 @@ func TestChoose(t *testing.T) {
 		err   string
 	}{
 		{"mjpeg preferred", uvcWebcam, Request{Size: sz(1280, 720), FPS: 25}, MJPEG, sz(1280, 720), 30, ""},
-		{"raw for an h264 path", uvcWebcam, Request{Size: sz(1280, 720), FPS: 25, Raw: true}, YUYV, sz(1280, 720), 10, ""},
-		{"raw but only mjpeg", []Mode{{Format: MJPEG, Size: sz(640, 480)}}, Request{Size: sz(640, 480), Raw: true}, 0, capture.Size{}, 0, "needs raw pictures"},
+		{"raw for an h264 path", uvcWebcam, Request{Size: sz(1280, 720), FPS: 25, Want: WantH264}, YUYV, sz(1280, 720), 10, ""},
+		{"raw for mjpeg and h264", h264Webcam, Request{Size: sz(1280, 720), FPS: 25, Want: WantRaw}, YUYV, sz(1280, 720), 10, ""},
+		{"h264 camera for an h264 path", h264Webcam, Request{Size: sz(1280, 720), FPS: 25, Want: WantH264}, H264, sz(1280, 720), 30, ""},
+		{"h264 camera for an mjpeg path", h264Webcam, Request{Size: sz(1280, 720), FPS: 25}, MJPEG, sz(1280, 720), 30, ""},
+		{"h264 only", []Mode{{Format: H264, Size: sz(640, 480)}}, Request{Size: sz(640, 480)}, H264, sz(640, 480), 0, ""},
+		{"h264 path, only mjpeg", []Mode{{Format: MJPEG, Size: sz(640, 480)}}, Request{Size: sz(640, 480), Want: WantH264}, 0, capture.Size{}, 0, "needs the camera's H.264 or raw pictures"},
+		{"both paths, no raw", []Mode{{Format: MJPEG, Size: sz(640, 480)}, {Format: H264, Size: sz(640, 480)}}, Request{Size: sz(640, 480), Want: WantRaw}, 0, capture.Size{}, 0, "give the camera one path"},
 		{"yuyv asked", uvcWebcam, Request{Size: sz(1280, 720), FPS: 25, Format: YUYV}, YUYV, sz(1280, 720), 10, ""},
 		{"nearest size", uvcWebcam, Request{Size: sz(1024, 576), FPS: 30}, MJPEG, sz(1280, 720), 30, ""},
 		{"too big", uvcWebcam, Request{Size: sz(3840, 2160), FPS: 30}, MJPEG, sz(1920, 1080), 30, ""},
@@ -68,14 +78,14 @@ func TestChoose(t *testing.T) {
 }
 
 func TestFourCC(t *testing.T) {
-	for _, s := range []string{"MJPG", "yuyv", "NV12", "YU12", "UYVY", "JPEG"} {
+	for _, s := range []string{"MJPG", "yuyv", "NV12", "YU12", "UYVY", "JPEG", "h264"} {
 		f, err := ParseFourCC(s)
 		if err != nil || f.String() != strings.ToUpper(s) {
 			t.Errorf("%s: %v %v", s, f, err)
 		}
 	}
-	if _, err := ParseFourCC("H264"); err == nil {
-		t.Error("H264 accepted")
+	if _, err := ParseFourCC("RGB3"); err == nil {
+		t.Error("RGB3 accepted")
 	}
 }
 

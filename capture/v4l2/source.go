@@ -64,6 +64,7 @@ type Source struct {
 	poolSize           capture.Size
 	poolRatio          image.YCbCrSubsampleRatio
 	jpegs              *capture.JPEGPool
+	h264s              *capture.JPEGPool // frames whose JPEG holds the bytes their H264 points into
 	everOpened         bool
 	retryAt, signalAt  time.Time
 	backoff            time.Duration
@@ -115,7 +116,7 @@ func newSource(cfg Config, open func(string) (camera, error), mono func() time.D
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Source{cfg: cfg, log: cfg.Logger.With("device", cfg.Device), open: open, mono: mono, now: time.Now,
-		size: cfg.Request.Size, jpegs: capture.NewJPEGPool(3)}
+		size: cfg.Request.Size, jpegs: capture.NewJPEGPool(3), h264s: capture.NewJPEGPool(3)}
 	s.noSignal = capture.NewPool(cfg.Request.Size, image.YCbCrSubsampleRatio420, 2)
 	if err := s.connect(); err != nil {
 		if errors.Is(err, errConfig) {
@@ -128,6 +129,15 @@ func newSource(cfg Config, open func(string) (camera, error), mono func() time.D
 
 // errConfig marks errors that retrying cannot fix.
 var errConfig = errors.New("configuration")
+
+// Codec says what the camera gives: H.264 when that is what it was
+// opened for, else pictures or JPEG. Read it after New, before Next.
+func (s *Source) Codec() capture.Codec {
+	if s.format == H264 {
+		return capture.CodecH264
+	}
+	return capture.CodecJPEG
+}
 
 // Stats returns the counters.
 func (s *Source) Stats() Stats {

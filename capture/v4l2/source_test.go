@@ -58,6 +58,7 @@ type rig struct {
 	cam     *fakeCam
 	opened  int
 	frames  chan rawFrame
+	modes   []Mode // what the device offers; a 64x48 MJPEG camera when nil
 }
 
 func (r *rig) open(string) (camera, error) {
@@ -70,7 +71,11 @@ func (r *rig) open(string) (camera, error) {
 	if r.frames == nil {
 		r.frames = make(chan rawFrame, 64)
 	}
-	r.cam = &fakeCam{modesList: []Mode{{Format: MJPEG, Size: sz(64, 48), FPS: []float64{25}}},
+	modes := r.modes
+	if modes == nil {
+		modes = []Mode{{Format: MJPEG, Size: sz(64, 48), FPS: []float64{25}}}
+	}
+	r.cam = &fakeCam{modesList: modes,
 		frames: r.frames, gone: make(chan struct{}),
 		controls: []controlInfo{{id: 1, name: "Brightness", min: 0, max: 255}}}
 	return r.cam, nil
@@ -220,5 +225,37 @@ func TestConfigurationErrorsAreFatal(t *testing.T) {
 		Controls: []Control{{Name: "brightness", Value: 999}}}, r.open, nil)
 	if err == nil || !strings.Contains(err.Error(), "valid values are 0 to 255") {
 		t.Fatalf("control: %v", err)
+	}
+}
+
+// TestH264Camera: a camera with an encoder of its own, opened for an H.264
+// path, gives access units passed through: its NAL units, the IDR marked;
+// a buffer without a start code is counted corrupt.
+func TestH264Camera(t *testing.T) {
+	r := &rig{present: true, modes: []Mode{{Format: MJPEG, Size: sz(64, 48), FPS: []float64{25}},
+		{Format: H264, Size: sz(64, 48), FPS: []float64{25}}}}
+	s := newTestSource(t, r, Config{Request: Request{Size: sz(64, 48), FPS: 25, Want: WantH264}})
+	if c := s.Codec(); c != capture.CodecH264 {
+		t.Fatalf("codec %q, want h264", c)
+	}
+	idr := []byte{0, 0, 0, 1, 0x67, 0x42, 0, 0x1e, 0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80, 0, 0, 1, 0x65, 0x88, 0x84}
+	r.frames <- rawFrame{data: idr, seq: 0}
+	r.frames <- rawFrame{data: []byte("no start code"), seq: 1, captured: 40 * time.Millisecond}
+	r.frames <- rawFrame{data: []byte{0, 0, 0, 1, 0x41, 0x9a, 0x02}, seq: 2, captured: 80 * time.Millisecond}
+	key := next(t, s)
+	defer key.Release()
+	p := next(t, s)
+	defer p.Release()
+	if len(key.H264) != 3 || !key.Key || string(key.H264[2]) != "\x65\x88\x84" {
+		t.Fatalf("first access unit %x (key %v), want SPS, PPS and the IDR slice", key.H264, key.Key)
+	}
+	if len(p.H264) != 1 || p.Key || p.H264[0][0] != 0x41 {
+		t.Fatalf("second access unit %x (key %v), want one P slice", p.H264, p.Key)
+	}
+	if string(key.H264[0]) != "\x67\x42\x00\x1e" {
+		t.Fatalf("the first access unit changed under its holder: %x", key.H264[0])
+	}
+	if st := s.Stats(); st.Corrupt != 1 {
+		t.Fatalf("stats %+v, want the buffer without a start code counted corrupt", st)
 	}
 }

@@ -294,7 +294,7 @@ var flags = []struct{ name, key, usage string }{
 	{"encoder", "encoder", "JPEG encoder: auto, libjpeg, hardware or passthrough"},
 	{"codec", "codec", "what the path sends: auto (H.264 when the source gives it, else MJPEG), mjpeg or h264"},
 	{"path", "path", "RTSP path of the stream"},
-	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12 or YU12"},
+	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12, YU12 or H264"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
 	{"rtsps", "rtsps.enabled", "serve RTSP over TLS too (rtsps://) on rtsps.addr"},
 	{"rtsps-addr", "rtsps.addr", "RTSPS listen address host:port"},

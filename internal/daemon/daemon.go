@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"flowcam/capture"
+	"flowcam/capture/v4l2"
 	"flowcam/internal/buildinfo"
 	"flowcam/platform/board"
 	"flowcam/platform/sdnotify"
@@ -62,8 +63,8 @@ type running struct {
 type streamSpec struct {
 	StreamConfig
 	devices *Devices
-	shared  string // the paths sharing its capture, comma-separated; "" when alone
-	raw     bool   // a camera must give pictures: an H.264 path encodes them
+	shared  string    // the paths sharing its capture, comma-separated; "" when alone
+	want    v4l2.Want // what a camera must give the paths of its capture
 }
 
 func (c *Config) specs() []streamSpec {
@@ -80,7 +81,7 @@ func (c *Config) specs() []streamSpec {
 }
 
 func (s streamSpec) equal(o streamSpec) bool {
-	return s.StreamConfig == o.StreamConfig && s.shared == o.shared && s.raw == o.raw && reflect.DeepEqual(s.devices, o.devices)
+	return s.StreamConfig == o.StreamConfig && s.shared == o.shared && s.want == o.want && reflect.DeepEqual(s.devices, o.devices)
 }
 
 // serve runs the daemon until ctx ends: start, then reloads on SIGHUP.

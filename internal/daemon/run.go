@@ -124,7 +124,7 @@ func buildStream(sc StreamConfig, op opened, dev Devices, mtu int, enc *streamEn
 	case op.shared != nil:
 		op.shared.watch(sc.Path, watched) // the shared source runs while any of its paths is watched
 	case sc.Idle == IdleStop:
-		if feed, err = onDemand(op.feed, sc, dev, op.raw, watched, log); err != nil {
+		if feed, err = onDemand(op.feed, sc, dev, op.want, watched, log); err != nil {
 			return nil, nil, rtspserver.Stream{}, err
 		}
 	}
@@ -188,9 +188,8 @@ func (noH264Encoder) Transcode([]byte, []byte) ([]byte, error) {
 // buildSource opens the stream's frame source and says what size and
 // rate it delivers.
 //
-// raw asks a camera for pictures rather than its own JPEG: an H.264 path
-// of it encodes them.
-func buildSource(sc StreamConfig, dev Devices, raw bool, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
+// want says what a camera must give its paths (v4l2.Want).
+func buildSource(sc StreamConfig, dev Devices, want v4l2.Want, log *slog.Logger) (capture.Source, capture.Size, float64, error) {
 	cam := dev.V4L2
 	switch {
 	case isHelperSource(sc.Source):
@@ -211,7 +210,7 @@ func buildSource(sc StreamConfig, dev Devices, raw bool, log *slog.Logger) (capt
 		if err != nil {
 			return nil, capture.Size{}, 0, err
 		}
-		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: format, Raw: raw},
+		src, err := v4l2.New(v4l2.Config{Device: sc.Source, Request: v4l2.Request{Size: sc.Size, FPS: sc.FPS, Format: format, Want: want},
 			Buffers: cam.Buffers, Watchdog: cam.Watchdog, Controls: ctls, Logger: log})
 		return src, sc.Size, sc.FPS, err
 	}
@@ -261,13 +260,13 @@ const idleGrace = 5 * time.Second
 
 // onDemand runs the stream's source only while someone watches; first is
 // the source already opened at start, reopened sources are built alike.
-func onDemand(first capture.Source, sc StreamConfig, dev Devices, raw bool, watched func() bool, log *slog.Logger) (capture.Source, error) {
+func onDemand(first capture.Source, sc StreamConfig, dev Devices, want v4l2.Want, watched func() bool, log *slog.Logger) (capture.Source, error) {
 	open := func() (capture.Source, error) {
 		if s := first; s != nil {
 			first = nil
 			return s, nil
 		}
-		s, _, _, err := buildSource(sc, dev, raw, log)
+		s, _, _, err := buildSource(sc, dev, want, log)
 		return s, err
 	}
 	return capture.NewOnDemand(open, watched, idleGrace, log)

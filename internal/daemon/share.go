@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"flowcam/capture"
+	"flowcam/capture/v4l2"
 )
 
 // Paths with the same source, size, rate and idle setting share one
@@ -55,15 +56,17 @@ func checkShared(streams []StreamConfig, prefix func(int) string, p *problems) {
 }
 
 // group fills in, for every spec, the paths it shares its capture with
-// and whether the capture must give raw pictures (an H.264 path of a
-// camera encodes them).
+// and what a camera must give them: its own H.264 or raw pictures when
+// every path is H.264, raw pictures for both encoders when JPEG and
+// H.264 paths share it.
 func group(specs []streamSpec) {
 	paths := map[string][]string{}
-	raw := map[string]bool{}
+	h264, other := map[string]bool{}, map[string]bool{}
 	for _, sp := range specs {
 		k := captureKey(sp.StreamConfig)
 		paths[k] = append(paths[k], sp.Path)
-		raw[k] = raw[k] || sp.Codec == CodecH264
+		h264[k] = h264[k] || sp.Codec == CodecH264
+		other[k] = other[k] || sp.Codec != CodecH264
 	}
 	for i := range specs {
 		k := captureKey(specs[i].StreamConfig)
@@ -71,7 +74,12 @@ func group(specs []streamSpec) {
 			sort.Strings(paths[k])
 			specs[i].shared = strings.Join(paths[k], ",")
 		}
-		specs[i].raw = raw[k]
+		switch {
+		case h264[k] && other[k]:
+			specs[i].want = v4l2.WantRaw
+		case h264[k]:
+			specs[i].want = v4l2.WantH264
+		}
 	}
 }
 
@@ -116,15 +124,15 @@ type opened struct {
 	size   capture.Size
 	fps    float64
 	shared *sharedCapture // nil when the path has the source to itself
-	raw    bool           // a camera gives pictures, not its own JPEG
+	want   v4l2.Want      // what a camera must give
 }
 
 // openSource opens sp's source, or joins the capture a sibling path runs.
 func (d *daemon) openSource(sp streamSpec, log *slog.Logger) (opened, error) {
 	dev := d.cfg.devices()
 	if sp.shared == "" {
-		src, size, fps, err := buildSource(sp.StreamConfig, dev, sp.raw, log)
-		return opened{info: src, feed: src, size: size, fps: fps, raw: sp.raw}, err
+		src, size, fps, err := buildSource(sp.StreamConfig, dev, sp.want, log)
+		return opened{info: src, feed: src, size: size, fps: fps, want: sp.want}, err
 	}
 	key := captureKey(sp.StreamConfig)
 	if sh := d.captures[key]; sh != nil {
@@ -132,14 +140,14 @@ func (d *daemon) openSource(sp streamSpec, log *slog.Logger) (opened, error) {
 			return opened{info: sh.info, feed: br, size: sh.size, fps: sh.fps, shared: sh}, nil
 		}
 	}
-	src, size, fps, err := buildSource(sp.StreamConfig, dev, sp.raw, log)
+	src, size, fps, err := buildSource(sp.StreamConfig, dev, sp.want, log)
 	if err != nil {
 		return opened{}, err
 	}
 	sh := &sharedCapture{info: src, size: size, fps: fps, watchers: map[string]func() bool{}}
 	feed := src
 	if sp.Idle == IdleStop {
-		if feed, err = onDemand(src, sp.StreamConfig, dev, sp.raw, sh.watched, log); err != nil {
+		if feed, err = onDemand(src, sp.StreamConfig, dev, sp.want, sh.watched, log); err != nil {
 			return opened{}, err
 		}
 	}

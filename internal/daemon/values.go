@@ -133,7 +133,7 @@ func (p *PixelFormat) UnmarshalText(b []byte) error {
 	}
 	f, err := v4l2.ParseFourCC(string(b))
 	if err != nil {
-		return refuse(b, "accepted values are auto, MJPG, YUYV, UYVY, NV12, YU12")
+		return refuse(b, "accepted values are auto, MJPG, YUYV, UYVY, NV12, YU12, H264")
 	}
 	*p = PixelFormat(f)
 	return nil

@@ -2,7 +2,8 @@
 // drivers in a qemu guest and plays it from the host (make test-v4l2):
 // vivid as a V4L2 camera, unplugged and replugged mid-stream; vimc as a
 // CSI-like camera that only libcamera can drive, through libcamerasrc as
-// the supervised helper, killed mid-stream; and vim2m for the M2M code.
+// the supervised helper, killed mid-stream; vim2m for the M2M code; and
+// v4l2loopback as a camera with an H.264 encoder of its own.
 package v4l2_test
 
 import (

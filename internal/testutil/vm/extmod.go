@@ -19,6 +19,10 @@ import (
 type koUnit struct {
 	name  string
 	files []string
+	// dkms names the Debian DKMS package whose /usr/src/NAME-VERSION/
+	// holds the files, for a module that is not in the kernel tree at
+	// all; "" means linux-source.
+	dkms string
 }
 
 // outOfTree is how to build each optional module the kernel package lacks,
@@ -27,16 +31,20 @@ type koUnit struct {
 // (CONFIG_V4L2_MEM2MEM_DEV is only selected by M2M drivers, none of which
 // it builds), nor vimc, the media-controller camera libcamera drives;
 // everything else they use (mc, videodev, videobuf2-*, v4l2-tpg) is in the
-// package, loaded for vivid anyway.
+// package, loaded for vivid anyway. v4l2loopback is in no kernel tree.
 var outOfTree = map[string][]koUnit{
 	"vim2m": {
-		{"v4l2-mem2mem", []string{"drivers/media/v4l2-core/v4l2-mem2mem.c"}},
-		{"vim2m", []string{"drivers/media/test-drivers/vim2m.c"}},
+		{name: "v4l2-mem2mem", files: []string{"drivers/media/v4l2-core/v4l2-mem2mem.c"}},
+		{name: "vim2m", files: []string{"drivers/media/test-drivers/vim2m.c"}},
 	},
-	"vimc": {{"vimc", prefixed("drivers/media/test-drivers/vimc/",
+	"vimc": {{name: "vimc", files: prefixed("drivers/media/test-drivers/vimc/",
 		"vimc-core.c", "vimc-common.c", "vimc-streamer.c", "vimc-capture.c",
 		"vimc-debayer.c", "vimc-scaler.c", "vimc-sensor.c", "vimc-lens.c",
 		"vimc-common.h", "vimc-streamer.h")}},
+	// v4l2loopback is a camera whatever a guest program writes to its
+	// output side becomes, in any format, H.264 included: the only way to
+	// have a V4L2 camera that gives H.264 without the hardware.
+	"v4l2loopback": {{name: "v4l2loopback", files: []string{"v4l2loopback.c", "v4l2loopback_formats.h"}, dkms: "v4l2loopback-dkms"}},
 }
 
 func prefixed(dir string, names ...string) []string {
@@ -63,7 +71,9 @@ func buildOutOfTree(ctx context.Context, k *kernel, work, sysroot, imageDeb stri
 		for _, u := range units {
 			if !hasModule(sysroot, k.Version, u.name) {
 				need[name] = append(need[name], u)
-				files = append(files, u.files...)
+				if u.dkms == "" {
+					files = append(files, u.files...)
+				}
 			}
 		}
 	}
@@ -73,6 +83,11 @@ func buildOutOfTree(ctx context.Context, k *kernel, work, sysroot, imageDeb stri
 	src, headers, fetchErr := fetchSources(ctx, k.Version, work, imageDeb, files)
 	for name, units := range need {
 		err := fetchErr
+		for _, u := range units {
+			if err == nil && u.dkms != "" {
+				err = extractDKMS(ctx, work, u, src)
+			}
+		}
 		if err == nil {
 			err = compileModules(ctx, headers, src, filepath.Join(work, "build-"+name), sysroot, k.Version, units)
 		}
@@ -245,6 +260,38 @@ func extractSources(ctx context.Context, dl, work, series, dst string, sources [
 	}
 	for _, m := range members {
 		if err := copyFile(filepath.Join(unpacked, m), filepath.Join(dst, filepath.Base(m)), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// extractDKMS downloads u's DKMS package and copies its files into src.
+func extractDKMS(ctx context.Context, work string, u koUnit, src string) error {
+	dl := filepath.Join(work, "build-dkms")
+	if err := os.MkdirAll(dl, 0o755); err != nil {
+		return err
+	}
+	if err := run(ctx, dl, "apt-get", "download", u.dkms); err != nil {
+		return err
+	}
+	debs, _ := filepath.Glob(filepath.Join(dl, u.dkms+"_*.deb"))
+	if len(debs) != 1 {
+		return fmt.Errorf("apt-get download left %d %s packages", len(debs), u.dkms)
+	}
+	x := filepath.Join(dl, "x")
+	if err := run(ctx, dl, "dpkg", "-x", debs[0], x); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	for _, f := range u.files {
+		found, _ := filepath.Glob(filepath.Join(x, "usr", "src", "*", f))
+		if len(found) != 1 {
+			return fmt.Errorf("%s holds %d copies of %s", u.dkms, len(found), f)
+		}
+		if err := copyFile(found[0], filepath.Join(src, f), 0o644); err != nil {
 			return err
 		}
 	}

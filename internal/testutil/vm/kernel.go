@@ -23,12 +23,13 @@ import (
 // Debian 12's kernels (6.1 and the 6.12 backport) leave CONFIG_VIDEO_VIM2M
 // and CONFIG_VIDEO_VIMC unset, so vim2m (and the v4l2-mem2mem core it
 // needs) and vimc (the media-controller camera libcamera drives) are built
-// out of tree from Debian's linux-source package when the kernel is cached (see
-// extmod.go); if that fails, Guest.ModulePath reports "" and
+// out of tree from Debian's linux-source package, and v4l2loopback (a
+// camera that gives what a guest program writes, H.264 included) from its
+// DKMS package, when the kernel is cached (see extmod.go); if that fails, Guest.ModulePath reports "" and
 // Guest.MissingReason says why.
 var (
 	requiredModules = []string{"e1000", "vivid"}
-	optionalModules = []string{"vim2m", "vimc"}
+	optionalModules = []string{"vim2m", "vimc", "v4l2loopback"}
 )
 
 // metaPackage names the kernel the tests use: whatever Debian's default
@@ -126,8 +127,9 @@ func parseDepends(out string) (string, error) {
 }
 
 // cacheLayout is bumped when what a cached kernel holds changes, so that
-// older caches are rebuilt once: 2 added the out-of-tree vim2m, 3 vimc.
-const cacheLayout = 3
+// older caches are rebuilt once: 2 added the out-of-tree vim2m, 3 vimc,
+// 4 v4l2loopback.
+const cacheLayout = 4
 
 // isCached reports a complete cache of the current layout.
 func isCached(root, version string) bool {
