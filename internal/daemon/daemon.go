@@ -55,6 +55,15 @@ type running struct {
 	enc    *streamEncoder
 	cancel context.CancelFunc
 	done   chan struct{}
+	teed   bool // reads a shared capture's tee
+}
+
+// keeps reports whether r can go on serving sp: the same settings, and a
+// tee to read when sp shares its capture. A path that owns its source must
+// give it up for the tee a new sibling brings; one already on a tee stays
+// on it as siblings join and leave.
+func (r *running) keeps(sp streamSpec) bool {
+	return sp.equal(r.spec) && (sp.shared == "" || r.teed)
 }
 
 // streamSpec is what a path's pipeline is built from: its stream keys,
@@ -80,8 +89,11 @@ func (c *Config) specs() []streamSpec {
 	return out
 }
 
+// equal reports whether the settings of two specs match. Who shares the
+// capture is left out: a path reading a tee keeps reading it as siblings
+// come and go (see running.keeps).
 func (s streamSpec) equal(o streamSpec) bool {
-	return s.StreamConfig == o.StreamConfig && s.shared == o.shared && s.want == o.want && reflect.DeepEqual(s.devices, o.devices)
+	return s.StreamConfig == o.StreamConfig && s.want == o.want && reflect.DeepEqual(s.devices, o.devices)
 }
 
 // serve runs the daemon until ctx ends: start, then reloads on SIGHUP.
@@ -220,7 +232,7 @@ func (d *daemon) startStream(sp streamSpec) (*running, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{spec: sp, stream: st, pipe: pipe, src: src, enc: enc, cancel: cancel, done: make(chan struct{})}
+	r := &running{spec: sp, stream: st, pipe: pipe, src: src, enc: enc, cancel: cancel, done: make(chan struct{}), teed: op.shared != nil}
 	go func() {
 		defer close(r.done)
 		pipe.Run(ctx)

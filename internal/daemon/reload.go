@@ -42,8 +42,9 @@ func (d *daemon) reload(load func() (*Config, error)) {
 		switch {
 		case !ok:
 			removed = append(removed, path)
-		case sp.equal(r.spec):
+		case r.keeps(sp):
 			kept = append(kept, path)
+			r.spec = sp // its siblings, for the status page's previews
 			continue
 		default:
 			changed = append(changed, path)

@@ -116,7 +116,6 @@ type FlowStatus struct {
 	Limit     string        `json:"limit"`        // what bounds the estimate: none, queueing delay, loss, start-up
 }
 
-// find returns the named path's status.
 // picture names the path whose JPEG frames show path: itself, or an H.264
 // path's MJPEG sibling; else it says why there is none.
 func (s *Status) picture(path string) (string, error) {
@@ -129,10 +128,11 @@ func (s *Status) picture(path string) (string, error) {
 	case p.Preview != "":
 		return p.Preview, nil
 	}
-	return "", fmt.Errorf("no picture of %s here: it sends H.264, and flowcamd has no H.264 decoder to make JPEG of it; "+
+	return "", fmt.Errorf("no live picture for %s: it sends H.264, and flowcamd has no H.264 decoder to make JPEG of it; "+
 		"serve an MJPEG path of the same source, size and fps beside it for a preview, or play rtsp://…%s", path, path)
 }
 
+// find returns the named path's status.
 func (s *Status) find(path string) (*PathStatus, bool) {
 	for i := range s.Paths {
 		if s.Paths[i].Path == path {

@@ -228,7 +228,7 @@ func TestSnapshot(t *testing.T) {
 		{"?path=/side", http.StatusOK, "", 32},
 		{"?path=/missing", http.StatusNotFound, `no stream at path "/missing"`, 0},
 		{"?path=/side/h264", http.StatusOK, "", 32},
-		{"?path=/clip", http.StatusNotImplemented, "no picture of /clip here: it sends H.264", 0},
+		{"?path=/clip", http.StatusNotImplemented, "no live picture for /clip: it sends H.264", 0},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			code, body, h := get(t, base+"/snapshot.jpg"+tc.query)
@@ -577,6 +577,16 @@ func TestStatusPage(t *testing.T) {
 	}
 	if code, _, _ := get(t, base+"/nothing-here"); code != http.StatusNotFound {
 		t.Errorf("unknown page: %d", code)
+	}
+	d.set(func(s *Status) {
+		s.Paths = append(s.Paths, PathStatus{Path: "/side/h264", Codec: "h264", Preview: "/side"}, PathStatus{Path: "/clip", Codec: "h264"})
+	})
+	if _, body, _ := get(t, base+"/?path=/side/h264"); !strings.Contains(body, `src="/stream.mjpg?path=%2fside%2fh264"`) {
+		t.Error("an H.264 path with an MJPEG sibling shows no picture")
+	}
+	if _, body, _ := get(t, base+"/?path=/clip"); !strings.Contains(body, "no live picture for /clip: it sends H.264") ||
+		strings.Contains(body, `<img id="picture"`) {
+		t.Error("the page does not say why an H.264 path without a sibling has no picture")
 	}
 
 	code, body, _ = get(t, base+"/status.json")
