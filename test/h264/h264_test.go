@@ -326,46 +326,65 @@ func TestHTTPSideOfAnH264Path(t *testing.T) {
 // TestPullH264: flowcam pull assembles access units from an H.264 path
 // over UDP, TCP and two multi-flow flows, and writes an Annex B stream
 // that ffmpeg decodes whole: the size, some seventy frames, no decoder
-// complaint.
+// complaint. A file with B-frames (x264's defaults: three, as a pyramid)
+// is written in decoding order, which differs from the order the frames
+// play in.
 func TestPullH264(t *testing.T) {
 	d := startExec(t)
+	clip := filepath.Join(t.TempDir(), "bframes.mp4")
+	if out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-t", "4", "-c:v", "libx264", "-g", "50", "-pix_fmt", "yuv420p", clip).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	withB := start(t, fmt.Sprintf("source: %q\nloop: true\n", clip))
 	client, err := daemon.ClientBinary(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name string
+		url  string
 		args []string
 	}{
-		{"udp", []string{"--transport", "udp"}},
-		{"tcp", []string{"--transport", "tcp"}},
-		{"two flows, duplicated", []string{"--flows", "2", "--mode", "duplicate"}},
+		{"udp", d.URL("/cam"), []string{"--transport", "udp"}},
+		{"tcp", d.URL("/cam"), []string{"--transport", "tcp"}},
+		{"two flows, duplicated", d.URL("/cam"), []string{"--flows", "2", "--mode", "duplicate"}},
+		{"B-frames, udp", withB.URL("/cam"), []string{"--transport", "udp"}},
+		{"B-frames, two flows", withB.URL("/cam"), []string{"--flows", "2", "--mode", "duplicate"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "pulled.h264")
-			args := append([]string{"pull", d.URL("/cam"), "--duration", "3s", "-o", out}, c.args...)
+			args := append([]string{"pull", c.url, "--duration", "3s", "-o", out}, c.args...)
 			if b, err := exec.Command(client, args...).CombinedOutput(); err != nil {
 				t.Fatalf("flowcam pull: %v\n%s", err, b)
 			}
-			probe, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-f", "h264", "-i", out, "-f", "null", "-").CombinedOutput()
-			if err != nil {
-				t.Fatalf("ffmpeg: %v\n%s", err, probe)
-			}
-			if !regexp.MustCompile(`Video: h264 .*320x240`).Match(probe) {
-				t.Fatalf("not 320x240 H.264:\n%s", probe)
-			}
-			if m := regexp.MustCompile(`(?m)^\[h264 @ .*$`).FindAllString(string(probe), -1); len(m) > 0 {
-				t.Fatalf("ffmpeg's decoder complained:\n%s", strings.Join(m, "\n"))
-			}
-			m := regexp.MustCompile(`frame=\s*(\d+)`).FindAllSubmatch(probe, -1)
-			if len(m) == 0 {
-				t.Fatalf("no frame count:\n%s", probe)
-			}
-			if n, _ := strconv.Atoi(string(m[len(m)-1][1])); n < 50 {
+			if n := decodeWhole(t, out); n < 50 {
 				t.Fatalf("%d frames in 3 s of a 25 fps stream", n)
 			}
 		})
 	}
+}
+
+// decodeWhole decodes an Annex B file with ffmpeg, fails on any complaint
+// of its decoder or a size other than 320x240, and counts the frames.
+func decodeWhole(t *testing.T, path string) int {
+	t.Helper()
+	probe, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-f", "h264", "-i", path, "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, probe)
+	}
+	if !regexp.MustCompile(`Video: h264 .*320x240`).Match(probe) {
+		t.Fatalf("not 320x240 H.264:\n%s", probe)
+	}
+	if m := regexp.MustCompile(`(?m)^\[h264 @ .*$`).FindAllString(string(probe), -1); len(m) > 0 {
+		t.Fatalf("ffmpeg's decoder complained:\n%s", strings.Join(m, "\n"))
+	}
+	m := regexp.MustCompile(`frame=\s*(\d+)`).FindAllSubmatch(probe, -1)
+	if len(m) == 0 {
+		t.Fatalf("no frame count:\n%s", probe)
+	}
+	n, _ := strconv.Atoi(string(m[len(m)-1][1]))
+	return n
 }
 
 // TestNoEncoderForRawPictures: codec: h264 with a source of raw pictures,

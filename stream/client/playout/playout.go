@@ -83,6 +83,11 @@ type Frame struct {
 	FirstArrival time.Time // first packet's arrival
 	Completed    time.Time // arrival of the packet that completed it
 	Paths        uint32    // bit n set: path n delivered packets of this frame
+	// FirstSeq and LastSeq are the extended sequence numbers of its first
+	// and marker packets. Frames play in timestamp order; these give the
+	// order they were sent in, which for H.264 with B-frames is the
+	// decoding order and differs.
+	FirstSeq, LastSeq int64
 }
 
 // Stats counts what happened to frames and packets; see the package
@@ -431,6 +436,7 @@ func (b *Buffer) judge(f *frame, due time.Time) *Frame {
 		out.Due = completed // played in its grace: as soon as it was whole
 	}
 	out.FirstArrival, out.Completed, out.Paths = first, completed, f.paths
+	out.FirstSeq, out.LastSeq = f.pkts[lo].seq, f.pkts[hi].seq
 	return out
 }
 

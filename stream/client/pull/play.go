@@ -18,14 +18,16 @@ func newPlayer(src source, sink Sink, cfg Config, d *rtspclient.Description, rep
 		interval = uint32(math.Round(clockRate / d.FPS))
 	}
 	n := len(src.pathNames())
+	p := &player{sink: sink, src: src, start: time.Now(), rep: rep,
+		sec: secondStats{packets: make([]int, n), bytes: make([]int, n)}}
 	var depack playout.Depacketizer // JPEG
 	if d.Codec == "h264" {
 		depack = playout.H264(rtph264.DefaultMaxAU)
+		p.needKey, p.order = true, &decodeOrder{}
 	}
-	return &player{buf: playout.New(playout.Config{Latency: cfg.latency(), Adaptive: !cfg.FixedLatency,
-		FrameInterval: interval, Depacketizer: depack}),
-		sink: sink, src: src, start: time.Now(), rep: rep, needKey: d.Codec == "h264",
-		sec: secondStats{packets: make([]int, n), bytes: make([]int, n)}}
+	p.buf = playout.New(playout.Config{Latency: cfg.latency(), Adaptive: !cfg.FixedLatency,
+		FrameInterval: interval, Depacketizer: depack})
+	return p
 }
 
 // run is the receive loop: packets into the play-out buffer, due frames
@@ -90,6 +92,8 @@ type player struct {
 	needKey  bool
 	lostSeen uint64
 	keyAsked time.Time
+	order    *decodeOrder // H.264: frames back in decoding order
+	ready    []*playout.Frame
 }
 
 // keyFrameEvery bounds how often the client asks for a key frame.
@@ -128,11 +132,29 @@ func (p *player) release(now time.Time) (time.Time, error) {
 		if !p.decodable(f, now) {
 			continue
 		}
-		p.measure(f, now)
-		if err := p.sink.WriteFrame(f); err != nil {
-			return next, errorf("output: %w", err)
+		if err := p.write(f, now); err != nil {
+			return next, err
 		}
 	}
+}
+
+// write hands f to the sink, for H.264 once the frames sent before it
+// have gone.
+func (p *player) write(f *playout.Frame, now time.Time) error {
+	p.ready = append(p.ready[:0], f)
+	if p.order != nil {
+		var ok bool
+		if p.ready, ok = p.order.add(f, p.ready[:0]); !ok {
+			p.rep.HeldForKey++ // came after frames sent later: a decoder has moved past it
+		}
+	}
+	for _, f := range p.ready {
+		p.measure(f, now)
+		if err := p.sink.WriteFrame(f); err != nil {
+			return errorf("output: %w", err)
+		}
+	}
+	return nil
 }
 
 // decodable reports whether a frame can go out: not when a frame before it
@@ -142,6 +164,11 @@ func (p *player) decodable(f *playout.Frame, now time.Time) bool {
 	if l := lost(p.buf.Stats()); l != p.lostSeen {
 		p.lostSeen = l
 		p.needKey = true
+		if p.order != nil {
+			// What waits for the frames sent before it may wait for the
+			// lost one: it could not be decoded.
+			p.rep.HeldForKey += uint64(p.order.clear())
+		}
 	}
 	if f.Key {
 		p.needKey = false
@@ -210,7 +237,15 @@ func (p *player) second(now time.Time, status func(Snapshot)) {
 // finish writes what is complete as of now, when the viewer stopped, and
 // fills in the report.
 func (p *player) finish(now time.Time) {
-	for _, f := range p.buf.Stop(now) {
+	out := p.buf.Stop(now)
+	if p.order != nil {
+		var ready []*playout.Frame
+		for _, f := range out {
+			ready, _ = p.order.add(f, ready)
+		}
+		out = p.order.flush(ready)
+	}
+	for _, f := range out {
 		p.measure(f, now)
 		p.sink.WriteFrame(f)
 	}
