@@ -66,7 +66,7 @@ type Source struct {
 	started     bool
 	start       time.Time     // wall time of stream time 0
 	loopAt      time.Duration // stream time at which the current pass began
-	last        time.Duration // file time of the newest frame read
+	last        time.Duration // latest file time read this pass (with B-frames not the last frame's)
 	ended       bool
 	warnedTrunc bool
 
@@ -233,7 +233,7 @@ func (s *Source) nextInput(ctx context.Context) (*capture.Frame, time.Duration, 
 		f, at, err := s.r.next(ctx)
 		switch {
 		case err == nil:
-			s.last = at
+			s.last = max(s.last, at)
 			return f, s.loopAt + at, nil
 		case ctx.Err() != nil:
 			return nil, 0, ctx.Err()

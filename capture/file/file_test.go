@@ -161,12 +161,13 @@ func TestBadFilesNameTheFile(t *testing.T) {
 }
 
 // clip makes a short clip with ffmpeg in the given codec and container.
-func clip(t *testing.T, codec, name string) string {
+func clip(t *testing.T, codec, name string, args ...string) string {
 	t.Helper()
 	need.Tool(t, "ffmpeg")
 	p := filepath.Join(t.TempDir(), name)
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-		"-t", "2", "-c:v", codec, "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-y", p).CombinedOutput()
+	argv := append([]string{"-hide_banner", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+		"-t", "2", "-c:v", codec, "-g", "25", "-bf", "0"}, args...)
+	out, err := exec.Command("ffmpeg", append(argv, "-pix_fmt", "yuv420p", "-y", p)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -230,6 +231,23 @@ func TestH264Passthrough(t *testing.T) {
 			}
 		})
 	}
+	t.Run("B-frames loop", func(t *testing.T) {
+		// Frames come in decoding order, their times back and forth; the
+		// second pass starts after the first pass's latest time, not after
+		// its last frame's.
+		s, _ := open(t, Config{Path: clip(t, "libx264", "clip.mp4", "-bf", "3"), Loop: true})
+		seen := map[time.Duration]int{}
+		for i := range 60 {
+			f, err := s.Next(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j, dup := seen[f.PTS]; dup {
+				t.Fatalf("frames %d and %d both at %v", j, i, f.PTS)
+			}
+			seen[f.PTS] = i
+		}
+	})
 	t.Run("scaled", func(t *testing.T) {
 		s, _ := open(t, Config{Path: clip(t, "libx264", "clip.mp4"), Size: capture.Size{Width: 160, Height: 120}})
 		if s.Codec() != capture.CodecJPEG {
