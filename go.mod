@@ -20,6 +20,8 @@ require (
 	golang.org/x/sys v0.48.0
 )
 
+require github.com/at-wat/ebml-go v0.17.1
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bluenviron/mediacommon v1.14.0

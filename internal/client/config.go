@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,9 @@ type Config struct {
 	Weights     []float64
 	Duration    time.Duration
 	Output      string // "" none, "-" stdout, else a file
+	Segment     time.Duration
+	Keep        time.Duration
+	KeepBytes   ByteSize
 	StatsJSON   string
 	LogLevel    slog.Level
 	Version     bool
@@ -81,7 +85,11 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.Float64SliceVar(&cfg.Weights, "weights", nil,
 		"stripe with these fixed shares, one per flow (e.g. 1,1), instead of measured ones: a baseline")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until interrupted)")
-	fs.StringVarP(&cfg.Output, "output", "o", "", "write the stream to FILE, or - for stdout: MJPEG (ffplay -f mjpeg -), or H.264 Annex B from an H.264 path (ffplay -f h264 -)")
+	fs.StringVarP(&cfg.Output, "output", "o", "", "write the stream to FILE: a recording with the frames' times if it ends in .mkv (Matroska) or .mp4 (fragmented MP4), "+
+		"else back to back (- for stdout): MJPEG (ffplay -f mjpeg -), or H.264 Annex B from an H.264 path (ffplay -f h264 -)")
+	fs.DurationVar(&cfg.Segment, "segment", 0, "with -o FILE.mkv or .mp4: start a new file this often, named by its start (-o cam-%Y%m%d-%H%M%S.mkv)")
+	fs.DurationVar(&cfg.Keep, "keep", 0, "with --segment: delete segments older than this (e.g. 24h)")
+	fs.TextVar(&cfg.KeepBytes, "keep-bytes", ByteSize(0), "with --segment: delete the oldest segments while all take more than this (e.g. 20G)")
 	fs.StringVar(&cfg.StatsJSON, "stats-json", "", "write a final JSON report to FILE")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
@@ -145,3 +153,26 @@ func (c Config) checkWeights() error {
 	}
 	return nil
 }
+
+// ByteSize is a size in bytes, written with an optional K, M, G or T
+// (powers of 1024): --keep-bytes 20G.
+type ByteSize int64
+
+// UnmarshalText reads "20G", "512M" or a plain number of bytes.
+func (b *ByteSize) UnmarshalText(t []byte) error {
+	s := strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(string(t)), "B"))
+	mult := int64(1)
+	if i := strings.IndexAny(s, "KMGT"); i >= 0 && i == len(s)-1 {
+		mult = 1 << (10 * (1 + strings.IndexByte("KMGT", s[i])))
+		s = s[:i]
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 || n*float64(mult) > 1<<62 {
+		return fmt.Errorf("%q: a size such as 20G, 512M or 1000000 (bytes)", t)
+	}
+	*b = ByteSize(n * float64(mult))
+	return nil
+}
+
+// MarshalText writes the size in bytes.
+func (b ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(b), 10)), nil }

@@ -13,6 +13,7 @@ import (
 	"flowcam/platform/netif"
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/pull"
+	"flowcam/stream/client/record"
 )
 
 // Run pulls the stream the config names.
@@ -26,7 +27,7 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sink, closeSink, err := openSink(cfg.Output, stdout)
+	sink, closeSink, err := openSink(cfg, stdout, log)
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,23 @@ func (s frameSink) WriteFrame(f *playout.Frame) error {
 	return err
 }
 
-func openSink(output string, stdout io.Writer) (pull.Sink, func(), error) {
+func openSink(cfg *Config, stdout io.Writer, log *slog.Logger) (pull.Sink, func(), error) {
+	output := cfg.Output
+	if record.ContainerOf(output) != "" {
+		rec, err := record.New(record.Options{Path: output, Segment: cfg.Segment, Keep: cfg.Keep,
+			KeepBytes: int64(cfg.KeepBytes), Logger: log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("-o: %w", err)
+		}
+		return rec, func() {
+			if err := rec.Close(); err != nil {
+				log.Error("recording: closing", "err", err)
+			}
+		}, nil
+	}
+	if cfg.Segment > 0 || cfg.Keep > 0 || cfg.KeepBytes > 0 {
+		return nil, nil, fmt.Errorf("--segment, --keep and --keep-bytes: only with -o FILE.mkv or FILE.mp4, not %q", output)
+	}
 	switch output {
 	case "":
 		return frameSink{io.Discard}, func() {}, nil

@@ -36,10 +36,12 @@ func (d *decodeOrder) add(f *playout.Frame, out []*playout.Frame) ([]*playout.Fr
 	if f.Key {
 		// Nothing sent after a key frame refers to what came before it,
 		// and nothing sent before it shows after it: what waits ahead of
-		// it goes now, whatever it still waits for.
+		// it goes now, whatever it still waits for, and the key frame
+		// with it.
 		for d.held[0] != f {
 			out = d.pop(out)
 		}
+		out = d.pop(out)
 	}
 	for len(d.held) > 0 && (!d.known || d.held[0].FirstSeq == d.next || len(d.held) > maxReorder) {
 		out = d.pop(out)
@@ -62,11 +64,12 @@ func (d *decodeOrder) clear() int {
 	return n
 }
 
-// flush returns what waits, in decoding order: the pull is over, and a
-// frame still missing will not come.
-func (d *decodeOrder) flush(out []*playout.Frame) []*playout.Frame {
-	for len(d.held) > 0 {
+// flush ends the wait: the pull is over. The frames that follow on from
+// what went out go too; the rest wait for a frame that will not come (cut
+// off by the stop), could not be decoded, and are dropped and counted.
+func (d *decodeOrder) flush(out []*playout.Frame) ([]*playout.Frame, int) {
+	for len(d.held) > 0 && (!d.known || d.held[0].FirstSeq == d.next) {
 		out = d.pop(out)
 	}
-	return out
+	return out, d.clear()
 }

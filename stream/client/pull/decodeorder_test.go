@@ -24,7 +24,8 @@ func TestDecodeOrder(t *testing.T) {
 		{"skipped frame uses no numbers", "I:1-1K P1:2-2 P3:3-3", "I P1 P3", ""},
 		{"key frame ends the wait", "I:1-1K B1:4-4 I2:6-6K P3:7-7", "I B1 I2 P3", ""},
 		{"sent before what went out", "I:3-3K X:1-1 P1:4-4", "I P1", "X"},
-		{"stop flushes the wait", "I:1-1K B1:4-4 B2:5-5", "I B1 B2", ""},
+		{"stop lets what follows on go", "I:1-1K B1:3-3 P:2-2 B2:4-4", "I P B1 B2", ""},
+		{"stop drops what waits for a cut frame", "I:1-1K B1:4-4 B2:5-5", "I", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d decodeOrder
@@ -41,7 +42,7 @@ func TestDecodeOrder(t *testing.T) {
 					refused = append(refused, name)
 				}
 			}
-			out = d.flush(out)
+			out, _ = d.flush(out)
 			var got []string
 			for _, f := range out {
 				got = append(got, names[f])

@@ -243,7 +243,9 @@ func (p *player) finish(now time.Time) {
 		for _, f := range out {
 			ready, _ = p.order.add(f, ready)
 		}
-		out = p.order.flush(ready)
+		var dropped int
+		out, dropped = p.order.flush(ready)
+		p.rep.HeldForKey += uint64(dropped)
 	}
 	for _, f := range out {
 		p.measure(f, now)
