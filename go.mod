@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/abema/go-mp4 v1.4.1
+	github.com/at-wat/ebml-go v0.17.1
 	github.com/bluenviron/gortsplib/v4 v4.12.3
 	github.com/chromedp/cdproto v0.0.0-20250724212937-08a3db8b4327
 	github.com/chromedp/chromedp v0.14.2
@@ -19,8 +20,6 @@ require (
 	golang.org/x/net v0.59.0
 	golang.org/x/sys v0.48.0
 )
-
-require github.com/at-wat/ebml-go v0.17.1
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
