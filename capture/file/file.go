@@ -121,9 +121,11 @@ func (s *Source) Stats() Stats {
 // Close stops reading (and ffmpeg).
 func (s *Source) Close() error { return s.r.close() }
 
-// open picks passthrough (the file's own JPEG or H.264) or decoding.
+// open picks passthrough (the file's own JPEG or H.264) or decoding, and
+// says why it decodes.
 func (s *Source) open() error {
 	d, err := demux.Open(s.cfg.Path)
+	var why string
 	switch {
 	case err == nil && d.Info().Codec == "h264" && s.unchanged(d.Info()):
 		s.passH264(newContainerH264(d), d.Info())
@@ -136,6 +138,7 @@ func (s *Source) open() error {
 			"codec", s.info.Codec, "size", s.size, "fps", s.info.FPS)
 		return nil
 	case err == nil:
+		why = s.changeReason(d.Info())
 		d.Close() // to be scaled or resampled: decode it like any other codec
 	case errors.Is(err, demux.ErrUnknownFormat):
 		raw, rerr := openRawH264(s.cfg.Path, s.cfg.FPS)
@@ -144,19 +147,37 @@ func (s *Source) open() error {
 			s.passH264(raw, raw.info)
 			return nil
 		case rerr == nil:
+			why = s.changeReason(raw.info)
 			raw.close()
 		case !errors.Is(rerr, errNotAnnexB):
 			return rerr
+		default:
+			why = "neither a container flowcamd reads (MP4, MOV, Matroska, AVI, raw MJPEG) nor raw H.264"
 		}
 	case !errors.Is(err, demux.ErrNotMJPEG):
 		return err // missing, unreadable, empty, truncated headers: already names the file
+	default:
+		why = "its video is neither JPEG nor H.264, which RTP could carry as they are: " + err.Error()
 	}
+	return s.startDecoding(why)
+}
+
+// changeReason says why a file's own frames cannot go out as they are.
+func (s *Source) changeReason(info demux.Info) string {
+	own := fmt.Sprintf("its %s is %dx%d at %g fps", info.Codec, info.Width, info.Height, info.FPS)
+	if !s.sameSize(info) {
+		return fmt.Sprintf("%s and size is %s: scaling needs decoding", own, s.cfg.Size)
+	}
+	return fmt.Sprintf("%s and fps is %g: changing the rate of H.264 needs decoding", own, s.cfg.FPS)
+}
+
+func (s *Source) startDecoding(why string) error {
 	dec, err := startDecoder(s.cfg, s.log)
 	if err != nil {
 		return err
 	}
 	s.r, s.info, s.size = dec, dec.info, dec.size
-	s.log.Info("file source: decoding with ffmpeg", "codec", dec.info.Codec, "size", s.size, "fps", dec.fps)
+	s.log.Info("file source: decoding with ffmpeg", "codec", dec.info.Codec, "size", s.size, "fps", dec.fps, "reason", why)
 	return nil
 }
 

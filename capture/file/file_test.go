@@ -6,9 +6,11 @@ import (
 	"errors"
 	"image"
 	stdjpeg "image/jpeg"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,9 +251,14 @@ func TestH264Passthrough(t *testing.T) {
 		}
 	})
 	t.Run("scaled", func(t *testing.T) {
-		s, _ := open(t, Config{Path: clip(t, "libx264", "clip.mp4"), Size: capture.Size{Width: 160, Height: 120}})
+		var log bytes.Buffer
+		s, _ := open(t, Config{Path: clip(t, "libx264", "clip.mp4"), Size: capture.Size{Width: 160, Height: 120},
+			Logger: slog.New(slog.NewTextHandler(&log, nil))})
 		if s.Codec() != capture.CodecJPEG {
 			t.Fatal("a scaled H.264 file is not decoded")
+		}
+		if !strings.Contains(log.String(), "reason=\"its h264 is 320x240 at 25 fps and size is 160x120: scaling needs decoding\"") {
+			t.Fatalf("the log does not say why it decodes:\n%s", log.String())
 		}
 	})
 }
