@@ -174,7 +174,7 @@ func TestFileH264Plays(t *testing.T) {
 // TestPLI: a viewer's PLI brings a key frame within the next five access
 // units (200 ms of a 25 fps stream) although the source's own come ten
 // seconds apart, and a hundred PLIs in a second bring no more key frames
-// than the one-a-second limit allows.
+// than the one-a-second limit allows; a FIR, a second on, brings one too.
 func TestPLI(t *testing.T) {
 	need.Tool(t, "ffmpeg")
 	helper := strings.Replace(x264Helper, "-g 25", "-g 250", 1)
@@ -197,10 +197,17 @@ func TestPLI(t *testing.T) {
 	if k := v.keysIn(start, v.units()); k > 2 {
 		t.Fatalf("100 PLIs in a second brought %d key frames, want at most 2 (one a second)", k)
 	}
+	v.waitUnits(t, v.units()+30) // a second on: the limit allows another
+	mark = v.units()
+	v.fir(t)
+	v.waitUnits(t, mark+5)
+	if k := v.keysIn(mark, mark+5); k == 0 {
+		t.Fatalf("no key frame among the 5 access units after a FIR")
+	}
 }
 
 // keyWatcher is a gortsplib viewer that records which access units are
-// key frames and can send PLI.
+// key frames and can send PLI and FIR.
 type keyWatcher struct {
 	c    *gortsplib.Client
 	medi *description.Media
@@ -279,6 +286,17 @@ func (v *keyWatcher) pli(t *testing.T) {
 	ssrc := v.ssrc
 	v.mu.Unlock()
 	if err := v.c.WritePacketRTCP(v.medi, &rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: ssrc}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fir sends a Full Intra Request (RFC 5104), which asks for the same.
+func (v *keyWatcher) fir(t *testing.T) {
+	v.mu.Lock()
+	ssrc := v.ssrc
+	v.mu.Unlock()
+	fir := &rtcp.FullIntraRequest{SenderSSRC: 1, FIR: []rtcp.FIREntry{{SSRC: ssrc, SequenceNumber: 1}}}
+	if err := v.c.WritePacketRTCP(v.medi, fir); err != nil {
 		t.Fatal(err)
 	}
 }
