@@ -137,14 +137,20 @@ func (s *Source) read(ru *run) {
 func (s *Source) h264Frames(in io.Reader) func() (*capture.Frame, error) {
 	sp := h264.NewSplitter(in, s.cfg.MaxFrame)
 	return func() (*capture.Frame, error) {
-		au, err := sp.Next()
-		if errors.Is(err, h264.ErrTooLarge) {
-			return nil, fmt.Errorf("%w: %v", errTooLarge, err)
+		for {
+			au, err := sp.Next()
+			if errors.Is(err, h264.ErrTooLarge) {
+				return nil, fmt.Errorf("%w: %v", errTooLarge, err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			au, damaged := h264.Clean(au)
+			s.corrupt.Add(uint64(damaged))
+			if len(au) > 0 {
+				return &capture.Frame{H264: h264.Clone(au), Key: h264.Key(au)}, nil
+			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		return &capture.Frame{H264: h264.Clone(au), Key: h264.Key(au)}, nil
 	}
 }
 

@@ -54,7 +54,7 @@ type Stats struct {
 	Frames   uint64 // frames delivered
 	Restarts uint64 // times the helper was started again after a failure
 	NoSignal uint64 // "no signal" cards sent while it was down
-	Corrupt  uint64 // damaged pictures dropped
+	Corrupt  uint64 // damaged pictures and H.264 NAL units dropped
 	Stale    uint64 // frames replaced by a newer one before they were taken
 	Skipped  uint64 // frames dropped to keep to MaxFPS
 }
@@ -197,3 +197,6 @@ func (s *Source) Close() error {
 	}
 	return nil
 }
+
+// Corrupt counts the damaged pictures and H.264 NAL units dropped.
+func (s *Source) Corrupt() uint64 { return s.corrupt.Load() }

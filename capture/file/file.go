@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"flowcam/capture"
@@ -35,10 +36,12 @@ type Config struct {
 
 // Stats count what the source did.
 type Stats struct {
-	Frames   uint64 // frames delivered
-	Corrupt  uint64 // frames the container could not give
-	Loops    uint64 // times the file restarted
-	Restarts uint64 // times a dead ffmpeg was restarted
+	Frames  uint64 // frames delivered
+	Corrupt uint64 // frames the container could not give
+	// DamagedNALs counts H.264 NAL units dropped (forbidden bit set, empty).
+	DamagedNALs uint64
+	Loops       uint64 // times the file restarted
+	Restarts    uint64 // times a dead ffmpeg was restarted
 }
 
 // reader is a frame stream in file time: a demuxer for passthrough, or
@@ -76,7 +79,8 @@ type Source struct {
 	outN         uint64
 	view         capture.Frame
 
-	frames, corrupt, loops uint64
+	frames, loops uint64
+	corrupt       atomic.Uint64
 }
 
 // ErrNoFFmpeg means a file needs decoding and ffmpeg is not installed.
@@ -115,7 +119,19 @@ func (s *Source) FPS() float64 {
 
 // Stats returns the counters.
 func (s *Source) Stats() Stats {
-	return Stats{Frames: s.frames, Corrupt: s.corrupt, Loops: s.loops, Restarts: s.r.restartCount()}
+	return Stats{Frames: s.frames, Corrupt: s.corrupt.Load(), DamagedNALs: s.damagedNALs(), Loops: s.loops, Restarts: s.r.restartCount()}
+}
+
+// Corrupt counts the damaged input skipped: frames the container could
+// not give and H.264 NAL units no decoder could take. Safe to call while
+// the source runs.
+func (s *Source) Corrupt() uint64 { return s.corrupt.Load() + s.damagedNALs() }
+
+func (s *Source) damagedNALs() uint64 {
+	if d, ok := s.r.(interface{ damagedNALs() uint64 }); ok {
+		return d.damagedNALs()
+	}
+	return 0
 }
 
 // Close stops reading (and ffmpeg).
@@ -259,8 +275,8 @@ func (s *Source) nextInput(ctx context.Context) (*capture.Frame, time.Duration, 
 		case ctx.Err() != nil:
 			return nil, 0, ctx.Err()
 		case errors.Is(err, demux.ErrCorruptFrame):
-			if s.corrupt++; s.corrupt == 1 || s.corrupt%100 == 0 {
-				s.log.Warn("corrupt frame skipped", "err", err, "corrupt_total", s.corrupt)
+			if n := s.corrupt.Add(1); n == 1 || n%100 == 0 {
+				s.log.Warn("corrupt frame skipped", "err", err, "corrupt_total", n)
 			}
 			continue
 		case errors.Is(err, demux.ErrTruncated):

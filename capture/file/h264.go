@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"flowcam/capture"
@@ -22,19 +23,25 @@ const maxAccessUnit = 32 << 20
 // reuse their buffers), with params in front of a key frame that lacks
 // them: MP4 and Matroska keep the parameter sets out of band, and a
 // viewer needs them in band.
-func h264Frame(au [][]byte, params [][]byte) *capture.Frame {
+func h264Frame(au [][]byte, params [][]byte, damaged *atomic.Uint64) (*capture.Frame, error) {
+	au, n := h264.Clean(au)
+	damaged.Add(uint64(n))
+	if len(au) == 0 {
+		return nil, fmt.Errorf("%w: no NAL unit a decoder could take", demux.ErrCorruptFrame)
+	}
 	key := h264.Key(au)
 	if key && h264.ParameterSet(au, h264.TypeSPS) == nil {
 		au = append(append([][]byte(nil), params...), au...)
 	}
-	return &capture.Frame{H264: h264.Clone(au), Key: key}
+	return &capture.Frame{H264: h264.Clone(au), Key: key}, nil
 }
 
 // containerH264 passes an MP4 or Matroska file's H.264 samples through.
 type containerH264 struct {
-	d    demux.Reader
-	per  time.Duration
-	nals [][]byte
+	d       demux.Reader
+	per     time.Duration
+	nals    [][]byte
+	damaged atomic.Uint64 // NAL units dropped
 }
 
 func newContainerH264(d demux.Reader) *containerH264 {
@@ -50,22 +57,25 @@ func (r *containerH264) next(context.Context) (*capture.Frame, time.Duration, er
 	if len(r.nals) == 0 {
 		return nil, 0, fmt.Errorf("%w: an empty access unit", demux.ErrCorruptFrame)
 	}
-	return h264Frame(r.nals, r.d.Info().ParameterSets), pts, nil
+	f, err := h264Frame(r.nals, r.d.Info().ParameterSets, &r.damaged)
+	return f, pts, err
 }
 
 func (r *containerH264) rewind() error         { return r.d.Rewind() }
 func (r *containerH264) close() error          { return r.d.Close() }
 func (r *containerH264) period() time.Duration { return r.per }
 func (r *containerH264) restartCount() uint64  { return 0 }
+func (r *containerH264) damagedNALs() uint64   { return r.damaged.Load() }
 
 // rawH264 reads a raw Annex B .h264 file, which has no timestamps: frame
 // n is at n/fps.
 type rawH264 struct {
-	f    *os.File
-	sp   *h264.Splitter
-	per  time.Duration
-	n    int64
-	info demux.Info
+	f       *os.File
+	sp      *h264.Splitter
+	per     time.Duration
+	n       int64
+	info    demux.Info
+	damaged atomic.Uint64 // NAL units dropped
 }
 
 // looksLikeAnnexB reports a stream that starts with a start code and a
@@ -133,7 +143,8 @@ func (r *rawH264) next(context.Context) (*capture.Frame, time.Duration, error) {
 	}
 	at := time.Duration(r.n) * r.per
 	r.n++
-	return h264Frame(au, nil), at, nil
+	f, err := h264Frame(au, nil, &r.damaged)
+	return f, at, err
 }
 
 func (r *rawH264) rewind() error {
@@ -147,6 +158,7 @@ func (r *rawH264) rewind() error {
 func (r *rawH264) close() error          { return r.f.Close() }
 func (r *rawH264) period() time.Duration { return r.per }
 func (r *rawH264) restartCount() uint64  { return 0 }
+func (r *rawH264) damagedNALs() uint64   { return r.damaged.Load() }
 
 func framePeriod(fps float64) time.Duration {
 	if fps <= 0 {

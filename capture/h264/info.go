@@ -79,3 +79,28 @@ func Clone(au [][]byte) [][]byte {
 	}
 	return out
 }
+
+// Damaged reports a NAL unit no decoder can take: empty, or with its
+// forbidden_zero_bit set, which only a bit error or a lost byte leaves.
+func Damaged(nalu []byte) bool { return len(nalu) == 0 || nalu[0]&0x80 != 0 }
+
+// Clean drops the damaged NAL units of au, in place, and says how many
+// went. A unit that lost its picture to them (no slice left) comes back
+// empty; parameter sets alone, undamaged, stay a unit (some encoders send
+// them in a buffer of their own).
+func Clean(au [][]byte) ([][]byte, int) {
+	kept, picture := au[:0], false
+	for _, n := range au {
+		if Damaged(n) {
+			continue
+		}
+		kept = append(kept, n)
+		t := n[0] & 0x1F
+		picture = picture || (t >= TypeSlice && t <= TypeIDR)
+	}
+	dropped := len(au) - len(kept)
+	if dropped > 0 && !picture {
+		return kept[:0], dropped
+	}
+	return kept, dropped
+}

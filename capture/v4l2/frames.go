@@ -173,6 +173,9 @@ func (s *Source) accessUnit(data []byte) (*capture.Frame, error) {
 	f := s.h264s.Get()
 	buf := append(f.JPEG, data...)
 	f.H264, f.JPEG = h264.SplitAnnexB(f.H264[:0], buf), buf[:0]
+	var damaged int
+	f.H264, damaged = h264.Clean(f.H264)
+	s.corrupt.Add(uint64(damaged))
 	if len(f.H264) == 0 {
 		f.Release()
 		return nil, fmt.Errorf("no H.264 NAL unit in %d bytes", len(data))

@@ -41,7 +41,7 @@ type Config struct {
 type Stats struct {
 	Frames     uint64 // frames delivered
 	Dropped    uint64 // frames the driver skipped (sequence gaps)
-	Corrupt    uint64 // buffers the driver flagged, or that could not be converted
+	Corrupt    uint64 // buffers the driver flagged or that could not be converted, and damaged H.264 NAL units
 	Reconnects uint64 // times the device was reopened after a failure
 	NoSignal   uint64 // "no signal" frames sent while it was down
 }
@@ -237,3 +237,6 @@ func (s *Source) down(err error) {
 	s.backoff = min(max(2*s.backoff, 250*time.Millisecond), time.Second)
 	s.retryAt = now.Add(s.backoff)
 }
+
+// Corrupt counts the damaged buffers and H.264 NAL units dropped.
+func (s *Source) Corrupt() uint64 { return s.corrupt.Load() }

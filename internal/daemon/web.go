@@ -42,6 +42,9 @@ type pathView struct {
 // reconnecter is a source that reopens a device (v4l2.Source).
 type reconnecter interface{ Reconnects() uint64 }
 
+// corrupter is a source that counts the damaged input it skipped.
+type corrupter interface{ Corrupt() uint64 }
+
 // problemer is a source that can say why it keeps failing (capture helpers).
 type problemer interface{ Problem() string }
 
@@ -185,6 +188,10 @@ func pathStatus(p pathView) web.PathStatus {
 	}
 	if pr, ok := src.(problemer); ok {
 		ps.Problem = pr.Problem()
+	}
+	if c, ok := src.(corrupter); ok {
+		n := c.Corrupt()
+		ps.Corrupt = &n
 	}
 	return ps
 }

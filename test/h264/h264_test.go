@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -425,4 +426,61 @@ func TestNoEncoderForRawPictures(t *testing.T) {
 			t.Errorf("the error does not mention %q:\n%s", want, out)
 		}
 	}
+}
+
+// damagePy sets the forbidden bit of every 20th non-IDR slice of an
+// Annex B stream on its way through, as a bit error on a camera's link
+// would.
+const damagePy = `import sys
+out = sys.stdout.buffer
+data, n = b"", 0
+mark = b"\x00\x00\x01\x41"
+while True:
+    chunk = sys.stdin.buffer.read1(65536)
+    if not chunk:
+        break
+    data += chunk
+    cut = len(data) - len(mark) + 1
+    i = data.find(mark)
+    while 0 <= i < cut:
+        n += 1
+        if n % 20 == 0:
+            data = data[:i + 3] + b"\xc1" + data[i + 4:]
+        i = data.find(mark, i + 1)
+    out.write(data[:cut])
+    out.flush()
+    data = data[cut:]
+`
+
+// TestDamagedNALs: NAL units with the forbidden bit set are dropped, not
+// sent, and /metrics counts them; the stream goes on.
+func TestDamagedNALs(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	need.Tool(t, "python3")
+	dir := t.TempDir()
+	damage, script := filepath.Join(dir, "damage.py"), filepath.Join(dir, "helper.sh")
+	if err := os.WriteFile(damage, []byte(damagePy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte("exec "+x264Helper+" | python3 "+damage+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := start(t, fmt.Sprintf("size: 320x240\nfps: 25\nsource: %q\nexec:\n  format: h264\n", "exec:sh "+script))
+	aus, _, _, err := player.AccessUnits(d.URL("/cam"), gortsplib.TransportTCP, 100, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, au := range aus {
+		for _, n := range au {
+			if h264.Damaged(n) {
+				t.Fatalf("access unit %d has a damaged NAL unit %x", i, n[:min(len(n), 4)])
+			}
+		}
+	}
+	var corrupt float64
+	eventually.Require(t, time.Minute, func() bool {
+		corrupt, _ = d.Metric(`flowcam_source_corrupt_total{path="/cam"}`)
+		return corrupt >= 3
+	}, "/metrics counts %v damaged units after 100 access units of which every 20th slice was damaged", corrupt)
+	t.Logf("%d access units played, %v damaged NAL units dropped and counted", len(aus), corrupt)
 }

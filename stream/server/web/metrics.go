@@ -68,6 +68,7 @@ var (
 	descDropped     = pathDesc("frames_dropped_total", "Frames lost to encoder errors or corrupt source JPEG.")
 	descSourceErrs  = pathDesc("source_errors_total", "Failed reads from the source (retried).")
 	descReconnects  = pathDesc("source_reconnects_total", "Times a camera was reopened after a failure.")
+	descCorrupt     = pathDesc("source_corrupt_total", "Damaged input the source skipped: JPEG frames, H.264 NAL units.")
 	descAlive       = pathDesc("pipeline_alive", "1 while the path's pipeline delivers frames, else 0.")
 	descHTTPViewers = pathDesc("http_viewers", "Open MJPEG responses.")
 	descPathBytes   = pathDesc("path_bytes_total", "RTP payload bytes of the path's frames, before fan-out: rate() is its bit rate.")
@@ -123,7 +124,7 @@ var transports = []string{"udp", "tcp", "multiflow"}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descStart, descCaptured, descEncoded, descPassthrough,
-		descTranscoded, descDropped, descSourceErrs, descReconnects, descAlive, descHTTPViewers, descPathBytes, descPathCodec, descSessions,
+		descTranscoded, descDropped, descSourceErrs, descReconnects, descCorrupt, descAlive, descHTTPViewers, descPathBytes, descPathCodec, descSessions,
 		descSessFrames, descSessPackets, descSessBytes, descSessDropped, descSessLoss, descSessJitter, descSessRTT,
 		descSessSkipped, descSessSent, descSessStream, descSessCap, descSessReason,
 		descFlowPackets, descFlowBytes, descFlowLoss, descFlowJitter, descFlowRTT, descFlowUsable,
@@ -168,6 +169,9 @@ func collectPath(ch chan<- prometheus.Metric, p *PathStatus) {
 	counter(descSourceErrs, s.SourceErrs)
 	if p.Reconnects != nil {
 		counter(descReconnects, *p.Reconnects)
+	}
+	if p.Corrupt != nil {
+		counter(descCorrupt, *p.Corrupt)
 	}
 	ch <- constMetric(descAlive, prometheus.GaugeValue, bool01(p.Alive), p.Path)
 	ch <- constMetric(descHTTPViewers, prometheus.GaugeValue, float64(p.HTTPViewers), p.Path)

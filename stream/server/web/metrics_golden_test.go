@@ -18,7 +18,7 @@ import (
 // TCP session without, and a multi-flow session with two flows. Nothing in
 // it depends on the clock or the machine.
 func goldenStatus() Status {
-	reconnects := uint64(3)
+	reconnects, corrupt := uint64(3), uint64(4)
 	return Status{
 		Version: "v1.2.3", Build: "abc1234 linux/arm64 cgo static", Board: "raspberrypi: Raspberry Pi 4",
 		Encoder: "v4l2m2m", Started: time.Date(2026, 3, 1, 12, 0, 0, 500e6, time.UTC),
@@ -27,7 +27,7 @@ func goldenStatus() Status {
 				Pipeline:    capture.Stats{Captured: 1000, Encoded: 900, Passthrough: 70, Transcoded: 20, Dropped: 10, SourceErrs: 2},
 				RTSPViewers: 3},
 			{Path: "/side", Source: "/dev/video0", Codec: "h264", Bytes: 1200000, Width: 640, Height: 480, FPS: 10, Alive: false,
-				Pipeline: capture.Stats{Captured: 50, Passthrough: 50, SourceErrs: 7}, Reconnects: &reconnects},
+				Pipeline: capture.Stats{Captured: 50, Passthrough: 50, SourceErrs: 7}, Reconnects: &reconnects, Corrupt: &corrupt},
 		},
 		Sessions: []SessionStatus{
 			{ID: "aa11", Path: "/cam", Transport: "udp", Client: "10.0.0.9:5000", Playing: true,

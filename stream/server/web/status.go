@@ -55,6 +55,9 @@ type PathStatus struct {
 	Pipeline capture.Stats `json:"pipeline"`
 	// Camera sources count reopened devices; others leave Reconnects nil.
 	Reconnects *uint64 `json:"reconnects,omitempty"`
+	// Corrupt counts damaged input the source skipped (JPEG frames, H.264
+	// NAL units); nil for sources that cannot tell (the test pattern).
+	Corrupt *uint64 `json:"corrupt,omitempty"`
 	// Problem says why a source keeps failing (a capture helper that
 	// exits at once, with its last words); empty while it works.
 	Problem string `json:"problem,omitempty"`
