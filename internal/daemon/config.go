@@ -271,6 +271,8 @@ var defaults = keyValues{
 	{"helper.max_frame_bytes", child.DefaultMaxFrame},
 	{"helper.h264_bitrate", 0},
 	{"helper.h264_gop", 50},
+	{"helper.h264_profile", "constrained-baseline"},
+	{"helper.h264_level", "4.0"},
 	{"path", "/cam"},
 	{"source", "pattern"},
 	{"size", "auto"},

@@ -43,6 +43,10 @@ func probeHardware(b board.Info, log *slog.Logger) hardware {
 		return hardware{reason: fmt.Sprintf("NVIDIA Jetson JPEG engine %v: used by --source argus:N, whose helper encodes with nvjpegenc; "+
 			"frames from V4L2 cameras, files and raw helpers are encoded here", nodes)}
 	}
+	if b.SoC == "brcm,bcm2712" {
+		return hardware{reason: b.Model + " has no video encoder, for JPEG or H.264: H.264 paths need a source that gives H.264 " +
+			"(libcamera.codec: h264 encodes it in software)"}
+	}
 	return hardware{reason: err.Error()}
 }
 

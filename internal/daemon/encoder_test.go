@@ -5,9 +5,12 @@ import (
 	"errors"
 	"image"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"flowcam/capture"
+	"flowcam/platform/board"
+	"flowcam/platform/m2m"
 )
 
 // fakeHW stands in for the board's engine below the stream encoder.
@@ -80,5 +83,49 @@ func TestHardwareModeNeedsAnEngine(t *testing.T) {
 		slog.New(slog.DiscardHandler))
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("no V4L2 memory-to-memory device")) {
 		t.Fatalf("encoder = hardware without an engine: %v", err)
+	}
+}
+
+// TestPi5SaysItHasNoEncoder: on a Pi 5 the start line says there is no
+// video encoder and where H.264 can come from instead.
+func TestPi5SaysItHasNoEncoder(t *testing.T) {
+	if _, err := m2m.Find(); err == nil {
+		t.Skip("this machine has a V4L2 JPEG encoder")
+	}
+	hw := probeHardware(board.Info{Kind: board.RaspberryPi, Model: "Raspberry Pi 5 Model B Rev 1.0", SoC: "brcm,bcm2712"},
+		slog.New(slog.DiscardHandler))
+	for _, want := range []string{"Raspberry Pi 5", "no video encoder", "libcamera.codec: h264", "libjpeg-turbo encodes"} {
+		if !strings.Contains(hw.String(), want) {
+			t.Errorf("%q does not say %q", hw.String(), want)
+		}
+	}
+}
+
+// TestBoardH264: the board encoder gets the configured profile and level,
+// and without a bit rate one scaled to the path's pixel rate.
+func TestBoardH264(t *testing.T) {
+	h := HelperConfig{H264GOP: 25, H264Profile: "high", H264Level: "4.1"}
+	for _, tc := range []struct {
+		sc      StreamConfig
+		bitrate int
+		want    m2m.H264Config
+	}{
+		{StreamConfig{Size: capture.Size{Width: 1280, Height: 720}, FPS: 25}, 0, m2m.H264Config{Bitrate: 2_000_000, GOP: 25, Profile: 4, Level: 12}},
+		{StreamConfig{Size: capture.Size{Width: 1920, Height: 1080}, FPS: 30}, 0, m2m.H264Config{Bitrate: 5_400_000, GOP: 25, Profile: 4, Level: 12}},
+		{StreamConfig{Size: capture.Size{Width: 160, Height: 120}, FPS: 5}, 0, m2m.H264Config{Bitrate: 250_000, GOP: 25, Profile: 4, Level: 12}},
+		{StreamConfig{Size: capture.Size{Width: 1280, Height: 720}, FPS: 25}, 800_000, m2m.H264Config{Bitrate: 800_000, GOP: 25, Profile: 4, Level: 12}},
+	} {
+		h.H264Bitrate = tc.bitrate
+		if got := boardH264(tc.sc, h); got != tc.want {
+			t.Errorf("%v at %v fps, bitrate %d: %+v, want %+v", tc.sc.Size, tc.sc.FPS, tc.bitrate, got, tc.want)
+		}
+	}
+	var auto H264Level
+	if err := auto.UnmarshalText([]byte("auto")); err != nil || auto.v4l2() != -1 {
+		t.Errorf("auto: %v %d", err, auto.v4l2())
+	}
+	var p H264Profile
+	if err := p.UnmarshalText([]byte("extended")); err == nil {
+		t.Error("an unknown profile is accepted")
 	}
 }

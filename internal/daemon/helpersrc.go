@@ -63,10 +63,14 @@ type HelperConfig struct {
 	StartTimeout time.Duration `mapstructure:"start_timeout"`
 	MaxFrame     int           `mapstructure:"max_frame_bytes"`
 	// H.264 from helpers that encode it (libcamera.codec or argus.encoder
-	// h264): bits per second (0: the encoder's default) and frames between
-	// key frames.
-	H264Bitrate int `mapstructure:"h264_bitrate"`
-	H264GOP     int `mapstructure:"h264_gop"`
+	// h264) and the board's encoder: bits per second (0: the encoder's
+	// default; for the board's, about 2 Mbit/s at 720p25, scaled by the
+	// pixel rate) and frames between key frames; the profile and level
+	// are the board encoder's.
+	H264Bitrate int         `mapstructure:"h264_bitrate"`
+	H264GOP     int         `mapstructure:"h264_gop"`
+	H264Profile H264Profile `mapstructure:"h264_profile"`
+	H264Level   H264Level   `mapstructure:"h264_level"`
 }
 
 // Devices are the sections a camera or helper source is built from; a

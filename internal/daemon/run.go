@@ -140,6 +140,19 @@ func buildStream(sc StreamConfig, op opened, dev Devices, mtu int, enc *streamEn
 	return capture.NewPipeline(feed, frames, sink, log, opts...), feed, st, nil
 }
 
+// boardH264 is the board encoder's setup for a path. Without a bit rate
+// the path gets m2m.DefaultH264's, scaled by its pixel rate: a driver's own
+// default (10 Mbit/s on a Pi 4) is more than MJPEG would take.
+func boardH264(sc StreamConfig, h HelperConfig) m2m.H264Config {
+	bitrate := h.H264Bitrate
+	if bitrate == 0 {
+		const ref = 1280 * 720 * 25.0 // what DefaultH264's rate is for
+		pixels := float64(sc.Size.Width*sc.Size.Height) * sc.FPS
+		bitrate = max(int(float64(m2m.DefaultH264.Bitrate)*pixels/ref), 250_000)
+	}
+	return m2m.H264Config{Bitrate: bitrate, GOP: h.H264GOP, Profile: h.H264Profile.v4l2(), Level: h.H264Level.v4l2()}
+}
+
 // packetizer chooses what the path sends from its codec key and what the
 // source gives: H.264 is passed through, never decoded; raw pictures on an
 // H.264 path go through the board's H.264 encoder (enc.video), which
@@ -148,7 +161,7 @@ func packetizer(sc StreamConfig, src capture.Source, mtu int, dev Devices, enc *
 	have := capture.CodecOf(src)
 	switch {
 	case sc.Codec == CodecH264 && have != capture.CodecH264:
-		v, err := openVideo(m2m.H264Config{Bitrate: dev.Helper.H264Bitrate, GOP: dev.Helper.H264GOP, Profile: 1, Level: -1}, log)
+		v, err := openVideo(boardH264(sc, dev.Helper), log)
 		if err != nil {
 			return nil, have, fmt.Errorf("codec: h264: source %s gives raw pictures or JPEG, and there is no H.264 encoder for them (%v): "+
 				"give an H.264 source (exec.format: h264, an H.264 file, or a camera that sends H.264), run on a board whose "+

@@ -108,6 +108,38 @@ func (c *Codec) UnmarshalText(b []byte) error {
 	return err
 }
 
+// H264Profile is helper.h264_profile: what the board's H.264 encoder
+// makes. Constrained baseline is what every player decodes.
+type H264Profile string
+
+func (p *H264Profile) UnmarshalText(b []byte) error {
+	s, err := choice(b, "constrained-baseline", "baseline", "main", "high")
+	*p = H264Profile(s)
+	return err
+}
+
+// v4l2 is the profile's V4L2_MPEG_VIDEO_H264_PROFILE_* menu index.
+func (p H264Profile) v4l2() int {
+	return map[H264Profile]int{"baseline": 0, "constrained-baseline": 1, "main": 2, "high": 4}[p]
+}
+
+// H264Level is helper.h264_level: the H.264 level the board's encoder
+// declares, or auto for the driver's choice.
+type H264Level string
+
+// h264Levels are the levels V4L2 names, in its menu's order
+// (V4L2_MPEG_VIDEO_H264_LEVEL_1_0 is 0).
+var h264Levels = []string{"1.0", "1b", "1.1", "1.2", "1.3", "2.0", "2.1", "2.2", "3.0", "3.1", "3.2", "4.0", "4.1", "4.2", "5.0", "5.1"}
+
+func (l *H264Level) UnmarshalText(b []byte) error {
+	s, err := choice(b, append([]string{"auto"}, h264Levels...)...)
+	*l = H264Level(s)
+	return err
+}
+
+// v4l2 is the level's V4L2 menu index, -1 for auto.
+func (l H264Level) v4l2() int { return slices.Index(h264Levels, string(l)) }
+
 // Idle is what a stream's source does while nobody watches.
 type Idle string
 
