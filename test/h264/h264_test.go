@@ -406,6 +406,32 @@ func decodeWhole(t *testing.T, path string) int {
 	return n
 }
 
+// TestMJPEGFromH264Refused: codec: mjpeg with a source of H.264 fails at
+// start: flowcamd passes H.264 through and has no decoder to make JPEG.
+func TestMJPEGFromH264Refused(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	bin, err := daemon.Binary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := filepath.Join(t.TempDir(), "flowcamd.yaml")
+	body := fmt.Sprintf("size: 320x240\nfps: 25\ncodec: mjpeg\nsource: %q\nexec:\n  format: h264\n", "exec:"+x264Helper)
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, bin, "--config", cfg, "--rtsp-addr", "127.0.0.1:0", "--http-addr", "").CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("flowcamd ran (%v) with codec mjpeg and an H.264 source:\n%s", err, out)
+	}
+	for _, want := range []string{"codec: mjpeg", "gives H.264", "codec: auto or h264"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the error does not mention %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestNoEncoderForRawPictures: codec: h264 with a source of raw pictures,
 // on a machine without an H.264 encoder (this one: no V4L2 memory-to-
 // memory device makes H.264), fails at start and says what would do.

@@ -18,7 +18,7 @@ func newPlayer(src source, sink Sink, cfg Config, d *rtspclient.Description, rep
 		interval = uint32(math.Round(clockRate / d.FPS))
 	}
 	n := len(src.pathNames())
-	p := &player{sink: sink, src: src, start: time.Now(), rep: rep,
+	p := &player{sink: sink, src: src, start: time.Now(), rep: rep, interval: interval,
 		sec: secondStats{packets: make([]int, n), bytes: make([]int, n)}}
 	var depack playout.Depacketizer // JPEG
 	if d.Codec == "h264" {
@@ -94,6 +94,11 @@ type player struct {
 	keyAsked time.Time
 	order    *decodeOrder // H.264: frames back in decoding order
 	ready    []*playout.Frame
+	interval uint32 // a frame's RTP ticks, 0 when the rate is unknown
+	lastTS   uint32 // the newest frame written
+	wrote    bool   // lastTS is set
+	lossAt   uint32 // lastTS when a loss stopped the picture
+	inLoss   bool   // waiting for the key frame after a loss
 }
 
 // keyFrameEvery bounds how often the client asks for a key frame.
@@ -149,6 +154,7 @@ func (p *player) write(f *playout.Frame, now time.Time) error {
 		}
 	}
 	for _, f := range p.ready {
+		p.lastTS, p.wrote = f.Timestamp, true
 		p.measure(f, now)
 		if err := p.sink.WriteFrame(f); err != nil {
 			return errorf("output: %w", err)
@@ -163,6 +169,9 @@ func (p *player) write(f *playout.Frame, now time.Time) error {
 func (p *player) decodable(f *playout.Frame, now time.Time) bool {
 	if l := lost(p.buf.Stats()); l != p.lostSeen {
 		p.lostSeen = l
+		if !p.needKey && p.wrote {
+			p.lossAt, p.inLoss = p.lastTS, true
+		}
 		p.needKey = true
 		if p.order != nil {
 			// What waits for the frames sent before it may wait for the
@@ -172,12 +181,22 @@ func (p *player) decodable(f *playout.Frame, now time.Time) bool {
 	}
 	if f.Key {
 		p.needKey = false
+		if p.inLoss && len(p.rep.Recoveries) < maxSamples {
+			p.inLoss = false
+			still := int32(f.Timestamp-p.lossAt) - int32(p.interval)
+			p.rep.Recoveries = append(p.rep.Recoveries, math.Round(float64(max(still, 0))*10000/clockRate)/10)
+		}
 		return true
 	}
 	if !p.needKey {
 		return true
 	}
 	p.rep.HeldForKey++
+	if !p.inLoss && !p.wrote {
+		// Lost before any picture was shown: the picture is missing
+		// from the first frame held.
+		p.lossAt, p.inLoss = f.Timestamp-p.interval, true
+	}
 	if now.Sub(p.keyAsked) >= keyFrameEvery {
 		p.keyAsked = now
 		p.rep.KeyFrameRequests++

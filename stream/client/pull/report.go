@@ -38,6 +38,10 @@ type Report struct {
 	Codec             string  `json:"codec"`
 	HeldForKey        uint64  `json:"held_for_key_frame"`
 	KeyFrameRequests  uint64  `json:"key_frame_requests"`
+	// Recoveries is, for each H.264 loss, how long the picture stood
+	// still: from when the first frame not shown was due to the key frame
+	// that brought it back, in ms of stream time (RTP timestamps).
+	Recoveries []float64 `json:"recoveries_ms,omitempty"`
 	DuplicatesDropped uint64  `json:"duplicates_dropped"`
 	PacketsLate       uint64  `json:"packets_late"`
 	PacketsReordered  uint64  `json:"packets_reordered"`
