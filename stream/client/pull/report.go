@@ -35,17 +35,17 @@ type Report struct {
 	// Codec is what the stream carries (mjpeg or h264). HeldForKey counts
 	// H.264 frames not played because one before them was lost (they wait
 	// for the next key frame), KeyFrameRequests the PLIs sent for one.
-	Codec             string  `json:"codec"`
-	HeldForKey        uint64  `json:"held_for_key_frame"`
-	KeyFrameRequests  uint64  `json:"key_frame_requests"`
+	Codec            string `json:"codec"`
+	HeldForKey       uint64 `json:"held_for_key_frame"`
+	KeyFrameRequests uint64 `json:"key_frame_requests"`
 	// Recoveries is, for each H.264 loss, how long the picture stood
 	// still: from when the first frame not shown was due to the key frame
 	// that brought it back, in ms of stream time (RTP timestamps).
-	Recoveries []float64 `json:"recoveries_ms,omitempty"`
-	DuplicatesDropped uint64  `json:"duplicates_dropped"`
-	PacketsLate       uint64  `json:"packets_late"`
-	PacketsReordered  uint64  `json:"packets_reordered"`
-	FPS               float64 `json:"fps"`
+	Recoveries        []float64 `json:"recoveries_ms,omitempty"`
+	DuplicatesDropped uint64    `json:"duplicates_dropped"`
+	PacketsLate       uint64    `json:"packets_late"`
+	PacketsReordered  uint64    `json:"packets_reordered"`
+	FPS               float64   `json:"fps"`
 
 	// Latency is capture (server clock, via RTCP sender reports) to
 	// play-out; ArrivalLatency capture to the frame's last packet. They are
