@@ -146,8 +146,9 @@ type videoEncoder interface {
 }
 
 // openVideo opens the board's H.264 encoder: a V4L2 memory-to-memory one,
-// found by what it produces.
-func openVideo(cfg m2m.H264Config, log *slog.Logger) (videoEncoder, error) {
+// found by what it produces. A variable, so that tests on machines
+// without one can put a fake below the daemon.
+var openVideo = func(cfg m2m.H264Config, log *slog.Logger) (videoEncoder, error) {
 	return m2m.NewH264Encoder("", cfg, log)
 }
 
