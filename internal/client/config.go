@@ -17,6 +17,7 @@ import (
 
 // Config is one invocation of the client.
 type Config struct {
+	Command   string // pull, or relay: pull and serve again over RTSP
 	URL       string
 	Flows     int
 	Via       []string
@@ -34,6 +35,8 @@ type Config struct {
 	Keep        time.Duration
 	KeepBytes   ByteSize
 	StatsJSON   string
+	RTSPAddr    string // relay: where it serves
+	RelayPath   string // relay: the path it serves
 	LogLevel    slog.Level
 	Version     bool
 }
@@ -60,10 +63,13 @@ func (m *LatencyMode) UnmarshalText(b []byte) error {
 func (m LatencyMode) MarshalText() ([]byte, error) { return []byte(m), nil }
 
 const usage = `usage: flowcam pull URL [flags]
+       flowcam relay URL [--rtsp-addr :8554] [flags]
 
-Pulls an RTSP MJPEG or H.264 stream and plays it out by its RTP clock. Against flowcamd,
---flows N (or --via) carries it over several network paths at once; any other
-server gets one plain flow.
+pull: pulls an RTSP MJPEG or H.264 stream and plays it out by its RTP clock. Against
+flowcamd, --flows N (or --via) carries it over several network paths at once; any
+other server gets one plain flow.
+relay: pulls the same way and serves what it plays again as plain RTSP (UDP and TCP),
+for any player or NVR.
 
 flags:
 `
@@ -74,6 +80,31 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	cfg := &Config{}
+	define(fs, cfg)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if cfg.Version {
+		return cfg, nil
+	}
+	rest := fs.Args()
+	if len(rest) != 2 || (rest[0] != "pull" && rest[0] != "relay") {
+		fs.Usage()
+		return nil, errors.New("expected: flowcam pull URL [flags], or flowcam relay URL [flags]")
+	}
+	cfg.Command, cfg.URL = rest[0], rest[1]
+	cfg.ModeSet = fs.Changed("mode")
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Weights) > 0 {
+		cfg.Flows = len(cfg.Weights) // --flows 1 is the default: the weights say how many
+	}
+	return cfg, nil
+}
+
+// define declares the flags, with their defaults.
+func define(fs *pflag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.Flows, "flows", 1, "flows (network paths) to ask for, 1 to 8")
 	fs.StringSliceVar(&cfg.Via, "via", nil, "client interfaces for the flows, e.g. eth0,wlan0")
 	fs.TextVar(&cfg.Mode, "mode", multiflow.Stripe, "multi-flow mode: stripe, duplicate or failover")
@@ -93,26 +124,8 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.StatsJSON, "stats-json", "", "write a final JSON report to FILE")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if cfg.Version {
-		return cfg, nil
-	}
-	rest := fs.Args()
-	if len(rest) != 2 || rest[0] != "pull" {
-		fs.Usage()
-		return nil, errors.New("expected: flowcam pull URL [flags]")
-	}
-	cfg.URL = rest[1]
-	cfg.ModeSet = fs.Changed("mode")
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	if len(cfg.Weights) > 0 {
-		cfg.Flows = len(cfg.Weights) // --flows 1 is the default: the weights say how many
-	}
-	return cfg, nil
+	fs.StringVar(&cfg.RTSPAddr, "rtsp-addr", ":8554", "relay: serve the stream at this address")
+	fs.StringVar(&cfg.RelayPath, "path", "/cam", "relay: serve the stream at this path")
 }
 
 // check refuses what no single flag's type can: ranges and combinations.
@@ -128,6 +141,9 @@ func (c *Config) check() error {
 	}
 	if !strings.HasPrefix(c.URL, "rtsp://") {
 		return fmt.Errorf("URL %q: must start with rtsp://", c.URL)
+	}
+	if c.Command == "relay" && !strings.HasPrefix(c.RelayPath, "/") {
+		return fmt.Errorf("--path %q: must start with /", c.RelayPath)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/pull"
 	"flowcam/stream/client/record"
+	"flowcam/stream/client/relay"
 )
 
 // Run pulls the stream the config names.
@@ -32,6 +33,18 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeSink()
+	if cfg.Command == "relay" {
+		rl, err := relay.Listen(relay.Config{Addr: cfg.RTSPAddr, Path: cfg.RelayPath, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer rl.Close()
+		if cfg.Output == "" {
+			sink = rl
+		} else {
+			sink = both{rl, sink}
+		}
+	}
 	rep, err := pull.Run(ctx, pull.Config{URL: cfg.URL, Flows: cfg.Flows, Via: via, Mode: cfg.Mode,
 		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, FixedLatency: cfg.LatencyMode == LatencyFixed,
 		Weights: cfg.Weights, Duration: cfg.Duration, Logger: log}, sink, statusLine(stderr))
@@ -61,6 +74,18 @@ func paths(names []string) ([]pull.Path, error) {
 		out[i] = pull.Path{Name: ifc.Name, Prefixes: ifc.Addrs, ListenPacket: netif.ListenPacket(ifc.Name)}
 	}
 	return out, nil
+}
+
+// both hands every frame to a relay and to a file: the relay, as a
+// Describer, hears the description too.
+type both struct {
+	*relay.Relay
+	file pull.Sink
+}
+
+func (b both) WriteFrame(f *playout.Frame) error {
+	b.Relay.WriteFrame(f)
+	return b.file.WriteFrame(f)
 }
 
 // frameSink writes frames back to back: for MJPEG the stream ffplay -f

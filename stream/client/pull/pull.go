@@ -77,6 +77,12 @@ type Sink interface {
 	WriteFrame(f *playout.Frame) error
 }
 
+// Describer is a sink that wants the stream's description (codec, size,
+// rate, parameter sets) before the first frame: a relay serving it again.
+type Describer interface {
+	Describe(d *rtspclient.Description)
+}
+
 // multiflowWanted reports whether the user asked for multi-flow.
 func (c *Config) multiflowWanted() bool {
 	return c.Flows > 1 || len(c.Via) > 0 || c.ModeSet || len(c.Weights) > 0
@@ -113,6 +119,9 @@ func Run(ctx context.Context, cfg Config, sink Sink, status func(Snapshot)) (*Re
 	desc, err := c.Describe(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if ds, ok := sink.(Describer); ok {
+		ds.Describe(desc)
 	}
 	rep := newReport(cfg, desc)
 	src, err := setup(ctx, c, desc, &cfg, rep)

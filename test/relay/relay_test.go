@@ -1,0 +1,135 @@
+// Package relay_test runs flowcam relay between the real daemon and real
+// players: it pulls over two flows and serves what it plays as plain
+// RTSP, which ffmpeg (UDP and TCP), GStreamer and ten gortsplib viewers
+// play.
+package relay_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+
+	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/need"
+	"flowcam/internal/testutil/player"
+)
+
+const x264Helper = "ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=25 " +
+	"-c:v libx264 -preset ultrafast -tune zerolatency -g 25 -bf 0 -x264-params aud=1 -f h264 -"
+
+// startRelay runs flowcam relay against url and returns the URL it serves.
+func startRelay(t *testing.T, url string, args ...string) string {
+	t.Helper()
+	client, err := daemon.ClientBinary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(client, append([]string{"relay", url, "--rtsp-addr", addr, "--log-level", "info"}, args...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	serving := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		re := regexp.MustCompile(`msg="relay serving" url=(\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case serving <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case u := <-serving:
+		return u
+	case <-time.After(time.Minute):
+		t.Fatal("the relay never served the stream")
+	}
+	return ""
+}
+
+// TestRelayPlays: the relay of an MJPEG and of an H.264 path, pulled over
+// two duplicated flows, plays in ffmpeg over UDP and TCP and in GStreamer.
+func TestRelayPlays(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	need.Tool(t, "gst-launch-1.0")
+	for _, c := range []struct {
+		codec, config string
+	}{
+		{"mjpeg", "size: 320x240\nfps: 25\nsource: pattern\n"},
+		{"h264", fmt.Sprintf("size: 320x240\nfps: 25\nsource: %q\nexec:\n  format: h264\n", "exec:"+x264Helper)},
+	} {
+		t.Run(c.codec, func(t *testing.T) {
+			d := daemon.StartConfig(t, c.config, "--http-addr", "")
+			url := startRelay(t, d.URL("/cam"), "--flows", "2", "--mode", "duplicate")
+			for _, tr := range []string{"udp", "tcp"} {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				dec, err := player.FFmpeg(ctx, url, tr, 50, c.codec, "320x240")
+				cancel()
+				if err != nil || dec.Frames != 50 || dec.Distinct < 40 {
+					t.Fatalf("ffmpeg over %s: %v, %d frames, %d distinct", tr, err, dec.Frames, dec.Distinct)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			play := player.GStreamer
+			if c.codec == "h264" {
+				play = player.GStreamerH264
+			}
+			if out, err := play(ctx, url, 25, "video/x-raw,width=320,height=240"); err != nil {
+				t.Fatalf("GStreamer: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestRelayViewers: ten viewers of the relay, half over UDP and half over
+// TCP, each get at least 99% of the frames sent while they watch.
+func TestRelayViewers(t *testing.T) {
+	d := daemon.StartConfig(t, "size: 320x240\nfps: 25\nsource: pattern\n", "--http-addr", "")
+	url := startRelay(t, d.URL("/cam"), "--flows", "2", "--mode", "duplicate")
+	counters := make([]*player.FrameCounter, 10)
+	var wg sync.WaitGroup
+	for i := range counters {
+		counters[i] = player.NewFrameCounter(25)
+		tr := gortsplib.TransportUDP
+		if i%2 == 1 {
+			tr = gortsplib.TransportTCP
+		}
+		c, err := player.Play(url, tr, counters[i].Packet, nil)
+		if err != nil {
+			t.Fatalf("viewer %d: %v", i, err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); time.Sleep(8 * time.Second); c.Close() }()
+	}
+	wg.Wait()
+	for i, c := range counters {
+		got, sent := c.Result()
+		if sent < 150 || float64(got) < 0.99*float64(sent) {
+			t.Errorf("viewer %d: %d of %d frames", i, got, sent)
+		}
+		if i == 0 {
+			t.Logf("viewer 0: %d of %d frames in 8 s", got, sent)
+		}
+	}
+}
