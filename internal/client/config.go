@@ -37,6 +37,7 @@ type Config struct {
 	StatsJSON   string
 	RTSPAddr    string // relay: where it serves
 	RelayPath   string // relay: the path it serves
+	Publish     string // relay: an RTSP server to push the stream into (ANNOUNCE, RECORD)
 	LogLevel    slog.Level
 	Version     bool
 }
@@ -94,6 +95,9 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	}
 	cfg.Command, cfg.URL = rest[0], rest[1]
 	cfg.ModeSet = fs.Changed("mode")
+	if cfg.Publish != "" && !fs.Changed("rtsp-addr") {
+		cfg.RTSPAddr = "" // publishing instead of serving
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -126,6 +130,8 @@ func define(fs *pflag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.RTSPAddr, "rtsp-addr", ":8554", "relay: serve the stream at this address")
 	fs.StringVar(&cfg.RelayPath, "path", "/cam", "relay: serve the stream at this path")
+	fs.StringVar(&cfg.Publish, "publish", "", "relay: push the stream into this RTSP server (ANNOUNCE/RECORD, e.g. rtsp://user:pass@hub:8554/cam), "+
+		"instead of serving it unless --rtsp-addr is given too")
 }
 
 // check refuses what no single flag's type can: ranges and combinations.
@@ -144,6 +150,9 @@ func (c *Config) check() error {
 	}
 	if c.Command == "relay" && !strings.HasPrefix(c.RelayPath, "/") {
 		return fmt.Errorf("--path %q: must start with /", c.RelayPath)
+	}
+	if c.Publish != "" && (c.Command != "relay" || !strings.HasPrefix(c.Publish, "rtsp://")) {
+		return fmt.Errorf("--publish %q: flowcam relay only, and an rtsp:// URL", c.Publish)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"flowcam/stream/client/pull"
 	"flowcam/stream/client/record"
 	"flowcam/stream/client/relay"
+	"flowcam/stream/client/rtspclient"
 )
 
 // Run pulls the stream the config names.
@@ -28,22 +29,10 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sink, closeSink, err := openSink(cfg, stdout, log)
+	sink, closeSinks, err := sinks(cfg, stdout, log)
+	defer closeSinks()
 	if err != nil {
 		return err
-	}
-	defer closeSink()
-	if cfg.Command == "relay" {
-		rl, err := relay.Listen(relay.Config{Addr: cfg.RTSPAddr, Path: cfg.RelayPath, Logger: log})
-		if err != nil {
-			return err
-		}
-		defer rl.Close()
-		if cfg.Output == "" {
-			sink = rl
-		} else {
-			sink = both{rl, sink}
-		}
 	}
 	rep, err := pull.Run(ctx, pull.Config{URL: cfg.URL, Flows: cfg.Flows, Via: via, Mode: cfg.Mode,
 		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, FixedLatency: cfg.LatencyMode == LatencyFixed,
@@ -76,16 +65,60 @@ func paths(names []string) ([]pull.Path, error) {
 	return out, nil
 }
 
-// both hands every frame to a relay and to a file: the relay, as a
-// Describer, hears the description too.
-type both struct {
-	*relay.Relay
-	file pull.Sink
+// sinks opens where the frames go: the output, and for relay the RTSP
+// server and the hub it publishes to. The returned func closes them.
+func sinks(cfg *Config, stdout io.Writer, log *slog.Logger) (pull.Sink, func(), error) {
+	var out fanout
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if cfg.Command == "relay" && cfg.RTSPAddr != "" {
+		rl, err := relay.Listen(relay.Config{Addr: cfg.RTSPAddr, Path: cfg.RelayPath, Logger: log})
+		if err != nil {
+			return nil, closeAll, err
+		}
+		out, closers = append(out, rl), append(closers, func() { rl.Close() })
+	}
+	if cfg.Command == "relay" && cfg.Publish != "" {
+		pub := relay.Publish(cfg.Publish, log)
+		out, closers = append(out, pub), append(closers, func() { pub.Close() })
+	}
+	if cfg.Output != "" || len(out) == 0 {
+		file, closeFile, err := openSink(cfg, stdout, log)
+		if err != nil {
+			return nil, closeAll, err
+		}
+		out, closers = append(out, file), append(closers, closeFile)
+	}
+	if len(out) == 1 {
+		return out[0], closeAll, nil
+	}
+	return out, closeAll, nil
 }
 
-func (b both) WriteFrame(f *playout.Frame) error {
-	b.Relay.WriteFrame(f)
-	return b.file.WriteFrame(f)
+// fanout hands every frame, and the description, to several sinks. Only
+// the output's error ends the pull: a relay or hub has its own recovery.
+type fanout []pull.Sink
+
+func (f fanout) Describe(d *rtspclient.Description) {
+	for _, s := range f {
+		if ds, ok := s.(pull.Describer); ok {
+			ds.Describe(d)
+		}
+	}
+}
+
+func (f fanout) WriteFrame(fr *playout.Frame) error {
+	var err error
+	for _, s := range f {
+		if e := s.WriteFrame(fr); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // frameSink writes frames back to back: for MJPEG the stream ffplay -f

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 )
@@ -26,45 +28,69 @@ import (
 const x264Helper = "ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=25 " +
 	"-c:v libx264 -preset ultrafast -tune zerolatency -g 25 -bf 0 -x264-params aud=1 -f h264 -"
 
-// startRelay runs flowcam relay against url and returns the URL it serves.
-func startRelay(t *testing.T, url string, args ...string) string {
+// relayProc is a running flowcam relay and what it logged.
+type relayProc struct {
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+func (r *relayProc) log() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.logs.String()
+}
+
+// waitLog waits for a log line matching re and returns its first group.
+func (r *relayProc) waitLog(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	var m []string
+	if !eventually.Wait(time.Minute, func() bool { m = rx.FindStringSubmatch(r.log()); return m != nil }) {
+		t.Fatalf("the relay never logged %q:\n%s", re, r.log())
+	}
+	if len(m) > 1 {
+		return m[1]
+	}
+	return m[0]
+}
+
+// runRelay runs flowcam relay against url with args.
+func runRelay(t *testing.T, url string, args ...string) *relayProc {
 	t.Helper()
 	client, err := daemon.ClientBinary(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd := exec.Command(client, append([]string{"relay", url, "--log-level", "info"}, args...)...)
+	r := &relayProc{}
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.logs.WriteString(sc.Text() + "\n")
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+// startRelay runs flowcam relay serving on a free loopback port and
+// returns the URL it serves.
+func startRelay(t *testing.T, url string, args ...string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(client, append([]string{"relay", url, "--rtsp-addr", addr, "--log-level", "info"}, args...)...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	serving := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`msg="relay serving" url=(\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case serving <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case u := <-serving:
-		return u
-	case <-time.After(time.Minute):
-		t.Fatal("the relay never served the stream")
-	}
-	return ""
+	r := runRelay(t, url, append([]string{"--rtsp-addr", addr}, args...)...)
+	return r.waitLog(t, `msg="relay serving" url=(\S+)`)
 }
 
 // TestRelayPlays: the relay of an MJPEG and of an H.264 path, pulled over
