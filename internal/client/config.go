@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 
 	"flowcam/stream/client/pull"
 	"flowcam/stream/format/multiflow"
@@ -38,6 +39,7 @@ type Config struct {
 	RTSPAddr    string // relay: where it serves
 	RelayPath   string // relay: the path it serves
 	Publish     string // relay: an RTSP server to push the stream into (ANNOUNCE, RECORD)
+	ConfigFile  string // YAML with the flags' values, for a service
 	LogLevel    slog.Level
 	Version     bool
 }
@@ -89,6 +91,15 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 		return cfg, nil
 	}
 	rest := fs.Args()
+	if cfg.ConfigFile != "" {
+		url, err := readFile(fs, cfg.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) == 1 && url != "" {
+			rest = append(rest, url)
+		}
+	}
 	if len(rest) != 2 || (rest[0] != "pull" && rest[0] != "relay") {
 		fs.Usage()
 		return nil, errors.New("expected: flowcam pull URL [flags], or flowcam relay URL [flags]")
@@ -128,6 +139,7 @@ func define(fs *pflag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.StatsJSON, "stats-json", "", "write a final JSON report to FILE")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "read flags from this YAML file (keys are the flags' names, and url); the command line wins")
 	fs.StringVar(&cfg.RTSPAddr, "rtsp-addr", ":8554", "relay: serve the stream at this address")
 	fs.StringVar(&cfg.RelayPath, "path", "/cam", "relay: serve the stream at this path")
 	fs.StringVar(&cfg.Publish, "publish", "", "relay: push the stream into this RTSP server (ANNOUNCE/RECORD, e.g. rtsp://user:pass@hub:8554/cam), "+
@@ -201,3 +213,37 @@ func (b *ByteSize) UnmarshalText(t []byte) error {
 
 // MarshalText writes the size in bytes.
 func (b ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(b), 10)), nil }
+
+// readFile sets the flags a YAML file gives and the command line does
+// not, and returns its url. A key that names no flag is refused, naming it.
+func readFile(fs *pflag.FlagSet, path string) (string, error) {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return "", fmt.Errorf("--config %s: %w", path, err)
+	}
+	for _, key := range v.AllKeys() {
+		f := fs.Lookup(key)
+		switch {
+		case key == "url":
+			continue
+		case f == nil || key == "config" || key == "version":
+			return "", fmt.Errorf("--config %s: unknown key %q: the keys are url and the flags' names (flows, via, mode, publish, rtsp-addr, output, ...)", path, key)
+		case fs.Changed(key):
+			continue
+		}
+		val := v.Get(key)
+		if list, ok := val.([]any); ok {
+			parts := make([]string, len(list))
+			for i, e := range list {
+				parts[i] = fmt.Sprint(e)
+			}
+			val = strings.Join(parts, ",")
+		}
+		if err := fs.Set(key, fmt.Sprint(val)); err != nil {
+			return "", fmt.Errorf("--config %s: %s: %w", path, key, err)
+		}
+	}
+	return v.GetString("url"), nil
+}

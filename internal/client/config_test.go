@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,5 +42,51 @@ func TestUnknownInterfaceListsTheRest(t *testing.T) {
 	err := Run(context.Background(), cfg, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `"nosuchif0" not found`) || !strings.Contains(err.Error(), "lo") {
 		t.Fatalf("err %v, want the missing name and the interfaces that exist", err)
+	}
+}
+
+// TestConfigFile: a service's YAML gives the url and flags; the command
+// line wins; an unknown key is named.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/relay.yaml"
+	body := "url: rtsp://cam:8554/cam\nflows: 2\nvia: [eth0, wlan0]\nmode: duplicate\npublish: rtsp://hub:8554/cam\nlatency: 300ms\n"
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseArgs([]string{"relay", "--config", file, "--latency", "200ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Command != "relay" || cfg.URL != "rtsp://cam:8554/cam" || cfg.Flows != 2 || strings.Join(cfg.Via, ",") != "eth0,wlan0" ||
+		cfg.Mode != multiflow.Duplicate || !cfg.ModeSet || cfg.Publish != "rtsp://hub:8554/cam" || cfg.RTSPAddr != "" ||
+		cfg.Latency != 200*time.Millisecond {
+		t.Fatalf("%+v", cfg)
+	}
+	os.WriteFile(file, []byte("url: rtsp://cam/cam\nflow: 2\n"), 0o644)
+	if _, err := ParseArgs([]string{"relay", "--config", file}, io.Discard); err == nil || !strings.Contains(err.Error(), `unknown key "flow"`) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	os.WriteFile(file, []byte("url: rtsp://cam/cam\nflows: many\n"), 0o644)
+	if _, err := ParseArgs([]string{"relay", "--config", file}, io.Discard); err == nil || !strings.Contains(err.Error(), "flows") {
+		t.Fatalf("bad value: %v", err)
+	}
+}
+
+// TestRelayAddressInUse: an address the relay cannot listen on fails at
+// start, naming it.
+func TestRelayAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg, err := ParseArgs([]string{"relay", "rtsp://127.0.0.1:1/cam", "--rtsp-addr", ln.Addr().String()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), cfg, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--rtsp-addr "+ln.Addr().String()) || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("err %v, want the address named", err)
 	}
 }

@@ -55,6 +55,8 @@ var want = map[string]entry{
 	"/etc/flowcam/flowcamd.yaml":                             {0o640, "configs/flowcamd.yaml"},
 	"/usr/lib/systemd/system/flowcamd.service":               {0o644, "systemd/flowcamd.service"},
 	"/usr/lib/systemd/system/flowcamd.service.d/camera.conf": {0o644, "systemd/flowcamd.service.d/camera.conf"},
+	"/usr/lib/systemd/system/flowcam-relay@.service":         {0o644, "systemd/flowcam-relay@.service"},
+	"/etc/flowcam/relay/example.yaml":                        {0o640, "configs/flowcam-relay.yaml"},
 	"/usr/lib/udev/rules.d/70-flowcam.rules":                 {0o644, "systemd/70-flowcam.rules"},
 	"/usr/lib/sysusers.d/flowcam.conf":                       {0o644, "systemd/flowcam.sysusers"},
 	"/usr/share/doc/flowcam/README.md":                       {0o644, "README.md"},
@@ -227,8 +229,8 @@ func TestControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Fields(string(conffiles)); len(got) != 1 || got[0] != "/etc/flowcam/flowcamd.yaml" {
-		t.Errorf("conffiles lists %q, want exactly /etc/flowcam/flowcamd.yaml", got)
+	if got := strings.Join(strings.Fields(string(conffiles)), " "); got != "/etc/flowcam/flowcamd.yaml /etc/flowcam/relay/example.yaml" {
+		t.Errorf("conffiles lists %q, want exactly /etc/flowcam/flowcamd.yaml and /etc/flowcam/relay/example.yaml", got)
 	}
 
 	for _, script := range []string{"postinst", "prerm", "postrm"} {
@@ -378,33 +380,63 @@ func TestUnit(t *testing.T) {
 		}
 	})
 
-	t.Run("security", func(t *testing.T) {
-		out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "--no-pager", unit).CombinedOutput()
-		if err != nil {
-			t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	t.Run("security", func(t *testing.T) { checkExposure(t, unit) })
+}
+
+// checkExposure runs systemd-analyze security on a unit file and holds it
+// to maxExposure.
+func checkExposure(t *testing.T, unit string) {
+	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "--no-pager", unit).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\S+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no overall exposure in:\n%s", out)
+	}
+	exposure, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the findings still open, so the log shows what is left.
+	var open []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "✗") {
+			open = append(open, strings.Join(strings.Fields(l), " "))
 		}
-		m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\S+)`).FindSubmatch(out)
-		if m == nil {
-			t.Fatalf("no overall exposure in:\n%s", out)
-		}
-		exposure, err := strconv.ParseFloat(string(m[1]), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Only the findings still open, so the log shows what is left.
-		var open []string
-		for _, l := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(l, "✗") {
-				open = append(open, strings.Join(strings.Fields(l), " "))
-			}
-		}
-		sort.Strings(open)
-		fmt.Printf("systemd-analyze security --offline=yes: exposure %.1f %s (at most %.1f accepted)\n", exposure, m[2], maxExposure)
-		t.Logf("exposure %.1f %s; open:\n  %s", exposure, m[2], strings.Join(open, "\n  "))
-		if exposure > maxExposure {
-			t.Errorf("exposure %.1f, want at most %.1f:\n%s", exposure, maxExposure, out)
-		}
-	})
+	}
+	sort.Strings(open)
+	fmt.Printf("systemd-analyze security --offline=yes %s: exposure %.1f %s (at most %.1f accepted)\n", filepath.Base(unit), exposure, m[2], maxExposure)
+	t.Logf("exposure %.1f %s; open:\n  %s", exposure, m[2], strings.Join(open, "\n  "))
+	if exposure > maxExposure {
+		t.Errorf("exposure %.1f, want at most %.1f:\n%s", exposure, maxExposure, out)
+	}
+}
+
+// TestRelayUnit checks the relay's template unit as an instance, the way
+// TestUnit checks flowcamd's.
+func TestRelayUnit(t *testing.T) {
+	need.Tool(t, "systemd-analyze")
+	_, root, _ := pkg(t)
+	b, err := os.ReadFile(filepath.Join(root, "usr/lib/systemd/system/flowcam-relay@.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const execStart = "ExecStart=/usr/bin/flowcam "
+	if !bytes.Contains(b, []byte("\n"+execStart)) {
+		t.Fatalf("the unit has no %q line", execStart)
+	}
+	dir := t.TempDir()
+	unit := filepath.Join(dir, "flowcam-relay@example.service")
+	os.WriteFile(unit, bytes.Replace(b, []byte("\n"+execStart), []byte("\nExecStart="+filepath.Join(root, "usr/bin/flowcam")+" "), 1), 0o644)
+	cmd := exec.Command("systemd-analyze", "verify", unit)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	fmt.Printf("systemd-analyze verify flowcam-relay@example: %v, output %q\n", exitStatus(err), out)
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify is not clean: %v\n%s", err, out)
+	}
+	checkExposure(t, unit)
 }
 
 func exitStatus(err error) string {
@@ -442,6 +474,8 @@ func TestMaintainerScripts(t *testing.T) {
 		os.WriteFile(filepath.Join(r, "usr/lib/sysusers.d/flowcam.conf"), b, 0o644)
 		os.MkdirAll(filepath.Join(r, "etc/flowcam"), 0o755)
 		os.WriteFile(filepath.Join(r, "etc/flowcam/flowcamd.yaml"), []byte("# config\n"), 0o644)
+		os.MkdirAll(filepath.Join(r, "etc/flowcam/relay"), 0o755)
+		os.WriteFile(filepath.Join(r, "etc/flowcam/relay/example.yaml"), []byte("# relay\n"), 0o644)
 		return r
 	}
 	script := func(t *testing.T, r, path string, env []string, args ...string) {
@@ -474,11 +508,14 @@ func TestMaintainerScripts(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^video:[^:]*:\d+:(.*,)?flowcam(,.*)?$`).Match(group) {
 			t.Errorf("flowcam is not in the video group of the root's /etc/group")
 		}
-		// The config holds password hashes: root and the flowcam group only.
-		if st, err := os.Stat(filepath.Join(r, "etc/flowcam/flowcamd.yaml")); err != nil || st.Mode().Perm() != 0o640 {
-			t.Errorf("config mode after postinst: %v %v, want 0640", st.Mode().Perm(), err)
-		} else if gid := st.Sys().(*syscall.Stat_t).Gid; !regexp.MustCompile(`(?m)^flowcam:[^:]*:` + strconv.Itoa(int(gid)) + `:`).Match(group) {
-			t.Errorf("config group is gid %d, not flowcam's", gid)
+		// The configs hold password hashes and hub passwords: root and the
+		// flowcam group only.
+		for _, conf := range []string{"etc/flowcam/flowcamd.yaml", "etc/flowcam/relay/example.yaml"} {
+			if st, err := os.Stat(filepath.Join(r, conf)); err != nil || st.Mode().Perm() != 0o640 {
+				t.Errorf("%s mode after postinst: %v %v, want 0640", conf, st.Mode().Perm(), err)
+			} else if gid := st.Sys().(*syscall.Stat_t).Gid; !regexp.MustCompile(`(?m)^flowcam:[^:]*:` + strconv.Itoa(int(gid)) + `:`).Match(group) {
+				t.Errorf("%s group is gid %d, not flowcam's", conf, gid)
+			}
 		}
 		// The host itself must be left alone.
 		if host, _ := os.ReadFile("/etc/passwd"); bytes.Contains(host, []byte("\nflowcam:")) && !hostHadUser {
