@@ -40,8 +40,11 @@ type Config struct {
 	RelayPath   string // relay: the path it serves
 	Publish     string // relay: an RTSP server to push the stream into (ANNOUNCE, RECORD)
 	ConfigFile  string // YAML with the flags' values, for a service
-	LogLevel    slog.Level
-	Version     bool
+	// Auth is the relay's accounts, from the config file's auth section
+	// (flowcamd's format); none lets everyone watch.
+	Auth     AuthConfig
+	LogLevel slog.Level
+	Version  bool
 }
 
 // LatencyMode is --latency-mode.
@@ -92,7 +95,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	}
 	rest := fs.Args()
 	if cfg.ConfigFile != "" {
-		url, err := readFile(fs, cfg.ConfigFile)
+		url, err := readFile(fs, cfg.ConfigFile, &cfg.Auth)
 		if err != nil {
 			return nil, err
 		}
@@ -216,17 +219,20 @@ func (b ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatIn
 
 // readFile sets the flags a YAML file gives and the command line does
 // not, and returns its url. A key that names no flag is refused, naming it.
-func readFile(fs *pflag.FlagSet, path string) (string, error) {
+func readFile(fs *pflag.FlagSet, path string, a *AuthConfig) (string, error) {
 	v := viper.New()
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
 	if err := v.ReadInConfig(); err != nil {
 		return "", fmt.Errorf("--config %s: %w", path, err)
 	}
+	if err := readAuth(v, path, a); err != nil {
+		return "", err
+	}
 	for _, key := range v.AllKeys() {
 		f := fs.Lookup(key)
 		switch {
-		case key == "url":
+		case key == "url", strings.HasPrefix(key, "auth."):
 			continue
 		case f == nil || key == "config" || key == "version":
 			return "", fmt.Errorf("--config %s: unknown key %q: the keys are url and the flags' names (flows, via, mode, publish, rtsp-addr, output, ...)", path, key)
@@ -246,4 +252,28 @@ func readFile(fs *pflag.FlagSet, path string) (string, error) {
 		}
 	}
 	return v.GetString("url"), nil
+}
+
+// AuthConfig is the relay's auth section, as flowcamd's: `flowcamd
+// hash-password NAME` prints a users entry (for the realm "flowcam").
+type AuthConfig struct {
+	Realm string `mapstructure:"realm"`
+	Users []struct {
+		Name   string   `mapstructure:"name"`
+		SHA256 string   `mapstructure:"sha256"`
+		MD5    string   `mapstructure:"md5"`
+		Paths  []string `mapstructure:"paths"`
+	} `mapstructure:"users"`
+}
+
+// readAuth reads the auth section, if the file has one.
+func readAuth(v *viper.Viper, path string, into *AuthConfig) error {
+	into.Realm = "flowcam"
+	if !v.IsSet("auth") {
+		return nil
+	}
+	if err := v.UnmarshalKey("auth", into); err != nil {
+		return fmt.Errorf("--config %s: auth: %w", path, err)
+	}
+	return nil
 }

@@ -11,11 +11,13 @@ import (
 
 	"flowcam/internal/buildinfo"
 	"flowcam/platform/netif"
+	"flowcam/stream/auth"
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/pull"
 	"flowcam/stream/client/record"
 	"flowcam/stream/client/relay"
 	"flowcam/stream/client/rtspclient"
+	"flowcam/stream/server/rtspserver"
 )
 
 // Run pulls the stream the config names.
@@ -76,7 +78,15 @@ func sinks(cfg *Config, stdout io.Writer, log *slog.Logger) (pull.Sink, func(), 
 		}
 	}
 	if cfg.Command == "relay" && cfg.RTSPAddr != "" {
-		rl, err := relay.Listen(relay.Config{Addr: cfg.RTSPAddr, Path: cfg.RelayPath, Logger: log})
+		srv := rtspserver.Config{}
+		au, err := cfg.Auth.authenticator(log)
+		if err != nil {
+			return nil, closeAll, err
+		}
+		if au != nil {
+			srv.Auth = au
+		}
+		rl, err := relay.Listen(relay.Config{Addr: cfg.RTSPAddr, Path: cfg.RelayPath, Server: srv, Logger: log})
 		if err != nil {
 			return nil, closeAll, err
 		}
@@ -202,4 +212,21 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// authenticator checks the relay's viewers against the auth section;
+// nil without users.
+func (a AuthConfig) authenticator(log *slog.Logger) (*auth.Authenticator, error) {
+	if len(a.Users) == 0 {
+		return nil, nil
+	}
+	users := make([]auth.User, len(a.Users))
+	for i, u := range a.Users {
+		users[i] = auth.User{Name: u.Name, SHA256: u.SHA256, MD5: u.MD5, Paths: u.Paths}
+	}
+	au, err := auth.New(auth.Config{Realm: a.Realm, Users: users, Logger: log.With("component", "auth")})
+	if err != nil {
+		return nil, fmt.Errorf("--config: auth: %w (flowcamd hash-password NAME prints a valid entry)", err)
+	}
+	return au, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
+	"flowcam/stream/auth"
 )
 
 const x264Helper = "ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=25 " +
@@ -61,7 +63,11 @@ func runRelay(t *testing.T, url string, args ...string) *relayProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(client, append([]string{"relay", url, "--log-level", "info"}, args...)...)
+	argv := []string{"relay", "--log-level", "info"}
+	if url != "" {
+		argv = append(argv, url)
+	}
+	cmd := exec.Command(client, append(argv, args...)...)
 	r := &relayProc{}
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -157,5 +163,29 @@ func TestRelayViewers(t *testing.T) {
 		if i == 0 {
 			t.Logf("viewer 0: %d of %d frames in 8 s", got, sent)
 		}
+	}
+}
+
+// TestRelayAuth: a relay whose config file has flowcamd's auth section
+// lets in a player with the password, and no other.
+func TestRelayAuth(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	d := daemon.StartConfig(t, "size: 320x240\nfps: 25\nsource: pattern\n", "--http-addr", "")
+	sha, md := auth.HashPassword("nvr", "flowcam", "watch-it")
+	cfg := filepath.Join(t.TempDir(), "relay.yaml")
+	body := fmt.Sprintf("url: %s\nauth:\n  users:\n    - name: nvr\n      sha256: %s\n      md5: %s\n", d.URL("/cam"), sha, md)
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	r := runRelay(t, "", "--config", cfg, "--rtsp-addr", addr)
+	url := r.waitLog(t, `msg="relay serving" url=rtsp://(\S+)`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if dec, err := player.FFmpeg(ctx, "rtsp://nvr:watch-it@"+url, "tcp", 25, "mjpeg", "320x240"); err != nil || dec.Frames != 25 {
+		t.Fatalf("with the password: %v, %d frames", err, dec.Frames)
+	}
+	if _, err := player.FFmpeg(ctx, "rtsp://"+url, "tcp", 5, "mjpeg", "320x240"); err == nil {
+		t.Fatal("a player without the password plays the relay")
 	}
 }
