@@ -37,6 +37,7 @@ type Config struct {
 	KeepBytes   ByteSize
 	StatsJSON   string
 	RTSPAddr    string // relay: where it serves
+	HTTPAddr    string // the live page's address; "" for none
 	RelayPath   string // relay: the path it serves
 	Publish     string // relay: an RTSP server to push the stream into (ANNOUNCE, RECORD)
 	ConfigFile  string // YAML with the flags' values, for a service
@@ -144,6 +145,7 @@ func define(fs *pflag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "read flags from this YAML file (keys are the flags' names, and url); the command line wins")
 	fs.StringVar(&cfg.RTSPAddr, "rtsp-addr", ":8554", "relay: serve the stream at this address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "serve a live page here (picture, charts, /stats.json, /metrics), e.g. 127.0.0.1:8081")
 	fs.StringVar(&cfg.RelayPath, "path", "/cam", "relay: serve the stream at this path")
 	fs.StringVar(&cfg.Publish, "publish", "", "relay: push the stream into this RTSP server (ANNOUNCE/RECORD, e.g. rtsp://user:pass@hub:8554/cam), "+
 		"instead of serving it unless --rtsp-addr is given too")

@@ -12,6 +12,7 @@ import (
 	"flowcam/internal/buildinfo"
 	"flowcam/platform/netif"
 	"flowcam/stream/auth"
+	"flowcam/stream/client/livepage"
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/pull"
 	"flowcam/stream/client/record"
@@ -31,14 +32,18 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sink, closeSinks, err := sinks(cfg, stdout, log)
+	sink, page, closeSinks, err := sinks(cfg, stdout, log)
 	defer closeSinks()
 	if err != nil {
 		return err
 	}
+	status := statusLine(stderr)
+	if page != nil {
+		status = both(status, page.Observe)
+	}
 	rep, err := pull.Run(ctx, pull.Config{URL: cfg.URL, Flows: cfg.Flows, Via: via, Mode: cfg.Mode,
 		ModeSet: cfg.ModeSet, Transport: cfg.Transport, Latency: cfg.Latency, FixedLatency: cfg.LatencyMode == LatencyFixed,
-		Weights: cfg.Weights, Duration: cfg.Duration, Logger: log}, sink, statusLine(stderr))
+		Weights: cfg.Weights, Duration: cfg.Duration, Logger: log}, sink, status)
 	if isTerminal(stderr) {
 		fmt.Fprintln(stderr)
 	}
@@ -67,9 +72,10 @@ func paths(names []string) ([]pull.Path, error) {
 	return out, nil
 }
 
-// sinks opens where the frames go: the output, and for relay the RTSP
-// server and the hub it publishes to. The returned func closes them.
-func sinks(cfg *Config, stdout io.Writer, log *slog.Logger) (pull.Sink, func(), error) {
+// sinks opens where the frames go: the output, the live page, and for
+// relay the RTSP server and the hub it publishes to. The returned func
+// closes them.
+func sinks(cfg *Config, stdout io.Writer, log *slog.Logger) (pull.Sink, *livepage.Page, func(), error) {
 	var out fanout
 	var closers []func()
 	closeAll := func() {
@@ -77,36 +83,65 @@ func sinks(cfg *Config, stdout io.Writer, log *slog.Logger) (pull.Sink, func(), 
 			c()
 		}
 	}
+	add := func(s pull.Sink, c func()) { out, closers = append(out, s), append(closers, c) }
 	if cfg.Command == "relay" && cfg.RTSPAddr != "" {
-		srv := rtspserver.Config{}
-		au, err := cfg.Auth.authenticator(log)
+		rl, err := listenRelay(cfg, log)
 		if err != nil {
-			return nil, closeAll, err
+			return nil, nil, closeAll, err
 		}
-		if au != nil {
-			srv.Auth = au
-		}
-		rl, err := relay.Listen(relay.Config{Addr: cfg.RTSPAddr, Path: cfg.RelayPath, Server: srv, Logger: log})
-		if err != nil {
-			return nil, closeAll, err
-		}
-		out, closers = append(out, rl), append(closers, func() { rl.Close() })
+		add(rl, func() { rl.Close() })
 	}
 	if cfg.Command == "relay" && cfg.Publish != "" {
 		pub := relay.Publish(cfg.Publish, log)
-		out, closers = append(out, pub), append(closers, func() { pub.Close() })
+		add(pub, func() { pub.Close() })
 	}
-	if cfg.Output != "" || len(out) == 0 {
+	problem := func() string { return "" }
+	if cfg.Output != "" || (len(out) == 0 && cfg.HTTPAddr == "") {
 		file, closeFile, err := openSink(cfg, stdout, log)
 		if err != nil {
-			return nil, closeAll, err
+			return nil, nil, closeAll, err
 		}
-		out, closers = append(out, file), append(closers, closeFile)
+		add(file, closeFile)
+		if pr, ok := file.(interface{ Problem() string }); ok {
+			problem = pr.Problem
+		}
+	}
+	var page *livepage.Page
+	if cfg.HTTPAddr != "" {
+		var err error
+		if page, err = livepage.Listen(livepage.Config{Addr: cfg.HTTPAddr, URL: cfg.URL, Problem: problem, Logger: log}); err != nil {
+			return nil, nil, closeAll, err
+		}
+		add(page, func() { page.Close() })
 	}
 	if len(out) == 1 {
-		return out[0], closeAll, nil
+		return out[0], page, closeAll, nil
 	}
-	return out, closeAll, nil
+	return out, page, closeAll, nil
+}
+
+// listenRelay starts the relay's RTSP server, with its accounts.
+func listenRelay(cfg *Config, log *slog.Logger) (*relay.Relay, error) {
+	srv := rtspserver.Config{}
+	au, err := cfg.Auth.authenticator(log)
+	if err != nil {
+		return nil, err
+	}
+	if au != nil {
+		srv.Auth = au
+	}
+	return relay.Listen(relay.Config{Addr: cfg.RTSPAddr, Path: cfg.RelayPath, Server: srv, Logger: log})
+}
+
+// both calls two status functions, either of which may be nil.
+func both(a, b func(pull.Snapshot)) func(pull.Snapshot) {
+	return func(s pull.Snapshot) {
+		for _, f := range []func(pull.Snapshot){a, b} {
+			if f != nil {
+				f(s)
+			}
+		}
+	}
 }
 
 // fanout hands every frame, and the description, to several sinks. Only

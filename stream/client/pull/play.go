@@ -231,7 +231,7 @@ func (p *player) second(now time.Time, status func(Snapshot)) {
 	flows := p.src.flowStats()
 	names := p.src.pathNames()
 	for i, f := range flows {
-		ps := PathSnapshot{Name: pathName(names, i), Loss: f.RecentLoss}
+		ps := PathSnapshot{Name: pathName(names, i), Loss: f.RecentLoss, RTT: f.RTT}
 		if i < len(p.sec.bytes) {
 			ps.Bitrate = float64(p.sec.bytes[i]) * 8
 		}

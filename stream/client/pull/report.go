@@ -113,8 +113,9 @@ type Snapshot struct {
 // PathSnapshot is one path's last second.
 type PathSnapshot struct {
 	Name    string
-	Bitrate float64 // bits per second received
-	Loss    float64 // fraction lost in the latest report interval
+	Bitrate float64       // bits per second received
+	Loss    float64       // fraction lost in the latest report interval
+	RTT     time.Duration // as the server's reports tell it; 0 before any
 }
 
 func newReport(cfg Config, d *rtspclient.Description) *Report {

@@ -11,6 +11,18 @@ import (
 	"time"
 )
 
+//go:embed charts.js
+var chartsJS []byte
+
+// ServeCharts serves the charts' script, which the status page and the
+// client's live page share; it is embedded, so a box without internet
+// draws them too.
+func ServeCharts(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "max-age=300")
+	w.Write(chartsJS)
+}
+
 //go:embed page.html
 var pageHTML string
 

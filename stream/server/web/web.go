@@ -101,6 +101,7 @@ func (s *Server) Handler() http.Handler {
 		{"GET /snapshot.jpg", s.snapshot},
 		{"GET /healthz", s.healthz},
 		{"GET /metrics", s.metrics.ServeHTTP},
+		{"GET /charts.js", ServeCharts},
 	}
 	for _, r := range routes {
 		var h http.Handler = r.h
