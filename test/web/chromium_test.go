@@ -5,10 +5,12 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/chromedp/cdproto/page"
@@ -16,6 +18,7 @@ import (
 
 	"flowcam/internal/testutil/browser"
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
 )
@@ -63,6 +66,30 @@ func TestStatusPageInChromium(t *testing.T) {
 		browser.WaitText(t, ctx, "#sessions", "tcp", &sessions)
 		if !strings.Contains(paths, "1280x720") || !strings.Contains(paths, "/cam") {
 			t.Errorf("paths table: %q", paths)
+		}
+		// The viewer's session gets its charts from /history.json: each
+		// of the four draws the session's one flow (tcp).
+		var counts []map[string]int
+		drawn := func() bool {
+			var js string
+			if err := chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify([...document.querySelectorAll("#charts canvas.chart")].map(
+				c => c.dataset.points ? JSON.parse(c.dataset.points) : {}))`, &js)); err != nil {
+				t.Fatal(err)
+			}
+			counts = nil
+			json.Unmarshal([]byte(js), &counts)
+			if len(counts) != 4 {
+				return false
+			}
+			for _, c := range counts {
+				if c["tcp"] < 3 {
+					return false
+				}
+			}
+			return true
+		}
+		if !eventually.Wait(30*time.Second, drawn) {
+			t.Errorf("session charts: %v", counts)
 		}
 		browser.Screenshot(t, ctx, "FLOWCAM_SCREENSHOT", "status.png")
 	})

@@ -60,6 +60,8 @@ type Server struct {
 	maxViewers   int64
 	viewers      atomic.Int64
 
+	hist    *history // the charts' samples
+
 	httpSrv *http.Server
 	ctx     context.Context // ends every response on Close
 	cancel  context.CancelFunc
@@ -76,7 +78,9 @@ func New(src StatusSource, hub *Hub, log *slog.Logger, opts ...Option) *Server {
 		o(s)
 	}
 	s.metrics = newMetrics(s)
+	s.hist = newHistory()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	go s.sample()
 	s.httpSrv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -102,6 +106,7 @@ func (s *Server) Handler() http.Handler {
 		{"GET /healthz", s.healthz},
 		{"GET /metrics", s.metrics.ServeHTTP},
 		{"GET /charts.js", ServeCharts},
+		{"GET /history.json", s.historyJSON},
 	}
 	for _, r := range routes {
 		var h http.Handler = r.h
