@@ -60,7 +60,7 @@ type Server struct {
 	maxViewers   int64
 	viewers      atomic.Int64
 
-	hist    *history // the charts' samples
+	hist *history // the charts' samples
 
 	httpSrv *http.Server
 	ctx     context.Context // ends every response on Close
