@@ -7,6 +7,8 @@ package record_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -274,8 +276,8 @@ func TestSegments(t *testing.T) {
 }
 
 // TestDiskFull: when the disk fills, the recording stops with a clear
-// log line, the file plays up to its last whole cluster, and the pull
-// goes on to the end.
+// log line, the live page says so, the file plays up to its last whole
+// cluster, and the pull goes on to the end.
 func TestDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root")
@@ -287,12 +289,30 @@ func TestDiskFull(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	path := filepath.Join(dir, "clip.mkv")
-	rep, log := s.pull(t, s.url("mjpeg"), "--duration", "6s", "-o", path)
+	page := "http://" + freeAddr(t) + "/stats.json"
+	said := make(chan string, 1)
+	go func() { // the live page says why the recording stopped
+		var problem string
+		eventually.Wait(time.Minute, func() bool {
+			var st struct{ Problem string }
+			if res, err := http.Get(page); err == nil {
+				json.NewDecoder(res.Body).Decode(&st)
+				res.Body.Close()
+			}
+			problem = st.Problem
+			return problem != ""
+		})
+		said <- problem
+	}()
+	rep, log := s.pull(t, s.url("mjpeg"), "--duration", "8s", "-o", path, "--http-addr", strings.TrimSuffix(strings.TrimPrefix(page, "http://"), "/stats.json"))
 	if !strings.Contains(log, "recording stopped") || !strings.Contains(log, "no space left on device") {
 		t.Fatalf("no clear log line:\n%s", log)
 	}
-	if rep.Complete < 125 {
-		t.Fatalf("the pull played %d frames in 6 s: it did not go on", rep.Complete)
+	if problem := <-said; !strings.Contains(problem, "no space left on device") {
+		t.Errorf("the live page says %q", problem)
+	}
+	if rep.Complete < 175 {
+		t.Fatalf("the pull played %d frames in 8 s: it did not go on", rep.Complete)
 	}
 	decodeClean(t, path)
 	pts, _ := ffprobeTimes(t, path)
@@ -300,4 +320,13 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("%d frames in the file of the %d played", len(pts), rep.Complete)
 	}
 	t.Logf("disk full after %d frames; the pull played %d", len(pts), rep.Complete)
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

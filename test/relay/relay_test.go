@@ -7,6 +7,7 @@ package relay_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -154,6 +155,7 @@ func TestRelayViewers(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); time.Sleep(8 * time.Second); c.Close() }()
 	}
+	delay := relayDelay(t, url, 8*time.Second)
 	wg.Wait()
 	for i, c := range counters {
 		got, sent := c.Result()
@@ -164,6 +166,33 @@ func TestRelayViewers(t *testing.T) {
 			t.Logf("viewer 0: %d of %d frames in 8 s", got, sent)
 		}
 	}
+	if delay["samples"] < 100 {
+		t.Fatalf("%v frames timed through the relay's sender reports", delay["samples"])
+	}
+	t.Logf("the relay's own delay, its play-out to a viewer's socket: p50 %.1f ms, p95 %.1f ms, max %.1f ms (a frame interval is 40 ms)",
+		delay["p50"], delay["p95"], delay["max"])
+}
+
+// relayDelay pulls url with flowcam pull for d and returns its report's
+// arrival latency: from the time the relay's sender reports give a frame,
+// its play-out there, to its last packet reaching this second client.
+func relayDelay(t *testing.T, url string, d time.Duration) map[string]float64 {
+	t.Helper()
+	client, err := daemon.ClientBinary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := filepath.Join(t.TempDir(), "stats.json")
+	if out, err := exec.Command(client, "pull", url, "--duration", d.String(), "--stats-json", stats).CombinedOutput(); err != nil {
+		t.Fatalf("flowcam pull of the relay: %v\n%s", err, out)
+	}
+	var rep struct {
+		Arrival map[string]float64 `json:"arrival_latency_ms"`
+	}
+	if b, err := os.ReadFile(stats); err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("report: %v", err)
+	}
+	return rep.Arrival
 }
 
 // TestRelayAuth: a relay whose config file has flowcamd's auth section
