@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
@@ -43,7 +44,10 @@ type Config struct {
 	ConfigFile  string // YAML with the flags' values, for a service
 	// Auth is the relay's accounts, from the config file's auth section
 	// (flowcamd's format); none lets everyone watch.
-	Auth     AuthConfig
+	Auth AuthConfig
+	// RTSP is the relay server's limits, from the config file's rtsp
+	// section (flowcamd's keys); zero values keep flowcamd's defaults.
+	RTSP     RTSPLimits
 	LogLevel slog.Level
 	Version  bool
 }
@@ -96,7 +100,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	}
 	rest := fs.Args()
 	if cfg.ConfigFile != "" {
-		url, err := readFile(fs, cfg.ConfigFile, &cfg.Auth)
+		url, err := readFile(fs, cfg.ConfigFile, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -221,20 +225,23 @@ func (b ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatIn
 
 // readFile sets the flags a YAML file gives and the command line does
 // not, and returns its url. A key that names no flag is refused, naming it.
-func readFile(fs *pflag.FlagSet, path string, a *AuthConfig) (string, error) {
+func readFile(fs *pflag.FlagSet, path string, cfg *Config) (string, error) {
 	v := viper.New()
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
 	if err := v.ReadInConfig(); err != nil {
 		return "", fmt.Errorf("--config %s: %w", path, err)
 	}
-	if err := readAuth(v, path, a); err != nil {
+	if err := readAuth(v, path, &cfg.Auth); err != nil {
+		return "", err
+	}
+	if err := readRTSP(v, path, &cfg.RTSP); err != nil {
 		return "", err
 	}
 	for _, key := range v.AllKeys() {
 		f := fs.Lookup(key)
 		switch {
-		case key == "url", strings.HasPrefix(key, "auth."):
+		case key == "url", strings.HasPrefix(key, "auth."), strings.HasPrefix(key, "rtsp."):
 			continue
 		case f == nil || key == "config" || key == "version":
 			return "", fmt.Errorf("--config %s: unknown key %q: the keys are url and the flags' names (flows, via, mode, publish, rtsp-addr, output, ...)", path, key)
@@ -276,6 +283,43 @@ func readAuth(v *viper.Viper, path string, into *AuthConfig) error {
 	}
 	if err := v.UnmarshalKey("auth", into); err != nil {
 		return fmt.Errorf("--config %s: auth: %w", path, err)
+	}
+	return nil
+}
+
+// RTSPLimits are the relay server's limits, named as flowcamd's rtsp keys.
+type RTSPLimits struct {
+	MaxSessions         int           `mapstructure:"max_sessions"`
+	MaxSessionsPerIP    int           `mapstructure:"max_sessions_per_ip"`
+	MaxConnections      int           `mapstructure:"max_connections"`
+	MaxConnectionsPerIP int           `mapstructure:"max_connections_per_ip"`
+	RequestsPerSecond   int           `mapstructure:"requests_per_second"`
+	SessionTimeout      time.Duration `mapstructure:"session_timeout"`
+}
+
+// readRTSP reads the rtsp section, if the file has one, refusing a key
+// it does not know and a value below 1.
+func readRTSP(v *viper.Viper, path string, into *RTSPLimits) error {
+	if !v.IsSet("rtsp") {
+		return nil
+	}
+	var known map[string]any
+	mapstructure.Decode(RTSPLimits{}, &known)
+	for key := range v.GetStringMap("rtsp") {
+		if _, ok := known[key]; !ok {
+			return fmt.Errorf("--config %s: unknown key \"rtsp.%s\": the relay takes rtsp.max_sessions, max_sessions_per_ip, "+
+				"max_connections, max_connections_per_ip, requests_per_second and session_timeout", path, key)
+		}
+	}
+	if err := v.UnmarshalKey("rtsp", into); err != nil {
+		return fmt.Errorf("--config %s: rtsp: %w", path, err)
+	}
+	for key, val := range map[string]int{"max_sessions": into.MaxSessions, "max_sessions_per_ip": into.MaxSessionsPerIP,
+		"max_connections": into.MaxConnections, "max_connections_per_ip": into.MaxConnectionsPerIP,
+		"requests_per_second": into.RequestsPerSecond, "session_timeout": int(into.SessionTimeout)} {
+		if v.IsSet("rtsp."+key) && val < 1 {
+			return fmt.Errorf("--config %s: rtsp.%s = %v: must be at least 1 (leave it out for flowcamd's default)", path, key, v.Get("rtsp."+key))
+		}
 	}
 	return nil
 }

@@ -122,7 +122,10 @@ func sinks(cfg *Config, stdout io.Writer, log *slog.Logger) (pull.Sink, *livepag
 
 // listenRelay starts the relay's RTSP server, with its accounts.
 func listenRelay(cfg *Config, log *slog.Logger) (*relay.Relay, error) {
-	srv := rtspserver.Config{}
+	l := cfg.RTSP
+	srv := rtspserver.Config{SessionTimeout: l.SessionTimeout, Guard: rtspserver.Guard{MaxSessions: l.MaxSessions,
+		MaxSessionsPerIP: l.MaxSessionsPerIP, MaxConns: l.MaxConnections, MaxConnsPerIP: l.MaxConnectionsPerIP,
+		RequestsPerSecond: l.RequestsPerSecond}}
 	au, err := cfg.Auth.authenticator(log)
 	if err != nil {
 		return nil, err
