@@ -13,12 +13,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"flowcam/internal/testutil/browser"
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
@@ -329,4 +334,68 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// videoState waits for the video's metadata, or seeks it to at and waits
+// for the seek, and says what the browser has: size, duration, position,
+// whether a picture is decoded, or the media error.
+const videoState = `new Promise(done => {
+  const v = document.querySelector("video");
+  const report = () => done(JSON.stringify({w: v.videoWidth, h: v.videoHeight, duration: v.duration,
+    at: v.currentTime, ready: v.readyState, error: v.error ? v.error.code + " " + v.error.message : ""}));
+  v.onerror = report;
+  if (%v < 0) { if (v.readyState >= 2) report(); else v.onloadeddata = report; return; }
+  v.onseeked = () => setTimeout(report, 100);
+  v.currentTime = %v;
+})`
+
+// TestRecordingInChromium: headless Chromium plays an H.264 recording in
+// fragmented MP4 from a plain web server, knows its size and length, and
+// seeks in it.
+func TestRecordingInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		need.Skip(t, "chromium is not installed (apt-get install chromium)")
+	}
+	s := start(t)
+	dir := t.TempDir()
+	s.pull(t, s.url("h264"), "--duration", "20s", "-o", filepath.Join(dir, "clip.mp4"))
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte(`<video src="clip.mp4" muted preload="auto"></video>`), 0o644)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go http.Serve(ln, http.FileServer(http.Dir(dir)))
+	defer ln.Close()
+	ctx := browser.New(t, chromium)
+	if err := chromedp.Run(ctx, chromedp.Navigate("http://"+ln.Addr().String()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		W, H     int
+		Duration float64
+		At       float64
+		Ready    int
+		Error    string
+	}
+	get := func(at float64) state {
+		var js string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(videoState, at, at), &js, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+			return p.WithAwaitPromise(true)
+		})); err != nil {
+			t.Fatal(err)
+		}
+		var st state
+		json.Unmarshal([]byte(js), &st)
+		return st
+	}
+	st := get(-1)
+	if st.Error != "" || st.W != 320 || st.H != 240 || st.Duration < 19 || st.Ready < 2 {
+		t.Fatalf("Chromium does not play the recording: %+v", st)
+	}
+	sought := get(12)
+	if sought.Error != "" || sought.At < 11.9 || sought.At > 12.1 || sought.Ready < 2 {
+		t.Fatalf("seeking to 12 s: %+v", sought)
+	}
+	t.Logf("Chromium: %dx%d, %.2f s long; seeking to 12 s shows %.3f s", st.W, st.H, st.Duration, sought.At)
 }
