@@ -12,6 +12,7 @@ import (
 	"flowcam/internal/testutil/browser"
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
+	"flowcam/internal/testutil/output"
 )
 
 // chartPoints reads, for every chart on the page, how many points each of
@@ -32,7 +33,7 @@ func TestLivePageInChromium(t *testing.T) {
 	l := newLabWith(t, "multiflow:\n  interfaces: [eth, wifi]\nsize: 640x480\nfps: 25\n")
 	args := append([]string{"pull", l.url, "--duration", "60s", "--http-addr", "127.0.0.1:8081", "--log-level", "info"}, stripe.args()...)
 	cmd := l.topo.Cmd(l.topo.Client, l.client, args...)
-	var stderr syncBuffer
+	var stderr output.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +14,10 @@ import (
 
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
+	"flowcam/internal/testutil/output"
 	"flowcam/internal/testutil/player"
 	"flowcam/stream/client/pull"
 )
-
-// syncBuffer is a process's stderr, safe to read while it writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRelayThroughAnOutage: flowcam relay pulls over both paths
 // (duplicate) while the ethernet path goes down at 8 s and up at 14 s,
@@ -51,7 +33,7 @@ func TestRelayThroughAnOutage(t *testing.T) {
 	args := append([]string{"relay", l.url, "--rtsp-addr", "127.0.0.1:8600", "--duration", "24s", "--stats-json", stats,
 		"--log-level", "info"}, duplicate.args()...)
 	cmd := l.topo.Cmd(l.topo.Client, l.client, args...)
-	var stderr syncBuffer
+	var stderr output.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
+	"flowcam/internal/testutil/output"
 	"flowcam/internal/testutil/player"
 )
 
@@ -225,40 +226,20 @@ func TestPublishToGstRTSPServer(t *testing.T) {
 		t.Run(c.codec, func(t *testing.T) {
 			d := daemon.StartConfig(t, c.config, "--http-addr", "")
 			_, port, _ := net.SplitHostPort(freeAddr(t))
-			var out lines
+			var out output.Buffer
 			hub := exec.Command(py, script, port)
 			hub.Stdout, hub.Stderr = &out, &out
 			if err := hub.Start(); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { hub.Process.Kill(); hub.Wait() })
-			if !eventually.Wait(time.Minute, func() bool { return out.count("ready") > 0 }) {
+			if !eventually.Wait(time.Minute, func() bool { return out.Count("ready") > 0 }) {
 				t.Fatalf("gst-rtsp-server did not start:\n%s", out.String())
 			}
 			r := runRelay(t, d.URL("/cam"), "--publish", "rtsp://127.0.0.1:"+port+"/cam")
-			if !eventually.Wait(time.Minute, func() bool { return out.count("picture") >= 50 }) {
-				t.Fatalf("gst-rtsp-server decoded %d pictures:\n%s\nrelay:\n%s", out.count("picture"), out.String(), r.log())
+			if !eventually.Wait(time.Minute, func() bool { return out.Count("picture") >= 50 }) {
+				t.Fatalf("gst-rtsp-server decoded %d pictures:\n%s\nrelay:\n%s", out.Count("picture"), out.String(), r.log())
 			}
 		})
 	}
 }
-
-// lines is a process's output, safe to read while it writes.
-type lines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lines) count(s string) int { return strings.Count(l.String(), s) }

@@ -5,7 +5,6 @@
 package relay_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
+	"flowcam/internal/testutil/output"
 	"flowcam/internal/testutil/player"
 	"flowcam/stream/auth"
 )
@@ -32,16 +31,9 @@ const x264Helper = "ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i
 	"-c:v libx264 -preset ultrafast -tune zerolatency -g 25 -bf 0 -x264-params aud=1 -f h264 -"
 
 // relayProc is a running flowcam relay and what it logged.
-type relayProc struct {
-	mu   sync.Mutex
-	logs strings.Builder
-}
+type relayProc struct{ logs output.Buffer }
 
-func (r *relayProc) log() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.logs.String()
-}
+func (r *relayProc) log() string { return r.logs.String() }
 
 // waitLog waits for a log line matching re and returns its first group.
 func (r *relayProc) waitLog(t *testing.T, re string) string {
@@ -70,19 +62,11 @@ func runRelay(t *testing.T, url string, args ...string) *relayProc {
 	}
 	cmd := exec.Command(client, append(argv, args...)...)
 	r := &relayProc{}
-	stderr, _ := cmd.StderrPipe()
+	cmd.Stderr = &r.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			r.mu.Lock()
-			r.logs.WriteString(sc.Text() + "\n")
-			r.mu.Unlock()
-		}
-	}()
 	return r
 }
 
