@@ -10,13 +10,13 @@ import (
 	"strings"
 
 	"flowcam/internal/buildinfo"
+	"flowcam/internal/client/livepage"
+	"flowcam/internal/client/relay"
 	"flowcam/platform/netif"
 	"flowcam/stream/auth"
-	"flowcam/stream/client/livepage"
 	"flowcam/stream/client/playout"
 	"flowcam/stream/client/pull"
 	"flowcam/stream/client/record"
-	"flowcam/stream/client/relay"
 	"flowcam/stream/client/rtspclient"
 	"flowcam/stream/server/rtspserver"
 )
