@@ -41,6 +41,12 @@ func TestSamples(t *testing.T) {
 	if last.Complete != 24 || last.Lost != 1 || last.FPS != 25 || last.LatencyMS != 40 {
 		t.Fatalf("third second: %+v", last)
 	}
+	// The lost frame's last packet comes after all: it is late, not lost.
+	turned := seconds()[2]
+	turned.Elapsed, turned.Stats.FramesIncomplete, turned.Stats.FramesLate = 4*time.Second, 0, 1
+	if s := r.add(turned); s.Lost != 0 || s.Late != 1 {
+		t.Fatalf("a lost frame turned late: %+v", s)
+	}
 	eth, wifi := last.Paths[0], last.Paths[1]
 	if eth.Share != 0.75 || wifi.Share != 0.25 || wifi.Loss != 0.02 || wifi.RTTMS != 60 || wifi.QueueMS != 20 || eth.QueueMS != 0 {
 		t.Fatalf("paths: %+v", last.Paths)

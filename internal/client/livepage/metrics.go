@@ -20,11 +20,15 @@ func (p *Page) writeMetrics(w io.Writer) {
 	defer p.mu.Unlock()
 	s := p.last
 	st := s.Stats
-	fmt.Fprintf(w, "# HELP flowcam_client_frames_total Frames by what became of them.\n# TYPE flowcam_client_frames_total counter\n")
+	// lost takes in late: a frame first dropped as incomplete may turn late
+	// when its last packet comes, and a counter must not go down.
+	fmt.Fprintf(w, "# HELP flowcam_client_frames_total Frames by what became of them: complete (played), "+
+		"lost (never shown: late, incomplete or missing), late (of those, complete only after their time), skipped (by the server).\n"+
+		"# TYPE flowcam_client_frames_total counter\n")
 	for _, f := range []struct {
 		fate string
 		n    uint64
-	}{{"complete", st.FramesComplete}, {"late", st.FramesLate}, {"lost", st.FramesIncomplete + st.FramesMissing}, {"skipped", st.FramesSkipped}} {
+	}{{"complete", st.FramesComplete}, {"late", st.FramesLate}, {"lost", st.FramesLate + st.FramesIncomplete + st.FramesMissing}, {"skipped", st.FramesSkipped}} {
 		fmt.Fprintf(w, "flowcam_client_frames_total{fate=%q} %d\n", f.fate, f.n)
 	}
 	gauge(w, "flowcam_client_latency_seconds", "Median capture to play-out over the last second.", s.Latency.Seconds())

@@ -43,10 +43,12 @@ func newRing(n int) *ring { return &ring{n: n, min: map[string]time.Duration{}} 
 // add turns a pull's snapshot into a sample.
 func (r *ring) add(s pull.Snapshot) Sample {
 	st := s.Stats
+	// A frame dropped as incomplete turns late when its last packet comes
+	// after all: the incomplete count can fall, and a second's share with it.
 	smp := Sample{T: s.Elapsed.Seconds(), FPS: s.FPS,
-		Complete: st.FramesComplete - r.prev.FramesComplete, Late: st.FramesLate - r.prev.FramesLate,
-		Lost:      st.FramesIncomplete + st.FramesMissing - r.prev.FramesIncomplete - r.prev.FramesMissing,
-		Skipped:   st.FramesSkipped - r.prev.FramesSkipped,
+		Complete: delta(st.FramesComplete, r.prev.FramesComplete), Late: delta(st.FramesLate, r.prev.FramesLate),
+		Lost:      delta(st.FramesIncomplete+st.FramesMissing, r.prev.FramesIncomplete+r.prev.FramesMissing),
+		Skipped:   delta(st.FramesSkipped, r.prev.FramesSkipped),
 		LatencyMS: ms(s.Latency), DelayMS: ms(s.Delay)}
 	r.prev = st
 	var total float64
@@ -71,6 +73,14 @@ func (r *ring) add(s pull.Snapshot) Sample {
 		r.s = append(r.s[:0], r.s[len(r.s)-r.n:]...)
 	}
 	return smp
+}
+
+// delta is what a counter grew by, 0 if it went back.
+func delta(now, prev uint64) uint64 {
+	if now < prev {
+		return 0
+	}
+	return now - prev
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
