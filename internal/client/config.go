@@ -249,6 +249,9 @@ func readFile(fs *pflag.FlagSet, path string, cfg *Config) (string, error) {
 			continue
 		}
 		val := v.Get(key)
+		if val == nil {
+			return "", fmt.Errorf("--config %s: %s has no value: give one or leave the key out", path, key)
+		}
 		if list, ok := val.([]any); ok {
 			parts := make([]string, len(list))
 			for i, e := range list {

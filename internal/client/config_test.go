@@ -67,6 +67,10 @@ func TestConfigFile(t *testing.T) {
 	if _, err := ParseArgs([]string{"relay", "--config", file}, io.Discard); err == nil || !strings.Contains(err.Error(), `unknown key "flow"`) {
 		t.Fatalf("unknown key: %v", err)
 	}
+	os.WriteFile(file, []byte("url: rtsp://cam/cam\noutput:\n"), 0o644)
+	if _, err := ParseArgs([]string{"relay", "--config", file}, io.Discard); err == nil || !strings.Contains(err.Error(), "output has no value") {
+		t.Fatalf("empty value: %v", err)
+	}
 	os.WriteFile(file, []byte("url: rtsp://cam/cam\nflows: many\n"), 0o644)
 	if _, err := ParseArgs([]string{"relay", "--config", file}, io.Discard); err == nil || !strings.Contains(err.Error(), "flows") {
 		t.Fatalf("bad value: %v", err)

@@ -43,12 +43,13 @@ const path = "/cam"
 
 // Page is a pull's sink and status observer that serves the live page.
 type Page struct {
-	cfg   Config
-	hub   *web.Hub
-	web   *web.Server
-	http  *http.Server
-	ln    net.Listener
-	start time.Time
+	cfg    Config
+	hub    *web.Hub
+	web    *web.Server
+	http   *http.Server
+	ln     net.Listener
+	cancel context.CancelFunc // ends every response
+	start  time.Time
 
 	mu    sync.Mutex
 	ring  *ring
@@ -87,8 +88,11 @@ func Listen(cfg Config) (*Page, error) {
 	for _, route := range []string{"GET /stream.mjpg", "GET /snapshot.jpg", "GET /charts.js"} {
 		mux.Handle(route, p.web.Handler())
 	}
+	var ctx context.Context
+	ctx, p.cancel = context.WithCancel(context.Background())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second,
-		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
+		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		BaseContext: func(net.Listener) context.Context { return ctx }} // Close ends MJPEG viewers
 	go p.http.Serve(ln)
 	cfg.Logger.Info("live page", "url", p.URL())
 	return p, nil
@@ -97,10 +101,12 @@ func Listen(cfg Config) (*Page, error) {
 // URL is the page's address.
 func (p *Page) URL() string { return "http://" + p.ln.Addr().String() + "/" }
 
-// Close stops serving; MJPEG viewers are ended at once.
+// Close stops serving; MJPEG viewers are ended at once, so a pull ends
+// when it should even with a browser watching.
 func (p *Page) Close() error {
+	p.cancel()
 	p.web.Close()
-	return p.http.Shutdown(context.Background())
+	return p.http.Close()
 }
 
 // Describe takes the stream's description: the picture needs JPEG.

@@ -123,3 +123,28 @@ func TestAddressInUse(t *testing.T) {
 		t.Fatalf("err %v, want the address named", err)
 	}
 }
+
+// TestCloseEndsViewers: a browser watching the picture does not keep the
+// page, and so the pull, from closing.
+func TestCloseEndsViewers(t *testing.T) {
+	p, err := Listen(Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pic bytes.Buffer
+	jpeg.Encode(&pic, image.NewGray(image.Rect(0, 0, 32, 16)), nil)
+	p.WriteFrame(&playout.Frame{Data: pic.Bytes(), Key: true})
+	res, err := http.Get(strings.TrimSuffix(p.URL(), "/") + "/stream.mjpg?path=/cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	res.Body.Read(make([]byte, 64)) // the viewer is in
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute):
+		t.Fatal("Close waits for the MJPEG viewer")
+	}
+}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
 	"flowcam/capture/h264"
@@ -121,7 +123,8 @@ func (p *Publisher) session() error {
 		return err
 	}
 	tr := gortsplib.TransportTCP
-	c := &gortsplib.Client{Transport: &tr}
+	// Room for a few large frames: a 400 kB JPEG is some 300 packets.
+	c := &gortsplib.Client{Transport: &tr, WriteQueueSize: 4096}
 	if err := c.StartRecording(p.url, &description.Session{Medias: []*description.Media{track.media}}); err != nil {
 		return err
 	}
@@ -129,9 +132,18 @@ func (p *Publisher) session() error {
 	p.log.Info("publishing")
 	gone := make(chan error, 1)
 	go func() { gone <- c.Wait() }()
+	behind := false // the hub fell behind: frames wait for the next key frame
 	for f := first; ; {
-		if err := track.write(c, f); err != nil {
-			return err
+		behind = behind && !f.Key
+		if !behind {
+			err := track.write(c, f)
+			var full liberrors.ErrClientWriteQueueFull
+			switch {
+			case errors.As(err, &full):
+				behind = true // a frame was cut short: what follows cannot be decoded until a key frame
+			case err != nil:
+				return err
+			}
 		}
 		select {
 		case <-p.done:

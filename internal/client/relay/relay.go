@@ -108,8 +108,7 @@ func (r *Relay) WriteFrame(f *playout.Frame) error {
 	}
 	r.ext += int64(int32(f.Timestamp - r.last))
 	r.last = f.Timestamp
-	cf := &capture.Frame{Key: f.Key, Captured: r.cfg.Now(), Seq: r.seq,
-		PTS: time.Duration(r.ext) * time.Second / rtph264.ClockRate}
+	cf := &capture.Frame{Key: f.Key, Captured: r.cfg.Now(), Seq: r.seq, PTS: pts(r.ext)}
 	r.seq++
 	if r.desc.Codec == "h264" {
 		cf.H264 = h264.SplitAnnexB(nil, f.Data)
@@ -118,6 +117,14 @@ func (r *Relay) WriteFrame(f *playout.Frame) error {
 	}
 	r.b.Publish(cf)
 	return nil
+}
+
+// pts is ticks of the 90 kHz clock as a duration the broadcaster turns
+// back into exactly those ticks, modulo 2^32: RTP timestamps wrap there
+// anyway, and a day's worth of ticks in nanoseconds would overflow.
+func pts(ticks int64) time.Duration {
+	m := ticks & (1<<32 - 1)
+	return time.Duration((m*int64(time.Second) + rtph264.ClockRate - 1) / rtph264.ClockRate)
 }
 
 // serve registers the path at the first frame, which gives the size when

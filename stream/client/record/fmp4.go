@@ -19,6 +19,7 @@ type fragmented struct {
 	w        io.Writer
 	seq      uint32
 	dts      *h264.DTSExtractor2 // nil for MJPEG: decoding time is presentation time
+	sps      []byte
 	frag     []*fmp4.PartSample
 	fragBase int64 // decoding time of frag's first sample
 	pending  *fmp4.PartSample
@@ -32,7 +33,7 @@ func newMP4(w io.Writer, t track) (*fragmented, error) {
 	m := &fragmented{w: w, seq: 1, interval: clockRate / 25}
 	var codec fmp4.Codec = &fmp4.CodecMJPEG{Width: t.width, Height: t.height}
 	if t.h264 {
-		codec, m.dts = &fmp4.CodecH264{SPS: t.sps, PPS: t.pps}, h264.NewDTSExtractor2()
+		codec, m.dts, m.sps = &fmp4.CodecH264{SPS: t.sps, PPS: t.pps}, h264.NewDTSExtractor2(), t.sps
 	}
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: clockRate, Codec: codec}}}
 	if err := init.Marshal(&m.buf); err != nil {
@@ -51,6 +52,9 @@ func (m *fragmented) out() error {
 func (m *fragmented) write(pts int64, key bool, payload []byte, au [][]byte) error {
 	dts := pts
 	if m.dts != nil {
+		if key && !hasSPS(au) {
+			au = append([][]byte{m.sps}, au...) // the description's, which the extractor needs to have seen
+		}
 		var err error
 		if dts, err = m.dts.Extract(au, pts); err != nil {
 			return fmt.Errorf("%w: H.264 decoding time: %v", errBadFrame, err)
@@ -103,4 +107,13 @@ func (m *fragmented) close() error {
 		return m.flush()
 	}
 	return nil
+}
+
+func hasSPS(au [][]byte) bool {
+	for _, n := range au {
+		if h264.NALUType(n[0]&0x1f) == h264.NALUTypeSPS {
+			return true
+		}
+	}
+	return false
 }

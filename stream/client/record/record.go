@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"flowcam/stream/client/playout"
+	"flowcam/stream/client/rtspclient"
 )
 
 // clockRate is the RTP clock of video, which the files keep.
@@ -83,6 +84,7 @@ type Recorder struct {
 	mux      muxer
 	segStart int64 // presentation time of the file's first frame
 	clock    unwrapper
+	sps, pps []byte // from the description, for key frames without them
 
 	mu     sync.Mutex
 	failed error // the recording stopped
@@ -163,7 +165,7 @@ func (r *Recorder) WriteFrame(f *playout.Frame) error {
 
 // open starts a file at a key frame.
 func (r *Recorder) open(pts int64, data []byte) {
-	t, err := probe(data)
+	t, err := probe(data, r.sps, r.pps)
 	if errors.Is(err, errNoParameterSets) {
 		r.o.Logger.Warn("recording waits for a key frame with its parameter sets", "err", err)
 		return
@@ -172,13 +174,12 @@ func (r *Recorder) open(pts int64, data []byte) {
 		r.fail(err)
 		return
 	}
-	name := expand(r.pattern, r.o.Now())
-	f, err := os.Create(name)
+	f, err := create(expand(r.pattern, r.o.Now()))
 	if err != nil {
 		r.fail(err)
 		return
 	}
-	file := &file{f: f}
+	name, file := f.Name(), &file{f: f}
 	var mux muxer
 	if r.container == Matroska {
 		mux, err = newMKV(file, t)
@@ -205,14 +206,41 @@ func (r *Recorder) Close() error {
 
 func (r *Recorder) closeFile() error {
 	err := r.mux.close()
-	if cerr := r.file.Close(); err == nil {
-		err = cerr
+	if err != nil {
+		r.file.cut() // the last cluster or fragment did not fit: the file ends at the one before
+	} else {
+		err = r.file.Close()
 	}
 	r.mux = nil
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.file.Name(), err)
 	}
 	return nil
+}
+
+// create makes a new file named name, or name-1, name-2... before the
+// extension when that exists: a segment never overwrites another (two
+// can start within the second their names tell).
+func create(name string) (*os.File, error) {
+	ext := filepath.Ext(name)
+	for i := 0; ; i++ {
+		try := name
+		if i > 0 {
+			try = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(name, ext), i, ext)
+		}
+		f, err := os.OpenFile(try, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, os.ErrExist) || i >= 1000 {
+			return f, err
+		}
+	}
+}
+
+// Describe takes the stream's description: H.264 parameter sets for a
+// server that gives them only there (sprop-parameter-sets).
+func (r *Recorder) Describe(d *rtspclient.Description) {
+	if d != nil {
+		r.sps, r.pps = d.SPS, d.PPS
+	}
 }
 
 func (r *Recorder) stopped() bool {

@@ -16,6 +16,7 @@ import (
 
 	"flowcam/internal/testutil/need"
 	"flowcam/stream/client/playout"
+	"flowcam/stream/client/rtspclient"
 )
 
 // jpegFrames makes n distinct small JPEG frames, 25 a second on the RTP
@@ -196,4 +197,71 @@ func FuzzRecorder(f *testing.F) {
 			r.Close()
 		}
 	})
+}
+
+// TestSegmentNamesNeverCollide: segments that start within the second
+// their names tell get -1, -2 rather than overwrite each other.
+func TestSegmentNamesNeverCollide(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.Local)
+	r, err := New(Options{Path: filepath.Join(dir, "cam.mkv"), Segment: time.Second, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range jpegFrames(t, 75, 0) { // three seconds of stream time, all in one second of wall time
+		r.WriteFrame(f)
+	}
+	r.Close()
+	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	want := []string{"cam-20261204-100000-1.mkv", "cam-20261204-100000-2.mkv", "cam-20261204-100000.mkv"}
+	if len(names) != 3 {
+		t.Fatalf("segments %v, want %v", names, want)
+	}
+	for i, n := range names {
+		if filepath.Base(n) != want[i] {
+			t.Errorf("segment %d is %s, want %s", i, filepath.Base(n), want[i])
+		}
+	}
+}
+
+// TestParameterSetsFromTheDescription: a server that gives the SPS and
+// PPS only in its description (sprop-parameter-sets) still gets recorded.
+func TestParameterSetsFromTheDescription(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	need.Tool(t, "ffprobe")
+	raw := filepath.Join(t.TempDir(), "idr.h264")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "10",
+		"-c:v", "libx264", "-g", "5", "-bf", "0", "-f", "h264", raw).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(raw)
+	var sps, pps []byte
+	var frames [][]byte // access units without their parameter sets
+	for _, n := range bytes.Split(b, []byte{0, 0, 1}) {
+		n = bytes.TrimSuffix(n, []byte{0})
+		switch {
+		case len(n) == 0:
+		case n[0]&0x1f == 7:
+			sps = n
+		case n[0]&0x1f == 8:
+			pps = n
+		case n[0]&0x1f == 1 || n[0]&0x1f == 5:
+			frames = append(frames, append([]byte{0, 0, 0, 1}, n...))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "clip.mp4")
+	r, err := New(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Describe(&rtspclient.Description{Codec: "h264", SPS: sps, PPS: pps})
+	for i, au := range frames {
+		r.WriteFrame(&playout.Frame{Timestamp: uint32(i * 3600), Data: au, Key: au[4]&0x1f == 5})
+	}
+	if err := r.Close(); err != nil || r.Problem() != "" {
+		t.Fatalf("close: %v %q", err, r.Problem())
+	}
+	if n := len(probeFrames(t, path)); n != len(frames) {
+		t.Fatalf("%d frames recorded of %d", n, len(frames))
+	}
 }

@@ -23,8 +23,9 @@ type track struct {
 var errNoParameterSets = errors.New("H.264 key frame without SPS and PPS")
 
 // probe describes the stream from one key frame: a JPEG file or an H.264
-// access unit in Annex B.
-func probe(data []byte) (track, error) {
+// access unit in Annex B, whose own parameter sets win over sps and pps
+// (the description's).
+func probe(data, sps, pps []byte) (track, error) {
 	if bytes.HasPrefix(data, []byte{0xff, 0xd8}) {
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
 		if err != nil {
@@ -36,7 +37,7 @@ func probe(data []byte) (track, error) {
 	if err != nil {
 		return track{}, fmt.Errorf("H.264 access unit: %w", err)
 	}
-	t := track{h264: true}
+	t := track{h264: true, sps: sps, pps: pps}
 	for _, nalu := range au {
 		switch h264.NALUType(nalu[0] & 0x1f) {
 		case h264.NALUTypeSPS:
@@ -48,11 +49,11 @@ func probe(data []byte) (track, error) {
 	if t.sps == nil || t.pps == nil {
 		return track{}, errNoParameterSets
 	}
-	var sps h264.SPS
-	if err := sps.Unmarshal(t.sps); err != nil {
+	var parsed h264.SPS
+	if err := parsed.Unmarshal(t.sps); err != nil {
 		return track{}, fmt.Errorf("H.264 SPS: %w", err)
 	}
-	t.width, t.height = sps.Width(), sps.Height()
+	t.width, t.height = parsed.Width(), parsed.Height()
 	return t, nil
 }
 
