@@ -130,7 +130,7 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 		}
 		return
 	}
-	u.Timestamp = uint32(int64(f.PTS) * rtph264.ClockRate / int64(time.Second)) // 90 kHz, as for JPEG
+	u.Timestamp = rtpTime(f.PTS)
 	u.Captured, u.Seq, u.Key, u.Anchor = f.Captured, f.Seq, key, !b.intra
 	u.refs.Store(1) // the broadcaster's own reference, in the kept group
 
@@ -146,6 +146,14 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 	b.frames.Add(1)
 	b.bytes.Add(uint64(u.Payloads.Bytes()))
 	b.meter.add(u.Payloads.Bytes(), f.Captured)
+}
+
+// rtpTime is pts on the 90 kHz clock (JPEG's and H.264's), wrapping as
+// RTP timestamps do. Whole seconds and the rest are scaled apart: pts in
+// nanoseconds times 90000 would overflow after 28 hours of streaming.
+func rtpTime(pts time.Duration) uint32 {
+	sec, rest := int64(pts/time.Second), int64(pts%time.Second)
+	return uint32(sec*rtph264.ClockRate + rest*rtph264.ClockRate/int64(time.Second))
 }
 
 // rateMeter is a bit rate over windows of a second of frame time.

@@ -178,3 +178,20 @@ func TestConcurrentViewers(t *testing.T) {
 		t.Fatal("viewers left subscribed")
 	}
 }
+
+// TestRTPTime: the 90 kHz timestamp of a frame is what the multiplication
+// gives, and keeps counting past the 28 hours where pts*90000 overflows.
+func TestRTPTime(t *testing.T) {
+	for _, c := range []struct {
+		pts  time.Duration
+		want uint32
+	}{
+		{0, 0}, {40 * time.Millisecond, 3600}, {time.Second/30 + 1, 3000}, {13 * time.Hour, uint32(13 * 3600 * 90000 % (1 << 32))},
+		{30 * time.Hour, uint32((30 * 3600 * 90000) % (1 << 32))},
+		{30*time.Hour + 40*time.Millisecond, uint32((30*3600*90000 + 3600) % (1 << 32))},
+	} {
+		if got := rtpTime(c.pts); got != c.want {
+			t.Errorf("%v: %d, want %d", c.pts, got, c.want)
+		}
+	}
+}
