@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"flowcam/stream/client/pull"
+	"flowcam/stream/client/record"
 	"flowcam/stream/format/multiflow"
 )
 
@@ -35,7 +35,7 @@ type Config struct {
 	Output      string // "" none, "-" stdout, else a file
 	Segment     time.Duration
 	Keep        time.Duration
-	KeepBytes   ByteSize
+	KeepBytes   record.Bytes
 	StatsJSON   string
 	RTSPAddr    string // relay: where it serves
 	HTTPAddr    string // the live page's address; "" for none
@@ -143,7 +143,7 @@ func define(fs *pflag.FlagSet, cfg *Config) {
 		"else back to back (- for stdout): MJPEG (ffplay -f mjpeg -), or H.264 Annex B from an H.264 path (ffplay -f h264 -)")
 	fs.DurationVar(&cfg.Segment, "segment", 0, "with -o FILE.mkv or .mp4: start a new file this often, named by its start (-o cam-%Y%m%d-%H%M%S.mkv)")
 	fs.DurationVar(&cfg.Keep, "keep", 0, "with --segment: delete segments older than this (e.g. 24h)")
-	fs.TextVar(&cfg.KeepBytes, "keep-bytes", ByteSize(0), "with --segment: delete the oldest segments while all take more than this (e.g. 20G)")
+	fs.TextVar(&cfg.KeepBytes, "keep-bytes", record.Bytes(0), "with --segment: delete the oldest segments while all take more than this (e.g. 20G)")
 	fs.StringVar(&cfg.StatsJSON, "stats-json", "", "write a final JSON report to FILE")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Version, "version", false, "print the version and exit")
@@ -199,29 +199,6 @@ func (c Config) checkWeights() error {
 	}
 	return nil
 }
-
-// ByteSize is a size in bytes, written with an optional K, M, G or T
-// (powers of 1024): --keep-bytes 20G.
-type ByteSize int64
-
-// UnmarshalText reads "20G", "512M" or a plain number of bytes.
-func (b *ByteSize) UnmarshalText(t []byte) error {
-	s := strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(string(t)), "B"))
-	mult := int64(1)
-	if i := strings.IndexAny(s, "KMGT"); i >= 0 && i == len(s)-1 {
-		mult = 1 << (10 * (1 + strings.IndexByte("KMGT", s[i])))
-		s = s[:i]
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 || n*float64(mult) > 1<<62 {
-		return fmt.Errorf("%q: a size such as 20G, 512M or 1000000 (bytes)", t)
-	}
-	*b = ByteSize(n * float64(mult))
-	return nil
-}
-
-// MarshalText writes the size in bytes.
-func (b ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(b), 10)), nil }
 
 // readFile sets the flags a YAML file gives and the command line does
 // not, and returns its url. A key that names no flag is refused, naming it.

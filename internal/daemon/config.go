@@ -8,9 +8,11 @@ import (
 	"flowcam/capture/jpeg"
 	"flowcam/capture/v4l2"
 	"flowcam/stream/auth"
+	"flowcam/stream/client/record"
 	"flowcam/stream/format/multiflow"
 	"flowcam/stream/format/rtpjpeg"
 	"flowcam/stream/format/rtsp"
+	"flowcam/stream/server/publish"
 	"flowcam/stream/server/rtspserver"
 	"flowcam/stream/server/web"
 )
@@ -152,21 +154,55 @@ type StreamKeys struct {
 	Encoder Encoder `mapstructure:"encoder"`
 	Codec   Codec   `mapstructure:"codec"`
 	Idle    Idle    `mapstructure:"idle"`
+	// Publish lists the hubs the path is pushed to (RTSP ANNOUNCE/RECORD).
+	Publish []PublishTarget `mapstructure:"publish"`
+	Record  RecordKeys      `mapstructure:"record"`
+}
+
+// PublishTarget is one entry of publish: a URL, or a map with the URL and
+// how to reach it.
+type PublishTarget struct {
+	URL       string `mapstructure:"url"`
+	Transport string `mapstructure:"transport"` // tcp (default) or udp
+	// Fingerprint trusts a self-signed rtsps hub: its certificate's SHA-256.
+	Fingerprint string `mapstructure:"fingerprint"`
+}
+
+// RecordKeys are a path's recording on the box, as decoded.
+type RecordKeys struct {
+	Enabled   bool          `mapstructure:"enabled"`
+	Dir       string        `mapstructure:"dir"` // the path's files go in DIR/<path>/
+	Format    RecordFormat  `mapstructure:"format"`
+	Segment   time.Duration `mapstructure:"segment"`
+	Keep      time.Duration `mapstructure:"keep"` // 0: no limit by age
+	KeepBytes record.Bytes  `mapstructure:"keep_bytes"`
+}
+
+// RecordEntry is the record section of one entry of the streams list.
+type RecordEntry struct {
+	Enabled   *bool          `mapstructure:"enabled"`
+	Dir       *string        `mapstructure:"dir"`
+	Format    *RecordFormat  `mapstructure:"format"`
+	Segment   *time.Duration `mapstructure:"segment"`
+	Keep      *time.Duration `mapstructure:"keep"`
+	KeepBytes *record.Bytes  `mapstructure:"keep_bytes"`
 }
 
 // StreamEntry is one entry of the streams list: the keys it sets; the
 // others come from the top level.
 type StreamEntry struct {
-	Path    *string  `mapstructure:"path"`
-	Source  *string  `mapstructure:"source"`
-	Size    *Size    `mapstructure:"size"`
-	FPS     *FPS     `mapstructure:"fps"`
-	Loop    *bool    `mapstructure:"loop"`
-	Rate    *Rate    `mapstructure:"rate"`
-	Quality *Quality `mapstructure:"quality"`
-	Encoder *Encoder `mapstructure:"encoder"`
-	Codec   *Codec   `mapstructure:"codec"`
-	Idle    *Idle    `mapstructure:"idle"`
+	Path    *string          `mapstructure:"path"`
+	Source  *string          `mapstructure:"source"`
+	Size    *Size            `mapstructure:"size"`
+	FPS     *FPS             `mapstructure:"fps"`
+	Loop    *bool            `mapstructure:"loop"`
+	Rate    *Rate            `mapstructure:"rate"`
+	Quality *Quality         `mapstructure:"quality"`
+	Encoder *Encoder         `mapstructure:"encoder"`
+	Codec   *Codec           `mapstructure:"codec"`
+	Idle    *Idle            `mapstructure:"idle"`
+	Publish *[]PublishTarget `mapstructure:"publish"`
+	Record  RecordEntry      `mapstructure:"record"`
 }
 
 // StreamConfig is one served path as the daemon runs it.
@@ -181,6 +217,8 @@ type StreamConfig struct {
 	Idle    Idle
 	Loop    bool    // files: restart at the end
 	Rate    float64 // files: playback speed
+	Publish []publish.Target
+	Record  RecordKeys // Dir is the path's own directory
 }
 
 // Sizes and rates for sources that have none of their own.
@@ -283,6 +321,13 @@ var defaults = keyValues{
 	{"encoder", string(EncoderAuto)},
 	{"codec", string(CodecAuto)},
 	{"idle", string(IdleKeep)},
+	{"publish", []string{}},
+	{"record.enabled", false},
+	{"record.dir", "/var/lib/flowcam/recordings"},
+	{"record.format", string(RecordMKV)},
+	{"record.segment", 10 * time.Minute},
+	{"record.keep", time.Duration(0)},
+	{"record.keep_bytes", "0"},
 }
 
 // flags maps command-line flags to config keys.
@@ -296,6 +341,9 @@ var flags = []struct{ name, key, usage string }{
 	{"encoder", "encoder", "JPEG encoder: auto, libjpeg, hardware or passthrough"},
 	{"codec", "codec", "what the path sends: auto (H.264 when the source gives it, else MJPEG), mjpeg or h264"},
 	{"path", "path", "RTSP path of the stream"},
+	{"publish", "publish", "push the stream to a hub: rtsp[s]://[user:pass@]host:port/path (repeat for several)"},
+	{"record", "record.enabled", "record the stream on the box into record.dir, in segments"},
+	{"record-dir", "record.dir", "where recordings go; each path gets its own directory"},
 	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12, YU12 or H264"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
 	{"rtsps", "rtsps.enabled", "serve RTSP over TLS too (rtsps://) on rtsps.addr"},

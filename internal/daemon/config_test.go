@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"flowcam/capture"
+	"flowcam/stream/server/publish"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -56,9 +57,37 @@ func TestConfigSources(t *testing.T) {
 		check func(*Config) bool
 	}{
 		{"defaults", nil, nil, "", func(c *Config) bool {
-			return c.RTSP.Addr == ":8554" && len(c.Streams) == 1 && c.Streams[0] == StreamConfig{
+			return c.RTSP.Addr == ":8554" && len(c.Streams) == 1 && reflect.DeepEqual(c.Streams[0], StreamConfig{
 				Path: "/cam", Source: "pattern", Size: capture.Size{Width: 1280, Height: 720}, FPS: 25, Quality: 80,
-				Encoder: "auto", Codec: "auto", Idle: "keep", Loop: true, Rate: 1}
+				Encoder: "auto", Codec: "auto", Idle: "keep", Loop: true, Rate: 1})
+		}},
+		{"publish flags", []string{"--publish", "rtsp://u:p@hub:8554/a", "--publish", "rtsps://hub:8322/b"}, nil, "", func(c *Config) bool {
+			return reflect.DeepEqual(c.Streams[0].Publish, []publish.Target{{URL: "rtsp://u:p@hub:8554/a"}, {URL: "rtsps://hub:8322/b"}})
+		}},
+		{"record flags", []string{"--record", "--record-dir", "/srv/rec", "--path", "site/front"}, nil, "", func(c *Config) bool {
+			r := c.Streams[0].Record
+			return r.Enabled && r.Dir == "/srv/rec/site/front" && r.Format == RecordMKV && r.Segment == 10*time.Minute
+		}},
+		{"publish and record per stream", nil, nil, `
+record:
+  dir: /srv/rec
+  segment: 10s
+  keep_bytes: 2G
+streams:
+  - path: /a
+    publish:
+      - rtsp://hub/a
+      - url: rtsp://hub/a2
+        transport: udp
+    record:
+      enabled: true
+      format: mp4
+  - path: /b
+`, func(c *Config) bool {
+			a, b := c.Streams[0], c.Streams[1]
+			return reflect.DeepEqual(a.Publish, []publish.Target{{URL: "rtsp://hub/a"}, {URL: "rtsp://hub/a2", Transport: publish.UDP}}) &&
+				a.Record == RecordKeys{Enabled: true, Dir: "/srv/rec/a", Format: RecordMP4, Segment: 10 * time.Second, KeepBytes: 2 << 30} &&
+				b.Publish == nil && !b.Record.Enabled
 		}},
 		{"flags", []string{"--size", "640x480", "--fps", "29.97", "--quality", "50", "--rtsp-addr", "127.0.0.1:9000",
 			"--session-timeout", "3s", "--path", "front"}, nil, "", func(c *Config) bool {
@@ -159,6 +188,14 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{file: "rtsp:\n  udp_ports: 80-90\n", want: []string{`rtsp.udp_ports = "80-90"`, "FIRST-LAST"}},
 		{file: "v4l2:\n  controls:\n    brightness: 99999999999\n", want: []string{"v4l2.controls.brightness = 99999999999"}},
 		{file: "streams:\n  - path: /a\n    encoder: gpu\n  - path: /b\n    size: 1x1\n", want: []string{`streams[0].encoder = "gpu"`, `streams[1].size = "1x1"`}},
+		{args: []string{"--publish", "http://hub/cam"}, want: []string{`publish[0] = "http://hub/cam"`, "rtsp://"}},
+		{args: []string{"--publish", "rtsp://u:secret@/cam"}, want: []string{"publish[0]", "no host"}},
+		{file: "streams:\n  - path: /a\n    publish:\n      - url: rtsps://hub/a\n        transport: udp\n",
+			want: []string{"streams[0].publish[0]", "TCP only"}},
+		{file: "record:\n  enabled: true\n  format: avi\n", want: []string{`record.format = "avi"`, "mkv, mp4"}},
+		{file: "record:\n  enabled: true\n  segment: 10ms\n", want: []string{"record.segment", "at least 1s"}},
+		{file: "record:\n  keep_bytes: lots\n", want: []string{"record.keep_bytes", "20G"}},
+		{file: "streams:\n  - path: /a\n    record:\n      enabled: true\n      segmnt: 1m\n", want: []string{"streams[0].record.segmnt", "unknown key"}},
 		{file: "colour: red\nrtsp:\n  adress: x\nfps: 0\n", want: []string{"colour: unknown key", "rtsp.adress: unknown key", "fps = 0"}},
 	}
 	for _, c := range cases {

@@ -20,6 +20,7 @@ import (
 	"flowcam/platform/board"
 	"flowcam/platform/sdnotify"
 	"flowcam/stream/format/multiflow"
+	"flowcam/stream/server/publish"
 	"flowcam/stream/server/rtspserver"
 	"flowcam/stream/server/web"
 )
@@ -56,6 +57,8 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	teed   bool // reads a shared capture's tee
+	pubs   []*publish.Publisher
+	rec    *pathRecorder // nil: not recorded
 }
 
 // keeps reports whether r can go on serving sp: the same settings, and a
@@ -93,7 +96,7 @@ func (c *Config) specs() []streamSpec {
 // capture is left out: a path reading a tee keeps reading it as siblings
 // come and go (see running.keeps).
 func (s streamSpec) equal(o streamSpec) bool {
-	return s.StreamConfig == o.StreamConfig && s.want == o.want && reflect.DeepEqual(s.devices, o.devices)
+	return reflect.DeepEqual(s.StreamConfig, o.StreamConfig) && s.want == o.want && reflect.DeepEqual(s.devices, o.devices)
 }
 
 // serve runs the daemon until ctx ends: start, then reloads on SIGHUP.
@@ -221,18 +224,27 @@ func (d *daemon) startStream(sp streamSpec) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
+	var rec *pathRecorder
+	if sp.Record.Enabled {
+		if rec, err = startRecorder(sp.Record, log); err != nil {
+			enc.Close()
+			return nil, err
+		}
+	}
 	op, err := d.openSource(sp, log)
 	if err != nil {
 		enc.Close()
+		rec.close()
 		return nil, err
 	}
-	pipe, src, st, err := buildStream(sp.StreamConfig, op, d.cfg.devices(), d.mtu, enc, d.web.tap(sp.Path), log)
+	pipe, src, st, err := buildStream(sp.StreamConfig, op, d.cfg.devices(), d.mtu, enc, d.web.tap(sp.Path).with(rec), log)
 	if err != nil {
 		enc.Close()
+		rec.close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{spec: sp, stream: st, pipe: pipe, src: src, enc: enc, cancel: cancel, done: make(chan struct{}), teed: op.shared != nil}
+	r := &running{spec: sp, stream: st, pipe: pipe, src: src, enc: enc, cancel: cancel, done: make(chan struct{}), teed: op.shared != nil, rec: rec}
 	go func() {
 		defer close(r.done)
 		pipe.Run(ctx)
@@ -241,12 +253,21 @@ func (d *daemon) startStream(sp streamSpec) (*running, error) {
 			op.shared.watch(sp.Path, nil)
 		}
 	}()
+	for _, t := range sp.Publish {
+		r.pubs = append(r.pubs, publish.Start(st.Frames, t, publish.Options{Logger: log}))
+	}
 	return r, nil
 }
 
+// stop ends the path: its publishers, then the pipeline, then the
+// recording, which takes frames until the pipeline has stopped.
 func (r *running) stop() {
+	for _, p := range r.pubs {
+		p.Close()
+	}
 	r.cancel()
 	<-r.done
+	r.rec.close()
 }
 
 // served lists the streams in path order, for the server.

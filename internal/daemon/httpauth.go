@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"flowcam/stream/auth"
+	"flowcam/stream/server/web"
 )
 
 // httpAuth asks browsers for the same users as RTSP. Digest works in every
@@ -38,6 +39,9 @@ func (d *daemon) httpAuth(next http.Handler) http.Handler {
 // permission.
 func (w *webSide) pathOf(r *http.Request) string {
 	if p := r.URL.Query().Get("path"); p != "" {
+		return p
+	}
+	if p := web.RecordingStream(r.URL.Path); p != "" {
 		return p
 	}
 	switch r.URL.Path {

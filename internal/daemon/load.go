@@ -80,6 +80,8 @@ func bindFlags(fs *pflag.FlagSet, v *viper.Viper) {
 			fs.Duration(f.name, d, f.usage)
 		case bool:
 			fs.Bool(f.name, d, f.usage)
+		case []string:
+			fs.StringArray(f.name, d, f.usage)
 		default:
 			fs.String(f.name, fmt.Sprint(d), f.usage)
 		}
@@ -151,7 +153,7 @@ func fieldsOf(t reflect.Type, into map[string]reflect.Type) {
 
 func unknownKey(k string) error {
 	if strings.HasPrefix(k, "streams[") {
-		return fmt.Errorf("%s: unknown key (stream keys are path, source, size, fps, quality, encoder, idle, loop, rate)", k)
+		return fmt.Errorf("%s: unknown key (stream keys are path, source, size, fps, quality, encoder, codec, idle, loop, rate, publish, record)", k)
 	}
 	return fmt.Errorf("%s: unknown key (every key is documented in configs/flowcamd.yaml)", k)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"flowcam/capture"
 	"flowcam/stream/format/multiflow"
 	"flowcam/stream/format/rtpjpeg"
+	"flowcam/stream/server/publish"
 )
 
 // problems collects every configuration error, so one run reports them all.
@@ -158,6 +160,67 @@ func (e StreamEntry) over(k StreamKeys) StreamKeys {
 	if e.Idle != nil {
 		k.Idle = *e.Idle
 	}
+	if e.Publish != nil {
+		k.Publish = *e.Publish
+	}
+	k.Record = e.Record.over(k.Record)
+	return k
+}
+
+// over is k with the keys this record section sets replaced.
+func (e RecordEntry) over(k RecordKeys) RecordKeys {
+	if e.Enabled != nil {
+		k.Enabled = *e.Enabled
+	}
+	if e.Dir != nil {
+		k.Dir = *e.Dir
+	}
+	if e.Format != nil {
+		k.Format = *e.Format
+	}
+	if e.Segment != nil {
+		k.Segment = *e.Segment
+	}
+	if e.Keep != nil {
+		k.Keep = *e.Keep
+	}
+	if e.KeepBytes != nil {
+		k.KeepBytes = *e.KeepBytes
+	}
+	return k
+}
+
+// publishTargets checks a path's publish entries.
+func publishTargets(list []PublishTarget, prefix string, p *problems) []publish.Target {
+	var out []publish.Target
+	for i, e := range list {
+		t := publish.Target{URL: e.URL, Transport: publish.Transport(e.Transport), Fingerprint: e.Fingerprint}
+		if err := t.Check(); err != nil {
+			p.bad(fmt.Sprintf("%spublish[%d]", prefix, i), quote(t.Redacted()),
+				strings.TrimPrefix(err.Error(), publish.ErrTarget.Error()+": ")+
+					" (e.g. rtsp://user:pass@hub:8554/cam, or url:, transport: udp, fingerprint: for a self-signed rtsps hub)")
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// recording checks a path's record section and gives the path its own
+// directory under record.dir.
+func recording(k RecordKeys, path, prefix string, p *problems) RecordKeys {
+	if !k.Enabled {
+		return RecordKeys{}
+	}
+	if k.Dir == "" {
+		p.bad(prefix+"record.dir", quote(k.Dir), "must name a directory, e.g. /var/lib/flowcam/recordings")
+	}
+	if k.Segment < time.Second {
+		p.bad(prefix+"record.segment", k.Segment, "must be at least 1s, e.g. 10m")
+	}
+	if k.Keep < 0 || k.KeepBytes < 0 {
+		p.bad(prefix+"record.keep", k.Keep, "record.keep and record.keep_bytes must not be negative (0: no limit)")
+	}
+	k.Dir = filepath.Join(k.Dir, strings.Trim(path, "/"))
 	return k
 }
 
@@ -166,6 +229,8 @@ func (e StreamEntry) over(k StreamKeys) StreamKeys {
 func streamConfig(k StreamKeys, prefix string, p *problems) StreamConfig {
 	sc := StreamConfig{Path: "/" + strings.Trim(k.Path, "/"), Source: k.Source, Size: capture.Size(k.Size),
 		FPS: float64(k.FPS), Quality: int(k.Quality), Encoder: k.Encoder, Codec: k.Codec, Idle: k.Idle, Loop: k.Loop, Rate: float64(k.Rate)}
+	sc.Publish = publishTargets(k.Publish, prefix, p)
+	sc.Record = recording(k.Record, sc.Path, prefix, p)
 	if sc.Path == "/" || strings.ContainsAny(sc.Path, " ?#") {
 		p.bad(prefix+"path", quote(k.Path), "must be a URL path such as /cam")
 	}

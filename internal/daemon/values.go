@@ -154,6 +154,26 @@ func (i *Idle) UnmarshalText(b []byte) error {
 	return err
 }
 
+// RecordFormat is record.format: the container of recordings.
+type RecordFormat string
+
+const (
+	RecordMKV RecordFormat = "mkv" // Matroska: plays while written, survives a power cut
+	RecordMP4 RecordFormat = "mp4" // fragmented MP4
+)
+
+func (f *RecordFormat) UnmarshalText(b []byte) error {
+	s, err := choice(b, string(RecordMKV), string(RecordMP4))
+	*f = RecordFormat(s)
+	return err
+}
+
+// UnmarshalText takes a publish entry given as a bare URL.
+func (t *PublishTarget) UnmarshalText(b []byte) error {
+	*t = PublishTarget{URL: string(b)}
+	return nil
+}
+
 // PixelFormat is v4l2.pixel_format; zero means auto (the daemon's order
 // of preference).
 type PixelFormat v4l2.FourCC

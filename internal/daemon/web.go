@@ -12,6 +12,7 @@ import (
 	"flowcam/capture/jpeg"
 	"flowcam/internal/buildinfo"
 	"flowcam/platform/board"
+	"flowcam/stream/server/publish"
 	"flowcam/stream/server/rtspserver"
 	"flowcam/stream/server/web"
 )
@@ -37,6 +38,8 @@ type pathView struct {
 	pipe    *capture.Pipeline
 	src     capture.Source
 	encoder string
+	pubs    []*publish.Publisher
+	rec     *pathRecorder
 }
 
 // reconnecter is a source that reopens a device (v4l2.Source).
@@ -54,6 +57,28 @@ type streamTap struct {
 	publish func(*capture.Frame)
 	opts    []capture.Option
 	viewers func() int // MJPEG viewers of the path
+}
+
+// with adds a local recording to the tap: it gets every frame, and keeps
+// a source with idle: stop running, as a viewer would.
+func (t streamTap) with(rec *pathRecorder) streamTap {
+	if rec == nil {
+		return t
+	}
+	pub, views := t.publish, t.viewers
+	t.publish = func(f *capture.Frame) {
+		if pub != nil {
+			pub(f)
+		}
+		rec.publish(f)
+	}
+	t.viewers = func() int {
+		if views == nil {
+			return 1
+		}
+		return 1 + views()
+	}
+	return t
 }
 
 // newWebSide prepares HTTP, or returns nil when http.addr is empty. It
@@ -126,7 +151,7 @@ func (w *webSide) refresh(d *daemon) {
 	for _, sc := range d.cfg.Streams {
 		if r, ok := d.streams[sc.Path]; ok {
 			next = append(next, pathView{spec: r.spec, stream: r.stream, pipe: r.pipe, src: r.src,
-				encoder: encoderName(sc, d.hw)})
+				encoder: encoderName(sc, d.hw), pubs: r.pubs, rec: r.rec})
 		}
 	}
 	if old := w.view.Swap(&next); old != nil {
@@ -175,6 +200,16 @@ func pathStatus(p pathView) web.PathStatus {
 	ps := web.PathStatus{Path: p.spec.Path, Source: p.spec.Source, Encoder: p.encoder, Codec: p.stream.Frames.Media().Codec,
 		Bitrate: bs.Bitrate, Bytes: bs.Bytes, Width: p.stream.Width, Height: p.stream.Height, FPS: p.stream.FPS,
 		Alive: p.pipe.Alive(aliveWindow(p.stream.FPS)), Pipeline: p.pipe.Stats(), RTSPViewers: bs.Viewers}
+	for _, pub := range p.pubs {
+		if pub.Viewing() {
+			ps.RTSPViewers-- // a hub is not an RTSP viewer of ours
+		}
+		s := pub.Status()
+		ps.Publish = append(ps.Publish, web.PublishStatus{Target: s.Target, State: string(s.State), Bytes: s.Bytes, Reconnects: s.Reconnects, Error: s.Error})
+	}
+	if p.rec != nil {
+		ps.Recording = p.rec.status()
+	}
 	src := p.src
 	if br, ok := src.(interface{ Shared() capture.Source }); ok {
 		src = br.Shared()

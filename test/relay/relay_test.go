@@ -21,6 +21,7 @@ import (
 
 	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/eventually"
+	"flowcam/internal/testutil/hub"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/output"
 	"flowcam/internal/testutil/player"
@@ -190,7 +191,7 @@ func TestRelayAuth(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := hub.FreeAddr(t)
 	r := runRelay(t, "", "--config", cfg, "--rtsp-addr", addr)
 	url := r.waitLog(t, `msg="relay serving" url=rtsp://(\S+)`)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

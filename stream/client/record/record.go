@@ -1,8 +1,9 @@
-// Package record writes the frames a pull plays out to files that play
-// and seek anywhere: Matroska (.mkv) or fragmented MP4 (.mp4), each frame
-// stamped with its own RTP time, optionally cut into segments named by the
-// wall clock and pruned by age or total size. A write that fails (a full
-// disk) stops the recording, says why, and leaves the pull running.
+// Package record writes frames to files that play and seek anywhere:
+// Matroska (.mkv) or fragmented MP4 (.mp4), each frame stamped with its own
+// RTP time, optionally cut into segments named by the wall clock and pruned
+// by age or total size. A write that fails (a full disk) stops the
+// recording, says why, and leaves the stream running. It is the client's
+// recorder (flowcam pull -o) and the daemon's (record: per path) alike.
 package record
 
 import (
@@ -86,8 +87,9 @@ type Recorder struct {
 	clock    unwrapper
 	sps, pps []byte // from the description, for key frames without them
 
-	mu     sync.Mutex
-	failed error // the recording stopped
+	mu      sync.Mutex
+	failed  error  // the recording stopped
+	current string // the file being written
 }
 
 // New checks the options; the first file opens at the first key frame.
@@ -126,6 +128,13 @@ func (r *Recorder) Problem() string {
 		return ""
 	}
 	return "recording stopped: " + r.failed.Error()
+}
+
+// Current is the file being written, or "" before the first.
+func (r *Recorder) Current() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.current
 }
 
 // WriteFrame records one frame. It fails only for the pull's sake never:
@@ -192,6 +201,9 @@ func (r *Recorder) open(pts int64, data []byte) {
 		return
 	}
 	r.track, r.file, r.mux, r.segStart = t, file, mux, pts
+	r.mu.Lock()
+	r.current = name
+	r.mu.Unlock()
 	r.o.Logger.Info("recording", "file", name, "container", string(r.container), "width", t.width, "height", t.height)
 	r.prune()
 }
@@ -255,7 +267,7 @@ func (r *Recorder) fail(err error) {
 		r.mux = nil
 		r.file.cut()
 	}
-	r.o.Logger.Error("recording stopped; the pull goes on", "err", err)
+	r.o.Logger.Error("recording stopped; the stream goes on", "err", err)
 	r.mu.Lock()
 	r.failed = err
 	r.mu.Unlock()

@@ -130,7 +130,7 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 		}
 		return
 	}
-	u.Timestamp = rtpTime(f.PTS)
+	u.Timestamp = RTPTime(f.PTS)
 	u.Captured, u.Seq, u.Key, u.Anchor = f.Captured, f.Seq, key, !b.intra
 	u.refs.Store(1) // the broadcaster's own reference, in the kept group
 
@@ -148,10 +148,10 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 	b.meter.add(u.Payloads.Bytes(), f.Captured)
 }
 
-// rtpTime is pts on the 90 kHz clock (JPEG's and H.264's), wrapping as
+// RTPTime is pts on the 90 kHz clock (JPEG's and H.264's), wrapping as
 // RTP timestamps do. Whole seconds and the rest are scaled apart: pts in
 // nanoseconds times 90000 would overflow after 28 hours of streaming.
-func rtpTime(pts time.Duration) uint32 {
+func RTPTime(pts time.Duration) uint32 {
 	sec, rest := int64(pts/time.Second), int64(pts%time.Second)
 	return uint32(sec*rtph264.ClockRate + rest*rtph264.ClockRate/int64(time.Second))
 }

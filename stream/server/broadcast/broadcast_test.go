@@ -190,7 +190,7 @@ func TestRTPTime(t *testing.T) {
 		{30 * time.Hour, uint32((30 * 3600 * 90000) % (1 << 32))},
 		{30*time.Hour + 40*time.Millisecond, uint32((30*3600*90000 + 3600) % (1 << 32))},
 	} {
-		if got := rtpTime(c.pts); got != c.want {
+		if got := RTPTime(c.pts); got != c.want {
 			t.Errorf("%v: %d, want %d", c.pts, got, c.want)
 		}
 	}

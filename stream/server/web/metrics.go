@@ -76,6 +76,12 @@ var (
 		[]string{"path", "codec"}, nil)
 	descSessions = prometheus.NewDesc("flowcam_sessions", "Open RTSP sessions.", []string{"path", "transport"}, nil)
 
+	descPubUp         = publishDesc("publish_up", "1 while the path is being published to the target (RECORD accepted), else 0.")
+	descPubBytes      = publishDesc("publish_bytes_total", "RTP bytes sent to the publish target.")
+	descPubReconnects = publishDesc("publish_reconnects_total", "Publish sessions to the target that failed or were lost.")
+	descRecUp         = pathDesc("recording_up", "1 while the path's recording on the box runs, 0 once it stopped (a full disk).")
+	descRecDropped    = pathDesc("recording_dropped_frames_total", "Frames the recording skipped because the disk was behind.")
+
 	descSessFrames  = sessionDesc("session_frames_total", "Frames sent to the session.")
 	descSessPackets = sessionDesc("session_packets_total", "RTP packets sent to the session.")
 	descSessBytes   = sessionDesc("session_bytes_total", "RTP payload and header bytes sent to the session.")
@@ -106,6 +112,10 @@ func pathDesc(name, help string) *prometheus.Desc {
 	return prometheus.NewDesc("flowcam_"+name, help, pathLabels, nil)
 }
 
+func publishDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("flowcam_"+name, help, []string{"path", "target"}, nil)
+}
+
 func sessionDesc(name, help string) *prometheus.Desc {
 	return prometheus.NewDesc("flowcam_"+name, help, sessionLabels, nil)
 }
@@ -125,6 +135,7 @@ var transports = []string{"udp", "tcp", "multiflow"}
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descStart, descCaptured, descEncoded, descPassthrough,
 		descTranscoded, descDropped, descSourceErrs, descReconnects, descCorrupt, descAlive, descHTTPViewers, descPathBytes, descPathCodec, descSessions,
+		descPubUp, descPubBytes, descPubReconnects, descRecUp, descRecDropped,
 		descSessFrames, descSessPackets, descSessBytes, descSessDropped, descSessLoss, descSessJitter, descSessRTT,
 		descSessSkipped, descSessSent, descSessStream, descSessCap, descSessReason,
 		descFlowPackets, descFlowBytes, descFlowLoss, descFlowJitter, descFlowRTT, descFlowUsable,
@@ -178,6 +189,15 @@ func collectPath(ch chan<- prometheus.Metric, p *PathStatus) {
 	counter(descPathBytes, p.Bytes)
 	if p.Codec != "" {
 		ch <- constMetric(descPathCodec, prometheus.GaugeValue, 1, p.Path, p.Codec)
+	}
+	for _, t := range p.Publish {
+		ch <- constMetric(descPubUp, prometheus.GaugeValue, bool01(t.State == "publishing"), p.Path, t.Target)
+		ch <- constMetric(descPubBytes, prometheus.CounterValue, float64(t.Bytes), p.Path, t.Target)
+		ch <- constMetric(descPubReconnects, prometheus.CounterValue, float64(t.Reconnects), p.Path, t.Target)
+	}
+	if r := p.Recording; r != nil {
+		ch <- constMetric(descRecUp, prometheus.GaugeValue, bool01(r.Problem == ""), p.Path)
+		counter(descRecDropped, r.Dropped)
 	}
 }
 

@@ -25,9 +25,13 @@ func goldenStatus() Status {
 		Paths: []PathStatus{
 			{Path: "/cam", Source: "pattern", Encoder: "v4l2m2m", Codec: "mjpeg", Bytes: 48000000, Bitrate: 5.8e6, Width: 1280, Height: 720, FPS: 25, Alive: true,
 				Pipeline:    capture.Stats{Captured: 1000, Encoded: 900, Passthrough: 70, Transcoded: 20, Dropped: 10, SourceErrs: 2},
-				RTSPViewers: 3},
+				RTSPViewers: 3,
+				Publish: []PublishStatus{{Target: "rtsp://hub:8554/cam", State: "publishing", Bytes: 9000000, Reconnects: 2},
+					{Target: "rtsps://nvr:8322/cam", State: "retrying", Reconnects: 7, Error: "403 Forbidden"}},
+				Recording: &RecordingStatus{Dir: "/var/lib/flowcam/recordings/cam", File: "20260301-120000.mkv", Dropped: 3}},
 			{Path: "/side", Source: "/dev/video0", Codec: "h264", Bytes: 1200000, Width: 640, Height: 480, FPS: 10, Alive: false,
-				Pipeline: capture.Stats{Captured: 50, Passthrough: 50, SourceErrs: 7}, Reconnects: &reconnects, Corrupt: &corrupt},
+				Pipeline: capture.Stats{Captured: 50, Passthrough: 50, SourceErrs: 7}, Reconnects: &reconnects, Corrupt: &corrupt,
+				Recording: &RecordingStatus{Dir: "/rec/side", Problem: "recording stopped: no space left on device"}},
 		},
 		Sessions: []SessionStatus{
 			{ID: "aa11", Path: "/cam", Transport: "udp", Client: "10.0.0.9:5000", Playing: true,

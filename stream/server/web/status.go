@@ -65,6 +65,28 @@ type PathStatus struct {
 	// open MJPEG responses (filled in by this package).
 	RTSPViewers int `json:"rtsp_viewers"`
 	HTTPViewers int `json:"http_viewers"`
+	// Publish are the hubs the path is pushed to.
+	Publish []PublishStatus `json:"publish,omitempty"`
+	// Recording is the path's recording on the box; nil when it has none.
+	Recording *RecordingStatus `json:"recording,omitempty"`
+}
+
+// PublishStatus is one publish target of a path.
+type PublishStatus struct {
+	Target     string `json:"target"` // the URL, without a password
+	State      string `json:"state"`  // connecting, publishing or retrying
+	Bytes      uint64 `json:"bytes"`
+	Reconnects uint64 `json:"reconnects"` // sessions that failed or were lost
+	Error      string `json:"error,omitempty"`
+}
+
+// RecordingStatus is a path's recording on the box.
+type RecordingStatus struct {
+	Dir     string `json:"dir"`
+	File    string `json:"file"`    // the segment being written
+	Dropped uint64 `json:"dropped"` // frames the disk was too slow for
+	// Problem says why the recording stopped (a full disk); "" while it runs.
+	Problem string `json:"problem,omitempty"`
 }
 
 // SessionStatus is one RTSP session.

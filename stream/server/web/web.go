@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 		{"GET /metrics", s.metrics.ServeHTTP},
 		{"GET /charts.js", ServeCharts},
 		{"GET /history.json", s.historyJSON},
+		{"GET " + RecordingsPrefix, s.recordings},
 	}
 	for _, r := range routes {
 		var h http.Handler = r.h
