@@ -79,7 +79,7 @@ test-unit: ## unit tests with the race detector
 
 test-integration: build ## the real daemon against real clients
 	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 15m ./test/daemon/ ./test/files/ ./test/pipes/ ./test/h264/
-	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -parallel 4 -timeout 10m ./test/record/ ./test/relay/
+	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -parallel 4 -timeout 10m ./test/record/ ./test/relay/ ./test/nvr/
 
 test-hostile: build ## hostile clients (10 000 fuzzed requests, slowloris, floods, spoofed RTCP) while ffmpeg watches
 	@.ci/deps test

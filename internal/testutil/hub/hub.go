@@ -6,10 +6,12 @@ package hub
 
 import (
 	"crypto/tls"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -58,12 +60,22 @@ func Start(t testing.TB, addr string, o Options) *Hub {
 	t.Helper()
 	nonce, _ := auth.GenerateNonce()
 	h := &Hub{o: o, nonce: nonce}
-	h.s = &gortsplib.Server{Handler: h, RTSPAddress: addr, TLSConfig: o.TLS}
-	if err := h.s.Start(); err != nil {
-		t.Fatalf("hub: %v", err)
+	host, _, _ := net.SplitHostPort(addr)
+	var err error
+	for try := 0; try < 20; try++ {
+		h.s = &gortsplib.Server{Handler: h, RTSPAddress: addr, TLSConfig: o.TLS}
+		if o.TLS == nil { // RTP over UDP too, on a free even/odd port pair
+			rtp := 20000 + 2*mrand.IntN(5000)
+			h.s.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(rtp))
+			h.s.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(rtp+1))
+		}
+		if err = h.s.Start(); err == nil {
+			t.Cleanup(h.Close)
+			return h
+		}
 	}
-	t.Cleanup(h.Close)
-	return h
+	t.Fatalf("hub: %v", err)
+	return nil
 }
 
 // Close stops the hub; a second call does nothing.

@@ -84,6 +84,7 @@ type Recorder struct {
 	file     *file
 	mux      muxer
 	segStart int64 // presentation time of the file's first frame
+	lastKey  int64 // presentation time of the previous key frame
 	clock    unwrapper
 	sps, pps []byte // from the description, for key frames without them
 
@@ -149,7 +150,7 @@ func (r *Recorder) WriteFrame(f *playout.Frame) error {
 		return nil // a file starts at a key frame
 	case r.mux == nil:
 		r.open(pts, f.Data)
-	case r.o.Segment > 0 && f.Key && pts-r.segStart >= int64(r.o.Segment.Seconds()*clockRate):
+	case r.o.Segment > 0 && f.Key && pts-r.segStart >= r.segmentTicks(pts):
 		if err := r.closeFile(); err != nil {
 			r.fail(err)
 			return nil
@@ -170,6 +171,18 @@ func (r *Recorder) WriteFrame(f *playout.Frame) error {
 		r.fail(err)
 	}
 	return nil
+}
+
+// segmentTicks is how long a segment runs, on the 90 kHz clock, when the
+// key frame at pts may end it: Segment, less half the time since the
+// previous key frame. The segment ends at the key frame nearest its due
+// time, so one due exactly then but stamped a few milliseconds early (a
+// live source's timestamps jitter) still ends it, rather than the segment
+// running a whole group of pictures longer.
+func (r *Recorder) segmentTicks(pts int64) int64 {
+	slack := max(pts-r.lastKey, 0) / 2
+	r.lastKey = pts
+	return int64(r.o.Segment.Seconds()*clockRate) - slack
 }
 
 // open starts a file at a key frame.
@@ -200,7 +213,7 @@ func (r *Recorder) open(pts int64, data []byte) {
 		r.fail(fmt.Errorf("%s: %w", name, err))
 		return
 	}
-	r.track, r.file, r.mux, r.segStart = t, file, mux, pts
+	r.track, r.file, r.mux, r.segStart, r.lastKey = t, file, mux, pts, pts
 	r.mu.Lock()
 	r.current = name
 	r.mu.Unlock()
