@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -120,7 +121,8 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 	if d.access, err = newAccess(cfg, log.With("component", "auth")); err != nil {
 		return err
 	}
-	d.web = newWebSide(cfg, b, d.hw, start, log.With("component", "http"), web.WithAuth(d.httpAuth, cfg.HTTP.Public...))
+	d.web = newWebSide(cfg, b, d.hw, start, log.With("component", "http"), web.WithAuth(d.httpAuth, cfg.HTTP.Public...),
+		web.WithTunnel(http.HandlerFunc(d.tunnel), rtspserver.IsTunnel))
 	ln, err := d.start()
 	if err != nil {
 		return err
@@ -151,6 +153,12 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 			d.ping()
 		}
 	}
+}
+
+// tunnel hands RTSP over HTTP from the HTTP port to the RTSP server,
+// which exists before HTTP listens.
+func (d *daemon) tunnel(w http.ResponseWriter, r *http.Request) {
+	d.srv.TunnelHandler().ServeHTTP(w, r)
 }
 
 // start builds every stream and the server, and listens.

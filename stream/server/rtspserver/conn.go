@@ -17,7 +17,7 @@ import (
 // response never lands inside a media frame.
 type conn struct {
 	srv    *Server
-	nc     net.Conn
+	nc     *wire
 	log    *slog.Logger
 	r      *rtsp.Reader
 	id     string // binds digest nonces to this connection
@@ -30,16 +30,19 @@ type conn struct {
 	wmu  sync.Mutex
 	rbuf []byte // response scratch, used only by the conn goroutine
 
+	tunnel *tunnel // the RTSP over HTTP tunnel this connection's GET opened
+
 	mu       sync.Mutex
 	channels map[uint8]*session // interleaved channel -> TCP session on this connection
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	g := s.cfg.Guard
-	dr := &deadlineReader{nc: nc, now: s.cfg.Now, request: g.RequestTimeout}
+	w := newWire(nc)
+	dr := &deadlineReader{nc: w, now: s.cfg.Now, request: g.RequestTimeout}
 	return &conn{
 		srv:      s,
-		nc:       nc,
+		nc:       w,
 		log:      s.log.With("remote", nc.RemoteAddr().String()),
 		r:        rtsp.NewReader(dr, s.cfg.Limits),
 		remote:   remoteAddr(nc),
@@ -54,6 +57,13 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) serve() {
 	c.log.Debug("connection opened")
 	defer c.teardown()
+	if c.sniff() {
+		c.requests()
+	}
+}
+
+// requests answers requests until the connection ends.
+func (c *conn) requests() {
 	for {
 		c.dr.expectRequest(c.idleWait())
 		req, frame, err := c.r.ReadRequest()
@@ -120,8 +130,7 @@ const (
 // be reset, and the kernel would drop the responses not yet delivered with
 // it: a flood's last 503s, the refusal of an oversized request.
 func (c *conn) closeGently() {
-	cw, ok := c.nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
+	if c.nc.CloseWrite() != nil {
 		return
 	}
 	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
@@ -189,7 +198,20 @@ func (c *conn) unbind(ss *session) {
 
 // teardown closes the sessions whose media rides on this connection: with
 // the connection gone they have nowhere to send.
+// sniff looks at the first bytes: RTSP is served as it comes; an HTTP
+// request is half of an RTSP over HTTP tunnel (or refused). It reports
+// whether to go on serving RTSP.
+func (c *conn) sniff() bool {
+	c.dr.expectRequest(c.idleWait())
+	head, err := c.nc.br.Peek(4)
+	if err != nil || !isHTTP(head) {
+		return true // RTSP, or an error the RTSP reader will meet and report
+	}
+	return c.tunnelled()
+}
+
 func (c *conn) teardown() {
+	c.closeTunnel()
 	c.nc.Close()
 	c.mu.Lock()
 	var bound []*session

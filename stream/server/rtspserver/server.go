@@ -108,6 +108,7 @@ type Server struct {
 	streams  map[string]*Stream
 	sessions map[string]*session
 	conns    map[*conn]struct{}
+	tunnels  map[string]*tunnel // RTSP over HTTP GETs by x-sessioncookie
 	lns      []net.Listener
 	closed   bool
 	refusals int // connections refused by the guard, for rate-limited logging
@@ -125,6 +126,7 @@ func New(cfg Config, streams ...Stream) (*Server, error) {
 		streams:  make(map[string]*Stream),
 		sessions: make(map[string]*session),
 		conns:    make(map[*conn]struct{}),
+		tunnels:  make(map[string]*tunnel),
 		done:     make(chan struct{}),
 		ports:    &portRange{lo: cfg.Guard.UDPPorts[0], hi: cfg.Guard.UDPPorts[1]},
 	}
@@ -165,13 +167,26 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 func (s *Server) startConn(nc net.Conn) {
+	c, ok := s.adopt(nc)
+	if !ok {
+		return
+	}
+	go func() {
+		defer s.release(c)
+		c.serve()
+	}()
+}
+
+// adopt admits a new connection, or closes it when it does not fit the
+// limits. An admitted one is counted until release.
+func (s *Server) adopt(nc net.Conn) (*conn, bool) {
 	limitSendQueue(nc)
 	c := newConn(s, nc)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		nc.Close()
-		return
+		return nil, false
 	}
 	if ok, why := s.admitConnLocked(c.remote); !ok {
 		// Log the first refusals and then every 100th, so a flood cannot
@@ -179,20 +194,19 @@ func (s *Server) startConn(nc net.Conn) {
 		if s.refusals++; s.refusals <= 10 || s.refusals%100 == 0 {
 			s.log.Warn("connection refused", "remote", nc.RemoteAddr().String(), "reason", why, "refused_total", s.refusals)
 		}
-		s.mu.Unlock()
 		nc.Close()
-		return
+		return nil, false
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
+	return c, true
+}
+
+func (s *Server) release(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
 	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		c.serve()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	s.wg.Done()
 }
 
 // Close stops listening, ends every session and connection, and waits for

@@ -36,6 +36,13 @@ func WithAuth(mw func(http.Handler) http.Handler, public ...string) Option {
 	return func(s *Server) { s.auth, s.public = mw, public }
 }
 
+// WithTunnel hands RTSP over HTTP requests (a GET or POST with an
+// x-sessioncookie) to h, the RTSP server's TunnelHandler; is tells them
+// apart from the page's own requests.
+func WithTunnel(h http.Handler, is func(*http.Request) bool) Option {
+	return func(s *Server) { s.tunnel, s.isTunnel = h, is }
+}
+
 // WithWriteTimeout bounds each write to a viewer (one MJPEG frame, one
 // page): a browser that stops reading is dropped after it. 10 s by default.
 func WithWriteTimeout(d time.Duration) Option {
@@ -56,6 +63,8 @@ type Server struct {
 	metrics      *metrics
 	auth         func(http.Handler) http.Handler
 	public       []string
+	tunnel       http.Handler // RTSP over HTTP, nil when not served
+	isTunnel     func(*http.Request) bool
 	writeTimeout time.Duration
 	maxViewers   int64
 	viewers      atomic.Int64
@@ -117,7 +126,18 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(r.pattern, h)
 	}
-	return mux
+	if s.tunnel == nil {
+		return mux
+	}
+	// RTSP over HTTP goes to the RTSP server, which asks for RTSP's own
+	// credentials: what the tunnel carries is RTSP.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.isTunnel(r) {
+			s.tunnel.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Serve answers HTTP on ln until Close.
