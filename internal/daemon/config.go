@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"net/netip"
 	"time"
 
 	"flowcam/capture"
@@ -72,17 +73,27 @@ type RTSPConfig struct {
 	// key frame (H.264 paths).
 	KeyFrameInterval time.Duration `mapstructure:"keyframe_interval"`
 
-	MaxSessions         int           `mapstructure:"max_sessions"`
-	MaxSessionsPerIP    int           `mapstructure:"max_sessions_per_ip"`
-	MaxConnections      int           `mapstructure:"max_connections"`
-	MaxConnectionsPerIP int           `mapstructure:"max_connections_per_ip"`
-	RequestsPerSecond   int           `mapstructure:"requests_per_second"`
-	RequestTimeout      time.Duration `mapstructure:"request_timeout"`
-	IdleTimeout         time.Duration `mapstructure:"idle_timeout"`
-	MaxLineBytes        int           `mapstructure:"max_line_bytes"`
-	MaxHeaderBytes      int           `mapstructure:"max_header_bytes"`
-	MaxBodyBytes        int           `mapstructure:"max_body_bytes"`
-	UDPPorts            PortRange     `mapstructure:"udp_ports"`
+	MaxSessions         int             `mapstructure:"max_sessions"`
+	MaxSessionsPerIP    int             `mapstructure:"max_sessions_per_ip"`
+	MaxConnections      int             `mapstructure:"max_connections"`
+	MaxConnectionsPerIP int             `mapstructure:"max_connections_per_ip"`
+	RequestsPerSecond   int             `mapstructure:"requests_per_second"`
+	RequestTimeout      time.Duration   `mapstructure:"request_timeout"`
+	IdleTimeout         time.Duration   `mapstructure:"idle_timeout"`
+	MaxLineBytes        int             `mapstructure:"max_line_bytes"`
+	MaxHeaderBytes      int             `mapstructure:"max_header_bytes"`
+	MaxBodyBytes        int             `mapstructure:"max_body_bytes"`
+	UDPPorts            PortRange       `mapstructure:"udp_ports"`
+	Multicast           MulticastConfig `mapstructure:"multicast"`
+}
+
+// MulticastConfig is rtsp.multicast: RFC 2326 multicast for viewers that
+// ask for it.
+type MulticastConfig struct {
+	Enabled bool         `mapstructure:"enabled"`
+	Groups  netip.Prefix `mapstructure:"groups"` // one address per path
+	Ports   PortRange    `mapstructure:"ports"`
+	TTL     int          `mapstructure:"ttl"`
 }
 
 // HTTPConfig configures the HTTP side: status page, MJPEG, snapshots,
@@ -267,6 +278,10 @@ var defaults = keyValues{
 	{"rtsp.max_header_bytes", rtsp.DefaultLimits.MaxHeaderBytes},
 	{"rtsp.max_body_bytes", rtsp.DefaultLimits.MaxBody},
 	{"rtsp.udp_ports", "30000-30999"},
+	{"rtsp.multicast.enabled", false},
+	{"rtsp.multicast.groups", "239.255.42.0/24"},
+	{"rtsp.multicast.ports", "31000-31999"},
+	{"rtsp.multicast.ttl", 16},
 	{"http.addr", ":8080"},
 	{"http.public", []string{"/healthz"}},
 	{"http.max_viewers", web.DefaultMaxViewers},
@@ -346,6 +361,7 @@ var flags = []struct{ name, key, usage string }{
 	{"record-dir", "record.dir", "where recordings go; each path gets its own directory"},
 	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12, YU12 or H264"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
+	{"multicast", "rtsp.multicast.enabled", "serve RTSP multicast to viewers that ask for it (rtsp.multicast.groups)"},
 	{"rtsps", "rtsps.enabled", "serve RTSP over TLS too (rtsps://) on rtsps.addr"},
 	{"rtsps-addr", "rtsps.addr", "RTSPS listen address host:port"},
 	{"session-timeout", "rtsp.session_timeout", "close sessions idle this long"},

@@ -107,6 +107,29 @@ func (r RTSPConfig) guard() rtspserver.Guard {
 		RequestTimeout: r.RequestTimeout, IdleTimeout: r.IdleTimeout, UDPPorts: r.UDPPorts}
 }
 
+// multicast is the server's multicast setup, nil when off.
+func (r RTSPConfig) multicast() *rtspserver.MulticastConfig {
+	m := r.Multicast
+	if !m.Enabled {
+		return nil
+	}
+	return &rtspserver.MulticastConfig{Groups: m.Groups, Ports: m.Ports, TTL: m.TTL}
+}
+
+// checkMulticast checks what rtsp.multicast's types cannot.
+func (m MulticastConfig) check(p *problems) {
+	g := m.Groups
+	if !g.IsValid() || !g.Addr().Is4() || !g.Addr().IsMulticast() || g.Bits() < 4 || g.Bits() > 30 {
+		p.bad("rtsp.multicast.groups", quote(g.String()), "must be an IPv4 multicast prefix of 4 addresses or more, e.g. 239.255.42.0/24 (239/8 is for use inside an organisation)")
+	}
+	if m.Ports[0]%2 != 0 || m.Ports[1] <= m.Ports[0] {
+		p.bad("rtsp.multicast.ports", m.Ports, "must be a range FIRST-LAST starting at an even port (RTP; RTCP is the odd one above), e.g. 31000-31999")
+	}
+	if m.TTL < 1 || m.TTL > 255 {
+		p.bad("rtsp.multicast.ttl", m.TTL, "must be from 1 (this network only) to 255, e.g. 16")
+	}
+}
+
 func (r RTSPConfig) limits() rtsp.Limits {
 	return rtsp.Limits{MaxLine: r.MaxLineBytes, MaxHeaderBytes: r.MaxHeaderBytes, MaxHeaders: 64, MaxBody: r.MaxBodyBytes}
 }

@@ -196,6 +196,7 @@ func (d *daemon) start() (net.Listener, error) {
 		ServerName:       "flowcam/" + buildinfo.Version(),
 		Logger:           d.log.With("component", "rtsp"),
 		Multiflow:        mf,
+		Multicast:        d.cfg.RTSP.multicast(),
 		Auth:             d.access,
 		Guard:            d.cfg.RTSP.guard(),
 		Limits:           d.cfg.RTSP.limits(),

@@ -34,6 +34,7 @@ func (c *Config) resolve() error {
 	s.checkLimits(&p)
 	s.checkAccess(&p)
 	s.checkGuard(&p)
+	s.RTSP.Multicast.check(&p)
 	if _, err := s.V4L2.Controls.Parse(); err != nil {
 		p = append(p, err)
 	}

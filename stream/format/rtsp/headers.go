@@ -22,6 +22,8 @@ type Transport struct {
 	Lower       string // LowerUDP or LowerTCP
 	Multicast   bool
 	Destination string
+	Ports       [2]int // multicast RTP and RTCP ports (port=); zero when absent
+	TTL         int    // multicast time to live (ttl=); zero when absent
 	ClientPorts [2]int // zero when absent
 	ServerPorts [2]int
 	Interleaved [2]int
@@ -82,6 +84,13 @@ func (t *Transport) param(p string) error {
 		t.Multicast = true
 	case "destination":
 		t.Destination = val
+	case "port":
+		t.Ports, err = parsePorts(val)
+	case "ttl":
+		t.TTL, err = strconv.Atoi(val)
+		if err == nil && (t.TTL < 0 || t.TTL > 255) {
+			err = ErrHeader
+		}
 	case "client_port":
 		t.ClientPorts, err = parsePorts(val)
 	case "server_port":
@@ -99,7 +108,7 @@ func (t *Transport) param(p string) error {
 	if err != nil {
 		return fmt.Errorf("%w: transport parameter %q", ErrHeader, p)
 	}
-	return nil // unknown parameters (ttl, layers, append...) are ignored
+	return nil // unknown parameters (layers, append...) are ignored
 }
 
 // parsePorts reads "a-b" or "a" (meaning a and a+1).
@@ -150,6 +159,12 @@ func (t Transport) String() string {
 	}
 	if t.Destination != "" {
 		fmt.Fprintf(&b, ";destination=%s", t.Destination)
+	}
+	if t.Ports[0] != 0 {
+		fmt.Fprintf(&b, ";port=%d-%d", t.Ports[0], t.Ports[1])
+	}
+	if t.TTL != 0 {
+		fmt.Fprintf(&b, ";ttl=%d", t.TTL)
 	}
 	if t.ClientPorts[0] != 0 {
 		fmt.Fprintf(&b, ";client_port=%d-%d", t.ClientPorts[0], t.ClientPorts[1])

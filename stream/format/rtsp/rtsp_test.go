@@ -141,9 +141,12 @@ func TestTransports(t *testing.T) {
 			[]Transport{{Protocol: "RTP/AVP", Lower: LowerTCP, Interleaved: [2]int{0, 1}, HasInterl: true}},
 			"RTP/AVP/TCP;unicast;interleaved=0-1"},
 		{"RTP/AVP;multicast;ttl=3, RTP/AVP/TCP;interleaved=2-3", []Transport{
-			{Protocol: "RTP/AVP", Lower: LowerUDP, Multicast: true},
+			{Protocol: "RTP/AVP", Lower: LowerUDP, Multicast: true, TTL: 3},
 			{Protocol: "RTP/AVP", Lower: LowerTCP, Interleaved: [2]int{2, 3}, HasInterl: true}},
-			"RTP/AVP;multicast"},
+			"RTP/AVP;multicast;ttl=3"},
+		{"RTP/AVP;multicast;destination=239.255.42.7;port=31000-31001;ttl=16", []Transport{
+			{Protocol: "RTP/AVP", Lower: LowerUDP, Multicast: true, Destination: "239.255.42.7", Ports: [2]int{31000, 31001}, TTL: 16}},
+			"RTP/AVP;multicast;destination=239.255.42.7;port=31000-31001;ttl=16"},
 		{"RTP/SAVP;unicast;client_port=1-2;ssrc=0000ABCD",
 			[]Transport{{Protocol: "RTP/SAVP", Lower: LowerUDP, ClientPorts: [2]int{1, 2}, SSRC: 0xABCD, HasSSRC: true}},
 			"RTP/SAVP;unicast;client_port=1-2;ssrc=0000ABCD"},
@@ -289,7 +292,7 @@ func checkRequestRoundTrip(t *testing.T, req *Request) {
 // finding: an unknown lower transport ("RTP/AVP/SCTP") was written back
 // without it, which reads as UDP.
 func TestTransportStringKeepsLower(t *testing.T) {
-	for _, in := range []string{"RTP/AVP/SCTP;unicast", "RTP/AVP/TCP;unicast;interleaved=0-1", "RTP/AVP;unicast;client_port=5000-5001"} {
+	for _, in := range []string{"RTP/AVP/SCTP;unicast", "RTP/AVP;multicast;destination=239.255.42.1;port=31000-31001;ttl=16", "RTP/AVP/TCP;unicast;interleaved=0-1", "RTP/AVP;unicast;client_port=5000-5001"} {
 		ts, err := ParseTransports(in)
 		if err != nil {
 			t.Fatal(err)

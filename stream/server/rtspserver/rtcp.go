@@ -164,7 +164,11 @@ func (s *session) info() SessionInfo {
 			in.Multiflow, in.Rate = &st, &st.Rate
 		}
 	}
-	in.Frames, in.Packets, in.Octets = s.frames.Load(), s.packets.Load(), s.octets.Load()
+	sent := s
+	if m, ok := s.media.(*multicastMedia); ok {
+		sent = m.g.sender // what the group sends is what each of its viewers gets
+	}
+	in.Frames, in.Packets, in.Octets = sent.frames.Load(), sent.packets.Load(), sent.octets.Load()
 	in.SendErrors, in.Spoofed, in.Skipped = s.sendErrs.Load(), s.spoofed.Load(), s.skipped.Load()
 	in.KeyFrameRequests, in.KeyFrames = s.keyRequests.Load(), s.keyFrames.Load()
 	s.rtcp.mu.Lock()

@@ -44,6 +44,8 @@ type Config struct {
 	Logger       *slog.Logger
 	// Multiflow enables multi-flow sessions; nil refuses them with 551.
 	Multiflow *MultiflowConfig
+	// Multicast, when set, serves RFC 2326 multicast to viewers that ask.
+	Multicast *MulticastConfig
 	// Auth checks every request but OPTIONS; nil lets everyone watch.
 	Auth Authorizer
 	// Guard bounds sessions, connections, request rates and ports.
@@ -109,6 +111,7 @@ type Server struct {
 	sessions map[string]*session
 	conns    map[*conn]struct{}
 	tunnels  map[string]*tunnel // RTSP over HTTP GETs by x-sessioncookie
+	mc       *multicaster       // nil: no multicast
 	lns      []net.Listener
 	closed   bool
 	refusals int // connections refused by the guard, for rate-limited logging
@@ -132,6 +135,9 @@ func New(cfg Config, streams ...Stream) (*Server, error) {
 	}
 	if err := s.SetStreams(streams...); err != nil {
 		return nil, err
+	}
+	if cfg.Multicast != nil {
+		s.mc = newMulticaster(s, *cfg.Multicast)
 	}
 	s.wg.Add(1)
 	go s.reap()

@@ -124,6 +124,11 @@ func (s *session) play() (rtsp.RTPInfo, bool) {
 	case statePlaying:
 		return s.playInfo, true
 	}
+	if m, ok := s.media.(*multicastMedia); ok {
+		s.state = statePlaying
+		s.playInfo, _ = m.m.play(m.g)
+		return s.playInfo, true
+	}
 	s.sub = s.stream.Frames.Subscribe(s.srv.cfg.QueueDepth)
 	s.playInfo = rtsp.RTPInfo{Seq: s.seq, RTPTime: s.tsOffset}
 	if ts, ok := s.sub.NextTimestamp(); ok {
@@ -148,7 +153,13 @@ func (s *session) pause() bool {
 	return s.state == stateReady
 }
 
+// stopWriter stops the frames flowing to the session: its writer, or its
+// share of a multicast group's.
 func (s *session) stopWriter() {
+	if m, ok := s.media.(*multicastMedia); ok {
+		m.m.pause(m.g)
+		return
+	}
 	close(s.stop)
 	<-s.done
 	s.sub.Close()

@@ -60,9 +60,12 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 		res.Status = rtsp.StatusServiceUnavailable
 		return
 	}
-	if reply.HasInterl {
+	switch {
+	case reply.Multicast:
+		ss.log.Info("session opened", "transport", "multicast", "group", reply.Destination, "port", reply.Ports[0])
+	case reply.HasInterl:
 		ss.log.Info("session opened", "transport", "tcp", "interleaved", reply.Interleaved)
-	} else {
+	default:
 		ss.log.Info("session opened", "transport", "udp", "client_ports", tr.ClientPorts, "server_ports", reply.ServerPorts)
 	}
 	reply.SSRC, reply.HasSSRC = ss.ssrc, true
@@ -71,10 +74,18 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 }
 
 // chooseTransport picks the client's first alternative this server can
-// serve: unicast RTP/AVP over UDP with client ports, or over TCP.
+// serve: unicast RTP/AVP over UDP with client ports, or over TCP, or
+// multicast when it is on. A multicast viewer gets the server's group,
+// whatever destination it named: the server chooses the groups.
 func (c *conn) chooseTransport(alts []rtsp.Transport) (rtsp.Transport, bool) {
 	for _, t := range alts {
-		if t.Protocol != "RTP/AVP" || t.Multicast || (t.Mode != "" && t.Mode != "play") {
+		if t.Protocol != "RTP/AVP" || (t.Mode != "" && t.Mode != "play") {
+			continue
+		}
+		if t.Multicast {
+			if c.srv.mc != nil && !c.secure && t.Lower == rtsp.LowerUDP {
+				return t, true
+			}
 			continue
 		}
 		switch t.Lower {
@@ -97,6 +108,16 @@ func (c *conn) chooseTransport(alts []rtsp.Transport) (rtsp.Transport, bool) {
 // attach gives the session its media path and returns the Transport reply.
 func (c *conn) attach(ss *session, tr rtsp.Transport) (rtsp.Transport, int) {
 	reply := rtsp.Transport{Protocol: "RTP/AVP", Lower: tr.Lower, Mode: "play"}
+	if tr.Multicast {
+		g, err := c.srv.mc.join(ss.stream, ss.base, localIP(c.nc))
+		if err != nil {
+			c.log.Warn("multicast refused", "err", err)
+			return reply, rtsp.StatusUnsupportedTransport
+		}
+		m := &multicastMedia{m: c.srv.mc, g: g}
+		ss.media = m
+		return m.reply(), 0
+	}
 	if tr.Lower == rtsp.LowerTCP {
 		want := -1
 		if tr.HasInterl {

@@ -130,7 +130,7 @@ type collector struct{ s *Server }
 
 // transports are reported for every path, zero included, so a dashboard
 // never sees a series vanish when the last viewer leaves.
-var transports = []string{"udp", "tcp", "multiflow"}
+var transports = []string{"udp", "tcp", "multiflow", "multicast"}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descStart, descCaptured, descEncoded, descPassthrough,
