@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"sync/atomic"
@@ -50,6 +51,23 @@ func (a *access) Check(r auth.Request) auth.Decision {
 		return au.Check(r)
 	}
 	return auth.Decision{}
+}
+
+// CheckToken implements onvif.Authorizer: WS-UsernameToken against the
+// same users.
+func (a *access) CheckToken(remote netip.Addr, tok auth.UsernameToken, path string) auth.Decision {
+	if au := a.cur.Load(); au != nil {
+		return au.CheckToken(remote, tok, path)
+	}
+	return auth.Decision{}
+}
+
+// Allowed implements onvif.Authorizer.
+func (a *access) Allowed(user, path string) bool {
+	if au := a.cur.Load(); au != nil {
+		return au.Allowed(user, path)
+	}
+	return true
 }
 
 // reloadAccess applies a changed auth section at once: new users, removed

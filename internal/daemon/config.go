@@ -33,6 +33,7 @@ type Settings struct {
 	Libcamera LibcameraConfig `mapstructure:"libcamera"`
 	Argus     ArgusConfig     `mapstructure:"argus"`
 	Helper    HelperConfig    `mapstructure:"helper"`
+	ONVIF     ONVIFConfig     `mapstructure:"onvif"`
 
 	// The top-level stream keys: the default stream, and the defaults of
 	// every entry of the streams list.
@@ -126,6 +127,18 @@ type UserConfig struct {
 	SHA256 string   `mapstructure:"sha256"`
 	MD5    string   `mapstructure:"md5"`
 	Paths  []string `mapstructure:"paths"`
+	// Password is the password itself, for ONVIF's WS-UsernameToken,
+	// whose digests no stored hash can check; sha256 and md5 are then
+	// optional (and must match it when given).
+	Password string `mapstructure:"password"`
+}
+
+// ONVIFConfig configures ONVIF Profile S: the device and media services
+// on the HTTP port, and WS-Discovery.
+type ONVIFConfig struct {
+	Enabled   bool   `mapstructure:"enabled"`
+	Discovery bool   `mapstructure:"discovery"`
+	Name      string `mapstructure:"name"` // the name NVRs show; "" is the host name
 }
 
 // RTSPSConfig configures RTSP over TLS.
@@ -295,6 +308,9 @@ var defaults = keyValues{
 	{"auth.nonce_lifetime", auth.DefaultNonceLifetime},
 	{"auth.max_failures", auth.DefaultMaxFailures},
 	{"auth.failure_window", auth.DefaultFailureWindow},
+	{"onvif.enabled", true},
+	{"onvif.discovery", true},
+	{"onvif.name", ""},
 	{"rtsps.enabled", false},
 	{"rtsps.addr", ":8322"},
 	{"rtsps.cert", ""},
@@ -362,6 +378,8 @@ var flags = []struct{ name, key, usage string }{
 	{"pixel-format", "v4l2.pixel_format", "camera pixel format: auto, MJPG, YUYV, UYVY, NV12, YU12 or H264"},
 	{"rtsp-addr", "rtsp.addr", "RTSP listen address host:port"},
 	{"multicast", "rtsp.multicast.enabled", "serve RTSP multicast to viewers that ask for it (rtsp.multicast.groups)"},
+	{"onvif", "onvif.enabled", "serve ONVIF Profile S (device and media services on the HTTP port) for NVRs"},
+	{"onvif-discovery", "onvif.discovery", "answer ONVIF WS-Discovery probes and announce the camera (UDP 3702)"},
 	{"rtsps", "rtsps.enabled", "serve RTSP over TLS too (rtsps://) on rtsps.addr"},
 	{"rtsps-addr", "rtsps.addr", "RTSPS listen address host:port"},
 	{"session-timeout", "rtsp.session_timeout", "close sessions idle this long"},

@@ -51,7 +51,7 @@ func (c *Settings) authenticator(nonceKey []byte, log *slog.Logger) (*auth.Authe
 	}
 	users := make([]auth.User, len(c.Auth.Users))
 	for i, u := range c.Auth.Users {
-		users[i] = auth.User{Name: u.Name, SHA256: u.SHA256, MD5: u.MD5, Paths: u.Paths}
+		users[i] = auth.User{Name: u.Name, SHA256: u.SHA256, MD5: u.MD5, Paths: u.Paths, Password: u.Password}
 	}
 	return auth.New(auth.Config{Realm: c.Auth.Realm, Users: users, NonceLifetime: c.Auth.NonceLifetime,
 		MaxFailures: c.Auth.MaxFailures, FailureWindow: c.Auth.FailureWindow, NonceKey: nonceKey, Logger: log})

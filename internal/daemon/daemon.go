@@ -44,6 +44,8 @@ type daemon struct {
 	captures map[string]*sharedCapture
 	access   *access
 	web      *webSide // nil without HTTP
+	onvif    *onvifSide
+	rtspAddr *net.TCPAddr // where RTSP listens, once it does
 
 	lastStatus string // the STATUS= line last sent
 }
@@ -121,8 +123,10 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 	if d.access, err = newAccess(cfg, log.With("component", "auth")); err != nil {
 		return err
 	}
-	d.web = newWebSide(cfg, b, d.hw, start, log.With("component", "http"), web.WithAuth(d.httpAuth, cfg.HTTP.Public...),
-		web.WithTunnel(http.HandlerFunc(d.tunnel), rtspserver.IsTunnel))
+	d.onvif = d.newONVIF(cfg, b)
+	opts := append([]web.Option{web.WithAuth(d.httpAuth, cfg.HTTP.Public...),
+		web.WithTunnel(http.HandlerFunc(d.tunnel), rtspserver.IsTunnel)}, d.onvif.routes()...)
+	d.web = newWebSide(cfg, b, d.hw, start, log.With("component", "http"), opts...)
 	ln, err := d.start()
 	if err != nil {
 		return err
@@ -131,6 +135,7 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error), log *
 		ln.Close()
 		return d.shutdown(err)
 	}
+	d.onvif.discover(cfg, d.web.port())
 	served := make(chan error, 1)
 	go func() { served <- d.srv.Serve(ln) }()
 	notify.Ready()
@@ -211,6 +216,7 @@ func (d *daemon) start() (net.Listener, error) {
 		d.stopStreams()
 		return nil, fmt.Errorf("rtsp.addr %s: %w", d.cfg.RTSP.Addr, err)
 	}
+	d.rtspAddr = ln.Addr().(*net.TCPAddr)
 	d.log.Info("rtsp listening", "addr", ln.Addr().String(), "users", len(d.cfg.Auth.Users))
 	if _, err := d.listenRTSPS(); err != nil {
 		ln.Close()
@@ -306,6 +312,7 @@ func (d *daemon) shutdown(err error) error {
 	d.notify.Stopping()
 	stopped := make(chan struct{})
 	go func() {
+		d.onvif.close()
 		d.web.close()
 		d.srv.Close()
 		d.stopStreams()

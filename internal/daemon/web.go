@@ -26,6 +26,7 @@ type webSide struct {
 	hub    *web.Hub
 	srv    *web.Server
 	rtsp   *rtspserver.Server // set before serving starts, never changed
+	addr   *net.TCPAddr       // where HTTP listens, likewise
 	static web.Status         // version, board, start time
 	view   atomic.Pointer[[]pathView]
 	done   chan struct{}
@@ -120,6 +121,7 @@ func (w *webSide) listen(d *daemon) error {
 		return fmt.Errorf("http.addr %s: %w", d.cfg.HTTP.Addr, err)
 	}
 	w.rtsp = d.srv
+	w.addr = ln.Addr().(*net.TCPAddr)
 	w.refresh(d)
 	w.log.Info("http listening", "addr", ln.Addr().String())
 	go func() {
@@ -129,6 +131,14 @@ func (w *webSide) listen(d *daemon) error {
 		}
 	}()
 	return nil
+}
+
+// port is the HTTP port, once listening; 0 without HTTP.
+func (w *webSide) port() int {
+	if w == nil || w.addr == nil {
+		return 0
+	}
+	return w.addr.Port
 }
 
 // close ends every HTTP response, MJPEG viewers included.

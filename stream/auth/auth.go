@@ -29,6 +29,9 @@ type User struct {
 	MD5    string
 	// Paths the user may watch; empty or "*" means every path.
 	Paths []string
+	// Password, when given, is the password itself: WS-UsernameToken
+	// (ONVIF) digests are over it, so no stored hash can check them.
+	Password string
 }
 
 // Config is the account list and the rules around it.
@@ -84,6 +87,7 @@ type Authenticator struct {
 	users  map[string]User
 	nonces *nonces
 	fails  *failures
+	tokens seenTokens
 	log    *slog.Logger
 }
 
@@ -104,9 +108,14 @@ func New(cfg Config) (*Authenticator, error) {
 		return nil, ErrNoUsers
 	}
 	setDefaults(&cfg)
+	cfg.Users = slices.Clone(cfg.Users) // filled in below, the caller's left alone
 	a := &Authenticator{cfg: cfg, users: map[string]User{}, log: cfg.Logger}
 	for i, u := range cfg.Users {
-		if err := checkUser(u); err != nil {
+		if u.Password != "" && u.SHA256 == "" && u.MD5 == "" {
+			u.SHA256, u.MD5 = HashPassword(u.Name, cfg.Realm, u.Password)
+			cfg.Users[i] = u
+		}
+		if err := checkUser(u, cfg.Realm); err != nil {
 			return nil, fmt.Errorf("users[%d]: %w", i, err)
 		}
 		if _, dup := a.users[u.Name]; dup {
@@ -148,7 +157,7 @@ func setDefaults(c *Config) {
 	}
 }
 
-func checkUser(u User) error {
+func checkUser(u User, realm string) error {
 	if u.Name == "" || strings.ContainsAny(u.Name, ":\"\\\r\n") {
 		return fmt.Errorf("%w: name %q must be non-empty without : \" \\ or line breaks", ErrBadUser, u.Name)
 	}
@@ -158,6 +167,11 @@ func checkUser(u User) error {
 	}{{"sha256", u.SHA256, sha256.Size}, {"md5", u.MD5, md5.Size}} {
 		if b, err := hex.DecodeString(h.val); err != nil || len(b) != h.size {
 			return fmt.Errorf("%w: %s of %q must be %d hex digits (flowcamd hash-password makes it)", ErrBadUser, h.name, u.Name, 2*h.size)
+		}
+	}
+	if u.Password != "" {
+		if sha, md := HashPassword(u.Name, realm, u.Password); sha != u.SHA256 || md != u.MD5 {
+			return fmt.Errorf("%w: the password of %q does not match its sha256 and md5: they must be the same password's", ErrBadUser, u.Name)
 		}
 	}
 	for _, p := range u.Paths {

@@ -79,6 +79,11 @@ func StartWrapped(wrap []string, bin string, args ...string) (*Daemon, error) {
 	} else {
 		wantHTTP = httpAddrArg(args) != ""
 	}
+	// Tests stay off the machine's networks: no WS-Discovery Hello on
+	// real interfaces unless a test asks for it.
+	if !strings.Contains(joined, "--onvif-discovery") {
+		args = append(args, "--onvif-discovery=false")
+	}
 	args = append(args, "--log-format", "json")
 	argv := append(append(append([]string(nil), wrap...), bin), args...)
 	d := &Daemon{Cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}

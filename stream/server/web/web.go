@@ -43,6 +43,18 @@ func WithTunnel(h http.Handler, is func(*http.Request) bool) Option {
 	return func(s *Server) { s.tunnel, s.isTunnel = h, is }
 }
 
+// WithRoute mounts h at pattern (such as "POST /onvif/device_service"),
+// outside HTTP authentication: for services that authenticate their own
+// requests (ONVIF's WS-Security).
+func WithRoute(pattern string, h http.Handler) Option {
+	return func(s *Server) { s.routes = append(s.routes, route{pattern, h}) }
+}
+
+type route struct {
+	pattern string
+	h       http.Handler
+}
+
 // WithWriteTimeout bounds each write to a viewer (one MJPEG frame, one
 // page): a browser that stops reading is dropped after it. 10 s by default.
 func WithWriteTimeout(d time.Duration) Option {
@@ -63,6 +75,7 @@ type Server struct {
 	metrics      *metrics
 	auth         func(http.Handler) http.Handler
 	public       []string
+	routes       []route      // mounted by WithRoute
 	tunnel       http.Handler // RTSP over HTTP, nil when not served
 	isTunnel     func(*http.Request) bool
 	writeTimeout time.Duration
@@ -125,6 +138,9 @@ func (s *Server) Handler() http.Handler {
 			h = s.auth(h)
 		}
 		mux.Handle(r.pattern, h)
+	}
+	for _, r := range s.routes {
+		mux.Handle(r.pattern, r.h)
 	}
 	if s.tunnel == nil {
 		return mux
