@@ -51,7 +51,7 @@ type Options struct {
 	// Auth checks credentials (and lets everyone in while no users are
 	// configured); nil lets everyone in.
 	Auth     Authorizer
-	RTSPPort func() int // the RTSP port stream URIs name
+	RTSPPort func() int       // the RTSP port stream URIs name
 	Now      func() time.Time // time.Now by default
 	Logger   *slog.Logger
 }
@@ -199,4 +199,3 @@ func (c *call) rtspURL(path string) string {
 	host, _ := hostOf(c.r)
 	return "rtsp://" + host + ":" + strconv.Itoa(c.s.o.RTSPPort()) + path
 }
-
