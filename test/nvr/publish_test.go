@@ -4,9 +4,12 @@ package nvr_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +20,8 @@ import (
 	"flowcam/internal/testutil/hub"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/player"
+	"flowcam/platform/selfsigned"
+	"flowcam/stream/server/publish"
 )
 
 // x264Helper is a live H.264 source for the daemon's exec: helper.
@@ -174,4 +179,26 @@ func TestPublishToGstRTSPServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPublishRTSPS: a hub on rtsps with a self-signed certificate takes
+// the stream when its fingerprint is configured, and ffmpeg reads it back
+// over TLS.
+func TestPublishRTSPS(t *testing.T) {
+	need.Tool(t, "ffmpeg")
+	t.Parallel()
+	dir := t.TempDir()
+	cert, _, err := selfsigned.Load(filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem"), true, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := hub.FreeAddr(t)
+	hub.Start(t, addr, hub.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	d := daemon.StartConfig(t, sources[0].config+fmt.Sprintf("publish:\n  - url: rtsps://%s/cam\n    fingerprint: %s\n", addr, publish.Fingerprint(leaf)))
+	waitTarget(t, d, "publishing")
+	readBack(t, "rtsps://"+addr+"/cam", "mjpeg")
 }
