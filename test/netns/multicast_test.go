@@ -21,6 +21,32 @@ import (
 	"flowcam/internal/testutil/netns"
 )
 
+// serveIn runs flowcamd in the topology's server namespace with config,
+// until the test ends; its log is shown when the test fails.
+func serveIn(t *testing.T, topo *netns.Topology, config string, args ...string) *daemon.Daemon {
+	t.Helper()
+	dir := t.TempDir()
+	bin, err := daemon.Binary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "flowcamd.yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.StartWrapped([]string{"ip", "netns", "exec", topo.Server}, bin, append([]string{"--config", cfg}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Stop()
+		if t.Failed() {
+			t.Logf("flowcamd:\n%s", daemon.Tail(d.Logs(), 40))
+		}
+	})
+	return d
+}
+
 // txBytes is what left the namespace's interface so far (ip -s link).
 func txBytes(t *testing.T, ns, dev string) uint64 {
 	t.Helper()
@@ -81,27 +107,11 @@ func pathBytes(t *testing.T, topo *netns.Topology, d *daemon.Daemon) float64 {
 func TestMulticastOneCopy(t *testing.T) {
 	need.Tool(t, "ffmpeg")
 	need.Tool(t, "gst-launch-1.0")
-	dir := t.TempDir()
-	bin, err := daemon.Binary(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	topo := netns.NewForTest(t, "fc-mc")
-	cfg := filepath.Join(dir, "flowcamd.yaml")
 	// A short session timeout: the viewer that failed to join never
 	// tears its session down, which holds the group until it times out.
-	os.WriteFile(cfg, []byte("size: 640x480\nfps: 25\nrtsp:\n  session_timeout: 5s\n  multicast:\n    enabled: true\n"), 0o644)
-	d, err := daemon.StartWrapped([]string{"ip", "netns", "exec", topo.Server}, bin,
-		"--config", cfg, "--rtsp-addr", netns.ServerEthIP+":8554")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.Stop()
-		if t.Failed() {
-			t.Logf("flowcamd:\n%s", daemon.Tail(d.Logs(), 40))
-		}
-	})
+	d := serveIn(t, topo, "size: 640x480\nfps: 25\nrtsp:\n  session_timeout: 5s\n  multicast:\n    enabled: true\n",
+		"--rtsp-addr", netns.ServerEthIP+":8554")
 	url := "rtsp://" + netns.ServerEthIP + ":8554/cam"
 	ffmpeg := func(frames int) *exec.Cmd {
 		return exec.Command("ip", "netns", "exec", topo.Client, "ffmpeg", "-hide_banner", "-nostdin", "-rtsp_transport", "udp_multicast",

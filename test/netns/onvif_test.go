@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"flowcam/internal/testutil/daemon"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/netns"
 	"flowcam/stream/auth"
@@ -36,30 +35,14 @@ func TestONVIFFromAnNVR(t *testing.T) {
 	need.Tool(t, "node")
 	need.Tool(t, "ffmpeg")
 	modules := nodeModules(t)
-	dir := t.TempDir()
-	bin, err := daemon.Binary(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	topo := netns.NewForTest(t, "fc-onvif")
 	if out, err := exec.Command("ip", "-n", topo.Client, "route", "add", "224.0.0.0/4", "dev", netns.EthDev).CombinedOutput(); err != nil {
 		t.Fatalf("route: %v %s", err, out)
 	}
 	sha, md5 := auth.HashPassword("nvr", "flowcam", "s3cret")
-	cfg := filepath.Join(dir, "flowcamd.yaml")
-	os.WriteFile(cfg, []byte("size: 320x240\nfps: 25\nstreams:\n  - path: /cam\n  - path: /yard\n    quality: 60\n"+
-		"auth:\n  users:\n    - {name: nvr, password: s3cret, sha256: "+sha+", md5: "+md5+"}\nonvif:\n  name: garden\n"), 0o600)
-	d, err := daemon.StartWrapped([]string{"ip", "netns", "exec", topo.Server}, bin, "--config", cfg,
+	d := serveIn(t, topo, "size: 320x240\nfps: 25\nstreams:\n  - path: /cam\n  - path: /yard\n    quality: 60\n"+
+		"auth:\n  users:\n    - {name: nvr, password: s3cret, sha256: "+sha+", md5: "+md5+"}\nonvif:\n  name: garden\n",
 		"--rtsp-addr", netns.ServerEthIP+":8554", "--http-addr", netns.ServerEthIP+":8080", "--onvif-discovery=true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.Stop()
-		if t.Failed() {
-			t.Logf("flowcamd:\n%s", daemon.Tail(d.Logs(), 40))
-		}
-	})
 	if err := d.WaitLog("ws-discovery: answering probes", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,9 @@
 package nvr_test
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -19,9 +15,6 @@ import (
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/hub"
 	"flowcam/internal/testutil/need"
-	"flowcam/internal/testutil/player"
-	"flowcam/platform/selfsigned"
-	"flowcam/stream/server/publish"
 )
 
 // x264Helper is a live H.264 source for the daemon's exec: helper.
@@ -73,17 +66,6 @@ func waitTarget(t *testing.T, d *daemon.Daemon, state string) publishStatus {
 	return last
 }
 
-// readBack plays the hub's copy with ffmpeg.
-func readBack(t *testing.T, url, codec string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dec, err := player.FFmpeg(ctx, url, "tcp", 25, codec, "320x240")
-	if err != nil || dec.Frames != 25 {
-		t.Fatalf("ffmpeg reading the hub back: %v, %d frames", err, dec.Frames)
-	}
-}
-
 // TestPublishToGortsplibHub: flowcamd publishes into gortsplib's server
 // with Digest auth over TCP and over UDP; a refusal is logged with its
 // status line; ffmpeg reads the stream back from the hub; the status page
@@ -102,7 +84,7 @@ func TestPublishToGortsplibHub(t *testing.T) {
 				if st.Reconnects != 1 || !strings.Contains(d.Logs(), "403") || strings.Contains(st.Target, hub.Pass) {
 					t.Errorf("after one refusal: %+v", st)
 				}
-				readBack(t, "rtsp://"+addr+"/cam", c.codec)
+				hub.ReadBack(t, "rtsp://"+addr+"/cam", c.codec)
 				if v, err := d.Metric(`flowcam_publish_up{path="/cam",target="rtsp://` + addr + `/cam"}`); err != nil || v != 1 {
 					t.Errorf("flowcam_publish_up: %v %v", v, err)
 				}
@@ -115,7 +97,7 @@ func TestPublishToGortsplibHub(t *testing.T) {
 					t.Fatalf("no packets at the restarted hub:\n%s", daemon.Tail(d.Logs(), 20))
 				}
 				t.Logf("publishing again %v after the hub came back", time.Since(restarted).Round(10*time.Millisecond))
-				readBack(t, "rtsp://"+addr+"/cam", c.codec)
+				hub.ReadBack(t, "rtsp://"+addr+"/cam", c.codec)
 			})
 		}
 	}
@@ -187,18 +169,10 @@ func TestPublishToGstRTSPServer(t *testing.T) {
 func TestPublishRTSPS(t *testing.T) {
 	need.Tool(t, "ffmpeg")
 	t.Parallel()
-	dir := t.TempDir()
-	cert, _, err := selfsigned.Load(filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem"), true, []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsConf, fingerprint := hub.SelfSigned(t)
 	addr := hub.FreeAddr(t)
-	hub.Start(t, addr, hub.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
-	d := daemon.StartConfig(t, sources[0].config+fmt.Sprintf("publish:\n  - url: rtsps://%s/cam\n    fingerprint: %s\n", addr, publish.Fingerprint(leaf)))
+	hub.Start(t, addr, hub.Options{TLS: tlsConf})
+	d := daemon.StartConfig(t, sources[0].config+fmt.Sprintf("publish:\n  - url: rtsps://%s/cam\n    fingerprint: %s\n", addr, fingerprint))
 	waitTarget(t, d, "publishing")
-	readBack(t, "rtsps://"+addr+"/cam", "mjpeg")
+	hub.ReadBack(t, "rtsps://"+addr+"/cam", "mjpeg")
 }

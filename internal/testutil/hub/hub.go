@@ -5,7 +5,10 @@
 package hub
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	mrand "math/rand/v2"
 	"net"
 	"os"
@@ -25,6 +28,8 @@ import (
 
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/output"
+	"flowcam/internal/testutil/player"
+	"flowcam/platform/selfsigned"
 )
 
 // The credentials a hub with Auth wants.
@@ -236,4 +241,30 @@ func StartGst(t testing.TB) (port string, out *output.Buffer) {
 		t.Fatalf("gst-rtsp-server did not start:\n%s", out.String())
 	}
 	return port, out
+}
+
+// ReadBack plays a hub's copy of a 320x240 stream with ffmpeg over TCP
+// and fails t unless 25 frames decode.
+func ReadBack(t testing.TB, url, codec string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dec, err := player.FFmpeg(ctx, url, "tcp", 25, codec, "320x240")
+	if err != nil || dec.Frames != 25 {
+		t.Fatalf("ffmpeg reading the hub back: %v, %d frames", err, dec.Frames)
+	}
+}
+
+// SelfSigned is a TLS setup for an rtsps hub on 127.0.0.1 with a fresh
+// self-signed certificate, and that certificate's SHA-256 in hex, as a
+// publisher pins it.
+func SelfSigned(t testing.TB) (*tls.Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, _, err := selfsigned.Load(filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem"), true, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.Certificate[0])
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, hex.EncodeToString(sum[:])
 }

@@ -170,7 +170,7 @@ func (p *Publisher) session() error {
 	sub := p.src.Subscribe(p.o.QueueFrames)
 	p.viewing.Store(true)
 	defer func() { sub.Close(); p.viewing.Store(false) }()
-	first := p.next(sub)
+	first, _ := p.next(sub, nil)
 	if first == nil {
 		return nil
 	}
@@ -202,40 +202,25 @@ func (p *Publisher) session() error {
 		if u != first {
 			u.Release()
 		}
-		if u = p.nextOrGone(sub, gone, &err); u == nil {
+		if u, err = p.next(sub, gone); u == nil {
 			return err
 		}
 	}
 }
 
-// next waits for the subscriber's next frame; nil when closed.
-func (p *Publisher) next(sub *broadcast.Subscriber) *broadcast.Unit {
+// next waits for the subscriber's next frame. It returns nil when the
+// publisher closes (err nil) or the hub's connection ends (err says why);
+// gone is nil before there is a connection.
+func (p *Publisher) next(sub *broadcast.Subscriber, gone <-chan error) (*broadcast.Unit, error) {
 	for {
 		if u := sub.Next(); u != nil {
-			return u
+			return u, nil
 		}
 		select {
 		case <-p.done:
-			return nil
-		case <-sub.Ready():
-		}
-	}
-}
-
-// nextOrGone is next, also ending when the hub's connection does (with
-// *err set).
-func (p *Publisher) nextOrGone(sub *broadcast.Subscriber, gone <-chan error, err *error) *broadcast.Unit {
-	for {
-		if u := sub.Next(); u != nil {
-			return u
-		}
-		select {
-		case <-p.done:
-			*err = nil
-			return nil
+			return nil, nil
 		case e := <-gone:
-			*err = fmt.Errorf("connection lost: %w", e)
-			return nil
+			return nil, fmt.Errorf("connection lost: %w", e)
 		case <-sub.Ready():
 		}
 	}

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"image"
 	"image/jpeg"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -22,7 +20,6 @@ import (
 	"flowcam/capture/pattern"
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/hub"
-	"flowcam/platform/selfsigned"
 	"flowcam/stream/format/rtpjpeg"
 	"flowcam/stream/server/broadcast"
 )
@@ -158,18 +155,10 @@ func TestPublishRefusedRestartedResumed(t *testing.T) {
 // TestPublishRTSPS: a self-signed rtsps hub is trusted by its
 // fingerprint, and a wrong one is refused.
 func TestPublishRTSPS(t *testing.T) {
-	dir := t.TempDir()
-	cert, _, err := selfsigned.Load(filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem"), true, []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsConf, fingerprint := hub.SelfSigned(t)
 	b := feed(t)
 	addr := hub.FreeAddr(t)
-	hub.Start(t, addr, hub.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	hub.Start(t, addr, hub.Options{TLS: tlsConf})
 	bad := Start(b, Target{URL: "rtsps://" + addr + "/cam", Fingerprint: strings.Repeat("ab", 32)}, Options{})
 	defer bad.Close()
 	waitState(t, bad, Retrying)
@@ -177,7 +166,7 @@ func TestPublishRTSPS(t *testing.T) {
 		t.Errorf("a wrong fingerprint: %+v", st)
 	}
 	bad.Close()
-	p := Start(b, Target{URL: "rtsps://" + addr + "/cam", Fingerprint: Fingerprint(leaf)}, Options{})
+	p := Start(b, Target{URL: "rtsps://" + addr + "/cam", Fingerprint: fingerprint}, Options{})
 	defer p.Close()
 	waitState(t, p, Publishing)
 	readBack(t, "rtsps://"+addr+"/cam", &tls.Config{InsecureSkipVerify: true})

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -120,12 +119,6 @@ func pinned(want []byte) func(tls.ConnectionState) error {
 		}
 		return nil
 	}
-}
-
-// Fingerprint is a certificate's SHA-256 as Target.Fingerprint takes it.
-func Fingerprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return hex.EncodeToString(sum[:])
 }
 
 // mediaOf is the announced media for a stream.
