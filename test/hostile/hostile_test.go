@@ -163,6 +163,8 @@ func TestHostile(t *testing.T) {
 		{"session-limit", func(t *testing.T) { sessionLimit(t, d) }},
 		{"connection-limit", func(t *testing.T) { connectionLimit(t, d) }},
 		{"rate", func(t *testing.T) { rateLimit(t, d) }},
+		{"soap", func(t *testing.T) { soap(t, d) }},
+		{"tunnel", func(t *testing.T) { tunnel(t, d) }},
 	}
 	// All at once: the group returns when every attack has.
 	t.Run("attacks", func(t *testing.T) {

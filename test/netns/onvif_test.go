@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/need"
 	"flowcam/internal/testutil/netns"
 	"flowcam/stream/auth"
@@ -39,6 +41,7 @@ func TestONVIFFromAnNVR(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", topo.Client, "route", "add", "224.0.0.0/4", "dev", netns.EthDev).CombinedOutput(); err != nil {
 		t.Fatalf("route: %v %s", err, out)
 	}
+	announcements := listenDiscovery(t, topo)
 	sha, md5 := auth.HashPassword("nvr", "flowcam", "s3cret")
 	d := serveIn(t, topo, "size: 320x240\nfps: 25\nstreams:\n  - path: /cam\n  - path: /yard\n    quality: 60\n"+
 		"auth:\n  users:\n    - {name: nvr, password: s3cret, sha256: "+sha+", md5: "+md5+"}\nonvif:\n  name: garden\n",
@@ -86,6 +89,55 @@ func TestONVIFFromAnNVR(t *testing.T) {
 	}
 
 	probeFlood(t, topo)
+
+	// Hello came at start; Bye comes at stop.
+	d.Stop()
+	if got := announcements(); !strings.Contains(got, "/discovery/Hello") || !strings.Contains(got, "/discovery/Bye") {
+		t.Errorf("announcements heard on the client's network: %.300q", got)
+	}
+}
+
+// listenDiscovery joins the WS-Discovery group in the client namespace
+// and collects what is multicast to it; the function returns it so far.
+func listenDiscovery(t *testing.T, topo *netns.Topology) func() string {
+	t.Helper()
+	var conn *net.UDPConn
+	err := topo.RunIn(topo.Client, func() error {
+		ifi, err := net.InterfaceByName(netns.EthDev)
+		if err != nil {
+			return err
+		}
+		conn, err = net.ListenMulticastUDP("udp4", ifi, &net.UDPAddr{IP: net.ParseIP("239.255.255.250"), Port: 3702})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var heard strings.Builder
+	go func() {
+		buf := make([]byte, 8192)
+		for {
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			heard.Write(buf[:n])
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return func() string {
+		eventually.Wait(5*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return strings.Contains(heard.String(), "/discovery/Bye")
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		return heard.String()
+	}
 }
 
 // probeFlood sends 500 probes from the client at once and counts the
