@@ -203,8 +203,7 @@ func (c *conn) unbind(ss *session) {
 // whether to go on serving RTSP.
 func (c *conn) sniff() bool {
 	c.dr.expectRequest(c.idleWait())
-	head, err := c.nc.br.Peek(4)
-	if err != nil || !isHTTP(head) {
+	if !isHTTP(c.nc.br) {
 		return true // RTSP, or an error the RTSP reader will meet and report
 	}
 	return c.tunnelled()

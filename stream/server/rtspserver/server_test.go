@@ -178,6 +178,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"garbage", "\x16\x03\x01garbage\r\n\r\n", 400, false},
 		{"missing cseq", "OPTIONS * RTSP/1.0\r\n\r\n", 400, false},
 		{"version", "OPTIONS * RTSP/2.0\r\nCSeq: 1\r\n\r\n", 505, false},
+		{"GET as an RTSP method", "GET rtsp://x/cam RTSP/1.0\r\nCSeq: 1\r\n\r\n", 501, false},
 		{"bad header", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nno colon here\r\n\r\n", 400, false},
 		{"huge body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 100000000\r\n\r\n", 413, true},
 		{"huge line", "OPTIONS rtsp://" + strings.Repeat("x", 10000) + " RTSP/1.0\r\n\r\n", 414, true},

@@ -2,6 +2,7 @@ package rtspserver
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -52,11 +53,28 @@ type post struct {
 
 func (p *post) finish() { p.once.Do(func() { close(p.gone) }) }
 
-// isHTTP reports whether a connection's first bytes are an HTTP request
-// rather than RTSP (whose methods never start "GET " or "POST").
-func isHTTP(head []byte) bool {
-	s := string(head)
-	return s == "GET " || s == "POST"
+// isHTTP reports whether a connection starts with an HTTP request line
+// (GET or POST, ending HTTP/1.x) rather than RTSP, without consuming it.
+// Only a line that starts so is waited for to its end; an RTSP request
+// line that names GET is RTSP's to refuse.
+func isHTTP(br *bufio.Reader) bool {
+	head, err := br.Peek(4)
+	if err != nil || (string(head) != "GET " && string(head) != "POST") {
+		return false
+	}
+	for {
+		b, err := br.Peek(br.Buffered())
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line := strings.TrimRight(string(b[:i]), "\r")
+			return strings.HasSuffix(line, " HTTP/1.0") || strings.HasSuffix(line, " HTTP/1.1")
+		}
+		if err != nil || br.Buffered() == br.Size() {
+			return false // no line end in a whole buffer: RTSP's reader refuses it
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return false
+		}
+	}
 }
 
 // limitedHead lets a request head be at most n bytes, then lifts the limit
