@@ -74,8 +74,9 @@ test: ## run every test: vet, unit (race), the daemon against ffmpeg/GStreamer/g
 	$(MAKE) --no-print-directory lint build
 	$(MAKE) --no-print-directory test-unit test-integration test-hostile test-web test-netns test-v4l2 test-boards test-packaging
 
-test-unit: ## unit tests with the race detector
+test-unit: ## unit tests with the race detector, then the allocation checks without it (it makes sync.Pool drop items)
 	$(GO) test -race -count=1 $(UNIT_PKGS)
+	$(GO) test -count=1 -run 'AllocatesNothing' $(UNIT_PKGS)
 
 test-integration: build ## the real daemon against real clients
 	FLOWCAMD=$(CURDIR)/bin/flowcamd FLOWCAM=$(CURDIR)/bin/flowcam $(GO) test -count=1 -timeout 15m ./test/daemon/ ./test/files/ ./test/pipes/ ./test/h264/

@@ -35,6 +35,12 @@ type Unit struct {
 
 	refs atomic.Int32
 	pool *sync.Pool
+
+	// Capture-to-wire accounting (latency.go).
+	pending  atomic.Int32
+	lastSent atomic.Int64 // Unix nanoseconds of the latest Sent
+	observed atomic.Bool
+	latency  func(time.Duration)
 }
 
 func (u *Unit) retain() { u.refs.Add(1) }
@@ -74,10 +80,12 @@ type Broadcaster struct {
 	// frame when every frame is one), each retained; broken is set when it
 	// outgrew its bounds and a new viewer must wait for the next key frame.
 	gop      []*Unit
+	spare    []*Unit // the previous group's slice, reused by the next
 	gopBytes int
 	broken   bool
 	keys     KeyFrameSource // nil: a source that cannot be asked (passthrough)
 	forcedAt time.Time      // when keys was last asked
+	latency  func(time.Duration)
 }
 
 // KeyFrameSource is an encoder that can be asked to make its next picture
@@ -133,6 +141,10 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 	u.Timestamp = RTPTime(f.PTS)
 	u.Captured, u.Seq, u.Key, u.Anchor = f.Captured, f.Seq, key, !b.intra
 	u.refs.Store(1) // the broadcaster's own reference, in the kept group
+	u.pending.Store(1) // the broadcaster's account, settled once every viewer has the unit
+	u.lastSent.Store(0)
+	u.observed.Store(false)
+	u.latency = b.latency
 
 	b.mu.Lock()
 	for s := range b.subs {
@@ -140,6 +152,7 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 	}
 	dropped := b.keep(u)
 	b.mu.Unlock()
+	u.settle()
 	for _, old := range dropped {
 		old.Release()
 	}
@@ -187,8 +200,12 @@ func (m *rateMeter) rate() float64 {
 // returns the frames it no longer keeps. Called with b.mu held.
 func (b *Broadcaster) keep(u *Unit) []*Unit {
 	if u.Key {
+		// The old group goes back to Publish to release, and its slice
+		// is the next group's: Publish is not called concurrently, so it
+		// is done with it by then. No allocation per key frame.
 		old := b.gop
-		b.gop, b.gopBytes, b.broken = append(make([]*Unit, 0, 1), u), u.Payloads.Bytes(), false
+		b.gop, b.gopBytes, b.broken = append(b.spare[:0], u), u.Payloads.Bytes(), false
+		b.spare = old
 		return old
 	}
 	if b.broken || len(b.gop) == 0 || len(b.gop) >= maxGOPFrames || b.gopBytes+u.Payloads.Bytes() > maxGOPBytes {

@@ -72,6 +72,7 @@ func (s *Subscriber) Dropped() uint64 {
 // Flush releases every waiting frame, e.g. when a viewer pauses.
 func (s *Subscriber) Flush() {
 	for u := s.Next(); u != nil; u = s.Next() {
+		u.Skipped()
 		u.Release()
 	}
 }
@@ -117,15 +118,21 @@ func (s *Subscriber) push(u *Unit) {
 			s.waitKey = true
 			s.dropped++
 			s.mu.Unlock()
+			skip(drops)
 			release(drops)
 			return
 		}
 	}
 	u.retain()
+	u.owe()
 	s.ring[(s.head+s.n)%len(s.ring)] = entry{u: u}
 	s.n++
 	s.mu.Unlock()
+	if drop != nil {
+		drop.Skipped()
+	}
 	drop.Release()
+	skip(drops)
 	release(drops)
 	select {
 	case s.ready <- struct{}{}:
@@ -142,6 +149,13 @@ func (s *Subscriber) takeOldest() *Unit {
 	s.n--
 	s.dropped++
 	return u
+}
+
+// skip settles the accounts of units taken out unsent.
+func skip(units []*Unit) {
+	for _, u := range units {
+		u.Skipped()
+	}
 }
 
 func release(units []*Unit) {
@@ -184,6 +198,7 @@ func (s *Subscriber) RequestKeyFrame(now time.Time, every time.Duration) bool {
 		b.keys.ForceKeyFrame()
 		s.waitKey = true
 		s.mu.Unlock()
+		skip(drops)
 		release(drops)
 		return true
 	}
@@ -193,10 +208,12 @@ func (s *Subscriber) RequestKeyFrame(now time.Time, every time.Duration) bool {
 	}
 	for _, u := range b.gop {
 		u.retain()
+		u.owe()
 		s.ring[(s.head+s.n)%len(s.ring)] = entry{u: u, replay: true}
 		s.n++
 	}
 	s.mu.Unlock()
+	skip(drops)
 	release(drops)
 	select {
 	case s.ready <- struct{}{}:

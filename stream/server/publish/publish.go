@@ -174,7 +174,13 @@ func (p *Publisher) session() error {
 	if first == nil {
 		return nil
 	}
-	defer func() { first.Release() }()
+	settledFirst := false
+	defer func() {
+		if !settledFirst {
+			first.Skipped()
+		}
+		first.Release()
+	}()
 	m := p.src.Media()
 	media, err := mediaOf(m)
 	if err != nil {
@@ -196,11 +202,18 @@ func (p *Publisher) session() error {
 	for u := first; ; {
 		n, err := w.frame(u, sub)
 		p.bytes.Add(uint64(n))
+		if n > 0 {
+			u.Sent(time.Now())
+		} else {
+			u.Skipped()
+		}
+		if u == first {
+			settledFirst = true
+		} else {
+			u.Release()
+		}
 		if err != nil {
 			return err
-		}
-		if u != first {
-			u.Release()
 		}
 		if u, err = p.next(sub, gone); u == nil {
 			return err

@@ -269,6 +269,7 @@ func (pt *pacerTimer) stop() { pt.t.Stop() }
 func (s *session) sendUnit(u *broadcast.Unit, replay bool) bool {
 	if s.needKey = s.needKey && !u.Key; s.needKey {
 		s.skipped.Add(1) // it could not be decoded without the skipped one
+		u.Skipped()
 		return true
 	}
 	h := rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.ssrc,
@@ -281,6 +282,11 @@ func (s *session) sendUnit(u *broadcast.Unit, replay bool) bool {
 		s.lastTS, s.lastCaptured = h.Timestamp, u.Captured
 	}
 	sent, err := s.media.sendFrame(h, u, s.srv.cfg.Now())
+	if !sent || err != nil {
+		u.Skipped()
+	} else {
+		u.Sent(s.srv.cfg.Now())
+	}
 	if !sent && err == nil {
 		s.skipped.Add(1)
 		s.needKey = !s.intra
