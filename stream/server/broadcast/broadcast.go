@@ -140,7 +140,7 @@ func (b *Broadcaster) Publish(f *capture.Frame) {
 	}
 	u.Timestamp = RTPTime(f.PTS)
 	u.Captured, u.Seq, u.Key, u.Anchor = f.Captured, f.Seq, key, !b.intra
-	u.refs.Store(1) // the broadcaster's own reference, in the kept group
+	u.refs.Store(1)    // the broadcaster's own reference, in the kept group
 	u.pending.Store(1) // the broadcaster's account, settled once every viewer has the unit
 	u.lastSent.Store(0)
 	u.observed.Store(false)
