@@ -112,6 +112,9 @@ func buildStream(sc StreamConfig, op opened, dev Devices, mtu int, enc *streamEn
 	}
 	opts := append([]capture.Option{capture.WithPassthroughCheck(sendable, enc)}, tap.opts...)
 	var bopts []broadcast.Option
+	if tap.latency != nil {
+		bopts = append(bopts, broadcast.WithLatencyObserver(tap.latency))
+	}
 	if enc.video != nil {
 		opts = append(opts, capture.WithVideoEncoder(enc.video))
 		bopts = append(bopts, broadcast.WithKeyFrameSource(enc.video))

@@ -57,7 +57,8 @@ type problemer interface{ Problem() string }
 type streamTap struct {
 	publish func(*capture.Frame)
 	opts    []capture.Option
-	viewers func() int // MJPEG viewers of the path
+	viewers func() int          // MJPEG viewers of the path
+	latency func(time.Duration) // capture-to-wire observer; nil without HTTP
 }
 
 // with adds a local recording to the tap: it gets every frame, and keeps
@@ -106,6 +107,7 @@ func (w *webSide) tap(path string) streamTap {
 	return streamTap{
 		publish: func(f *capture.Frame) { w.hub.Publish(path, f) },
 		viewers: func() int { return w.hub.Viewers(path) },
+		latency: w.srv.LatencyObserver(path),
 		opts:    []capture.Option{capture.WithEncodeObserver(w.srv.EncodeObserver(path))},
 	}
 }

@@ -91,6 +91,17 @@ func TestStatusPageInChromium(t *testing.T) {
 		if !eventually.Wait(30*time.Second, drawn) {
 			t.Errorf("session charts: %v", counts)
 		}
+		// The capture-to-wire chart draws the path's median and 99th
+		// percentile, a point a second.
+		var wire map[string]int
+		if !eventually.Wait(30*time.Second, func() bool {
+			var js string
+			chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("wire").dataset.points || "{}"`, &js))
+			json.Unmarshal([]byte(js), &wire)
+			return wire["/cam p50"] >= 3 && wire["/cam p99"] >= 3
+		}) {
+			t.Errorf("capture-to-wire chart: %v", wire)
+		}
 		browser.Screenshot(t, ctx, "FLOWCAM_SCREENSHOT", "status.png")
 	})
 

@@ -16,6 +16,13 @@ import (
 type HistorySample struct {
 	T        float64          `json:"t"` // seconds since the daemon started
 	Sessions []HistorySession `json:"sessions"`
+	Paths    []HistoryPath    `json:"paths,omitempty"`
+}
+
+// HistoryPath is one path's second: its capture-to-wire latency.
+type HistoryPath struct {
+	Path string `json:"path"`
+	WireLatency
 }
 
 // HistorySession is one session's second; a plain session is one flow
@@ -65,6 +72,11 @@ func (h *history) add(st Status, now time.Time) {
 		return float64(b-old) * 8 / dt / 1e6
 	}
 	smp := HistorySample{T: now.Sub(st.Started).Seconds()}
+	for _, p := range st.Paths {
+		if p.WireLatency != nil {
+			smp.Paths = append(smp.Paths, HistoryPath{Path: p.Path, WireLatency: *p.WireLatency})
+		}
+	}
 	for _, ss := range st.Sessions {
 		hs := HistorySession{ID: ss.ID, Client: ss.Client, Label: ss.Transport + " " + ss.Path}
 		if ss.Mode != "" {

@@ -18,6 +18,7 @@ import (
 type metrics struct {
 	http.Handler
 	encode *prometheus.HistogramVec
+	wire   *prometheus.HistogramVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -28,8 +29,13 @@ func newMetrics(s *Server) *metrics {
 		// 0.5 ms (a small frame in hardware) to about 1 s (a huge frame on
 		// a slow board's CPU).
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
+	}, []string{"path"}), wire: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "flowcam_capture_to_wire_seconds",
+		Help: "Time from a frame's capture until its last packet went to the kernel for the last viewer that got it.",
+		// 0.25 ms to about 1 s.
+		Buckets: prometheus.ExponentialBuckets(0.00025, 2, 13),
 	}, []string{"path"})}
-	reg.MustRegister(m.encode, &collector{s: s},
+	reg.MustRegister(m.encode, m.wire, &collector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -49,7 +55,19 @@ func (m *metrics) encodeObserver(path string) func(time.Duration) {
 	return func(d time.Duration) { h.Observe(d.Seconds()) }
 }
 
-func (m *metrics) forget(path string) { m.encode.DeleteLabelValues(path) }
+// wireObserver is encodeObserver for the capture-to-wire histogram.
+func (m *metrics) wireObserver(path string) func(time.Duration) {
+	h, err := m.wire.GetMetricWithLabelValues(path)
+	if err != nil {
+		return func(time.Duration) {}
+	}
+	return func(d time.Duration) { h.Observe(d.Seconds()) }
+}
+
+func (m *metrics) forget(path string) {
+	m.encode.DeleteLabelValues(path)
+	m.wire.DeleteLabelValues(path)
+}
 
 // Every series the collector reports, by label set.
 var (

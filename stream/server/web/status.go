@@ -65,6 +65,9 @@ type PathStatus struct {
 	// open MJPEG responses (filled in by this package).
 	RTSPViewers int `json:"rtsp_viewers"`
 	HTTPViewers int `json:"http_viewers"`
+	// WireLatency is the capture-to-wire time of the last second's frames
+	// (filled in by this package); nil when none went out.
+	WireLatency *WireLatency `json:"wire_latency,omitempty"`
 	// Publish are the hubs the path is pushed to.
 	Publish []PublishStatus `json:"publish,omitempty"`
 	// Recording is the path's recording on the box; nil when it has none.

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -84,6 +85,9 @@ type Server struct {
 
 	hist *history // the charts' samples
 
+	wireMu sync.Mutex
+	wire   map[string]*wireRing // capture-to-wire windows by path
+
 	httpSrv *http.Server
 	ctx     context.Context // ends every response on Close
 	cancel  context.CancelFunc
@@ -95,7 +99,8 @@ func New(src StatusSource, hub *Hub, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{src: src, hub: hub, log: log, writeTimeout: DefaultWriteTimeout, maxViewers: DefaultMaxViewers}
+	s := &Server{src: src, hub: hub, log: log, writeTimeout: DefaultWriteTimeout, maxViewers: DefaultMaxViewers,
+		wire: map[string]*wireRing{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -183,6 +188,9 @@ func (s *Server) EncodeObserver(path string) func(time.Duration) {
 func (s *Server) Forget(path string) {
 	s.hub.Remove(path)
 	s.metrics.forget(path)
+	s.wireMu.Lock()
+	delete(s.wire, path)
+	s.wireMu.Unlock()
 }
 
 // status reads the daemon and adds what only this package knows.
@@ -191,6 +199,7 @@ func (s *Server) status() Status {
 	for i := range st.Paths {
 		st.Paths[i].HTTPViewers = s.hub.Viewers(st.Paths[i].Path)
 	}
+	s.wireLatency(&st, time.Now())
 	return st
 }
 
