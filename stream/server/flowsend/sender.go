@@ -111,7 +111,7 @@ func New(cfg Config) (*Sender, error) {
 	cfg = cfg.withDefaults()
 	s := &Sender{cfg: cfg, log: cfg.Logger, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	for i, c := range cfg.Conns {
-		s.flows = append(s.flows, &senderFlow{index: uint8(i), conn: c, out: udpbatch.New(c)})
+		s.flows = append(s.flows, &senderFlow{index: uint8(i), conn: c, out: udpbatch.New(c, udpbatch.WithLogger(s.log))})
 	}
 	s.dst = make([]*net.UDPAddr, len(s.flows))
 	s.sched = schedule.New(schedule.Config{Policy: policy(cfg.Mode, cfg.Weights), Weights: cfg.Weights,

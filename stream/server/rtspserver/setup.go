@@ -133,7 +133,7 @@ func (c *conn) attach(ss *session, tr rtsp.Transport) (rtsp.Transport, int) {
 		return reply, 0
 	}
 	client := remoteIP(c.nc)
-	m, err := listenUDP(c.srv.ports, c.srv.cfg.ListenPacket, localIP(c.nc), client, tr.ClientPorts)
+	m, err := listenUDP(c.srv.ports, c.srv.cfg.ListenPacket, localIP(c.nc), client, tr.ClientPorts, c.srv.log)
 	if err != nil {
 		ss.log.Warn("cannot open UDP ports", "err", err)
 		return reply, rtsp.StatusServiceUnavailable

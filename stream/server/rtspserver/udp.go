@@ -1,6 +1,7 @@
 package rtspserver
 
 import (
+	"log/slog"
 	"net"
 	"time"
 
@@ -24,7 +25,7 @@ type udpMedia struct {
 
 // listenUDP opens a server port pair on the local address the client
 // reached us on.
-func listenUDP(ports *portRange, listen func(string, string) (net.PacketConn, error), local, client net.IP, clientPorts [2]int) (*udpMedia, error) {
+func listenUDP(ports *portRange, listen func(string, string) (net.PacketConn, error), local, client net.IP, clientPorts [2]int, log *slog.Logger) (*udpMedia, error) {
 	host := ""
 	if local != nil && !local.IsUnspecified() {
 		host = local.String()
@@ -39,7 +40,7 @@ func listenUDP(ports *portRange, listen func(string, string) (net.PacketConn, er
 		client:   client,
 		dst:      &net.UDPAddr{IP: client, Port: clientPorts[0]},
 		dstRTCP:  &net.UDPAddr{IP: client, Port: clientPorts[1]},
-		out:      udpbatch.New(rtpConn),
+		out:      udpbatch.New(rtpConn, udpbatch.WithLogger(log)),
 	}, nil
 }
 
