@@ -49,12 +49,13 @@ func TestReport(t *testing.T) {
 	pkt := measurePacketize(t, enc.jpeg)
 	cam := measureYUYV(t, dir, frame)
 	srv := measureServing(t, dir, enc.ffmpegQ)
+	viewers := measureViewers(t, dir)
 	files := measureFiles(t, dir)
 	helper := measureHelper(t, dir)
 	codecs := measureCodecs(t, dir)
 	board := boardSection(t)
 
-	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + cam.table() + "\n" + helper.table(cam) + "\n" + codecs.table() + "\n" + files.table() + "\n" + board)
+	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + viewers.table() + "\n" + cam.table() + "\n" + helper.table(cam) + "\n" + codecs.table() + "\n" + files.table() + "\n" + board)
 	t.Logf("report took %v", time.Since(start).Round(time.Second))
 }
 
