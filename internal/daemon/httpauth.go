@@ -38,10 +38,11 @@ func (d *daemon) httpAuth(next http.Handler) http.Handler {
 // endpoints show by default). Pages about every path need no particular
 // permission.
 func (w *webSide) pathOf(r *http.Request) string {
-	if p := r.URL.Query().Get("path"); p != "" {
+	// A recording's path is in the URL itself, whatever ?path= says.
+	if p := web.RecordingStream(r.URL.Path); p != "" {
 		return p
 	}
-	if p := web.RecordingStream(r.URL.Path); p != "" {
+	if p := r.URL.Query().Get("path"); p != "" {
 		return p
 	}
 	switch r.URL.Path {

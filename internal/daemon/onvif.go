@@ -40,7 +40,7 @@ func (d *daemon) newONVIF(cfg *Config, b board.Info) *onvifSide {
 		Serial: id[:12], Hardware: b.String(), Name: name,
 	}}
 	o.svc = onvif.New(onvif.Options{Info: o.info, Profiles: d.onvifProfiles, Auth: d.access,
-		RTSPPort: d.rtspPort, Logger: o.log})
+		RTSPPort: d.rtspPort, Multicast: cfg.RTSP.Multicast.Enabled, Logger: o.log})
 	return o
 }
 

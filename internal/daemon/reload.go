@@ -89,13 +89,14 @@ func (d *daemon) restartOnly(next *Config) {
 		{"http", d.cfg.HTTP, next.HTTP},
 		{"multiflow", d.cfg.Multiflow, next.Multiflow},
 		{"log.format", d.cfg.Log.Format, next.Log.Format},
+		{"onvif", d.cfg.ONVIF, next.ONVIF},
 	} {
 		if !reflect.DeepEqual(s.old, s.next) {
 			d.log.Warn("changed setting takes effect at the next restart", "key", s.key)
 		}
 	}
 	next.RTSP, next.RTSPS, next.Multiflow, next.Log.Format = d.cfg.RTSP, d.cfg.RTSPS, d.cfg.Multiflow, d.cfg.Log.Format
-	next.HTTP = d.cfg.HTTP
+	next.HTTP, next.ONVIF = d.cfg.HTTP, d.cfg.ONVIF
 }
 
 func stopAll(rs []*running) {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -54,6 +55,23 @@ func TestPreviews(t *testing.T) {
 	for i, p := range paths {
 		if p.Preview != want[i] {
 			t.Errorf("%s: preview %q, want %q", p.Path, p.Preview, want[i])
+		}
+	}
+}
+
+// TestPathOfRecordings: a recording's permission is its own path's,
+// whatever ?path= claims.
+func TestPathOfRecordings(t *testing.T) {
+	var w webSide
+	for _, c := range []struct{ url, want string }{
+		{"/recordings/garage/20260101-120000.mkv?path=/yard", "/garage"},
+		{"/recordings/site/cam/x.mp4", "/site/cam"},
+		{"/snapshot.jpg?path=/yard", "/yard"},
+		{"/recordings/?path=/yard", "/yard"},
+	} {
+		r := httptest.NewRequest("GET", c.url, nil)
+		if got := w.pathOf(r); got != c.want {
+			t.Errorf("%s: %q, want %q", c.url, got, c.want)
 		}
 	}
 }

@@ -53,7 +53,11 @@ func (a *Authenticator) CheckToken(remote netip.Addr, tok UsernameToken, path st
 	case a.cfg.Now().Sub(created).Abs() > tokenSkew:
 		return deny("UsernameToken Created is more than 5 minutes from this device's time")
 	case known && u.Password == "":
-		return deny("user has no password for WS-UsernameToken: give auth.users[].password")
+		// A configuration gap, not a guessed password: it must not block
+		// the address for RTSP and HTTP, which this user may use.
+		a.log.Warn("onvif refused: the user has no password: for WS-UsernameToken (give auth.users[].password)",
+			"remote", remote.String(), "user", tok.User)
+		return Decision{User: tok.User, Status: StatusUnauthorized, Reason: "user has no password for WS-UsernameToken: give auth.users[].password"}
 	}
 	h := sha1.New()
 	h.Write(nonce)
@@ -63,7 +67,8 @@ func (a *Authenticator) CheckToken(remote netip.Addr, tok UsernameToken, path st
 	if subtle.ConstantTimeCompare([]byte(want), []byte(tok.Digest)) != 1 || !known {
 		return deny("wrong user or password (WS-UsernameToken)")
 	}
-	if !a.tokens.fresh(tok.Nonce, a.cfg.Now()) {
+	// Keyed by the decoded bytes: Base64 spells the same bytes many ways.
+	if !a.tokens.fresh(string(nonce), a.cfg.Now()) {
 		return deny("replayed UsernameToken (nonce seen before)")
 	}
 	if !u.may(path) {

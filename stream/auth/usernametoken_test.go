@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/sha1"
+	"fmt"
 	"encoding/base64"
 	"net/netip"
 	"strings"
@@ -56,7 +57,34 @@ func TestCheckToken(t *testing.T) {
 			t.Errorf("%s: %+v, want status %d and %q", c.name, d, c.status, c.reason)
 		}
 	}
+	// The same nonce spelled another way (a line break inside its
+	// Base64) is still a replay.
+	tok := token("nvr", "s3cret", "nonce-0009", now)
+	a.CheckToken(remote, tok, "")
+	tok.Nonce = tok.Nonce[:4] + "\n" + tok.Nonce[4:]
+	if d := a.CheckToken(remote, tok, ""); d.OK() {
+		t.Error("a nonce spelled differently was accepted twice")
+	}
 	if _, err := New(Config{Realm: "flowcam", Users: []User{{Name: "x", SHA256: sha, MD5: md, Password: "other"}}}); err == nil {
 		t.Error("a password that does not match its hashes was accepted")
+	}
+}
+
+// TestTokenOfHashOnlyUserBlocksNothing: an NVR set up with a user that has
+// hashes only is refused by ONVIF, but its address stays free for RTSP.
+func TestTokenOfHashOnlyUserBlocksNothing(t *testing.T) {
+	sha, md := HashPassword("alice", "flowcam", "pw")
+	a, err := New(Config{Realm: "flowcam", MaxFailures: 2, Users: []User{{Name: "alice", SHA256: sha, MD5: md}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := netip.MustParseAddr("192.0.2.8")
+	for i := range 5 {
+		if d := a.CheckToken(remote, token("alice", "pw", fmt.Sprintf("nonce-%04d", i), time.Now()), ""); d.Status != 401 {
+			t.Fatalf("attempt %d: %+v", i, d)
+		}
+	}
+	if a.fails.blocked(remote) {
+		t.Error("the address was blocked for a configuration gap")
 	}
 }

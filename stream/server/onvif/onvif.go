@@ -51,9 +51,11 @@ type Options struct {
 	// Auth checks credentials (and lets everyone in while no users are
 	// configured); nil lets everyone in.
 	Auth     Authorizer
-	RTSPPort func() int       // the RTSP port stream URIs name
-	Now      func() time.Time // time.Now by default
-	Logger   *slog.Logger
+	RTSPPort func() int // the RTSP port stream URIs name
+	// Multicast says whether RTSP serves multicast (GetCapabilities).
+	Multicast bool
+	Now       func() time.Time // time.Now by default
+	Logger    *slog.Logger
 }
 
 // Service answers the device and media services.

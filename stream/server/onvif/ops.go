@@ -83,9 +83,9 @@ func (c *call) capabilities(w io.Writer) (fault, bool) {
 		`<tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false</tt:SystemBackup><tt:SystemLogging>false</tt:SystemLogging>`+
 		`<tt:FirmwareUpgrade>false</tt:FirmwareUpgrade><tt:SupportedVersions><tt:Major>2</tt:Major><tt:Minor>0</tt:Minor></tt:SupportedVersions>`+
 		`</tt:System></tt:Device>`+
-		`<tt:Media><tt:XAddr>%s</tt:XAddr><tt:StreamingCapabilities><tt:RTPMulticast>true</tt:RTPMulticast>`+
+		`<tt:Media><tt:XAddr>%s</tt:XAddr><tt:StreamingCapabilities><tt:RTPMulticast>%t</tt:RTPMulticast>`+
 		`<tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>`+
-		`</tds:Capabilities></tds:GetCapabilitiesResponse>`, escape(c.xaddr(DevicePath)), escape(c.xaddr(MediaPath)))
+		`</tds:Capabilities></tds:GetCapabilitiesResponse>`, escape(c.xaddr(DevicePath)), escape(c.xaddr(MediaPath)), c.s.o.Multicast)
 	return ok()
 }
 

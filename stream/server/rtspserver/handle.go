@@ -176,7 +176,9 @@ func (c *conn) play(req *rtsp.Request, res *rtsp.Response) {
 	}
 	info.URL = ss.base + trackControl
 	res.Header.Add("Range", "npt=0.000-")
-	res.Header.Add("RTP-Info", info.String())
+	if !ss.noInfo {
+		res.Header.Add("RTP-Info", info.String())
+	}
 }
 
 func (c *conn) pause(req *rtsp.Request, res *rtsp.Response) {

@@ -61,6 +61,7 @@ type session struct {
 	state    sessionState
 	seq      uint16 // next sequence number; the writer owns it while playing
 	playInfo rtsp.RTPInfo
+	noInfo   bool // PLAY has no RTP-Info to give (a multicast viewer joining a running group)
 	sub      *broadcast.Subscriber
 	stop     chan struct{}
 	done     chan struct{}
@@ -126,7 +127,9 @@ func (s *session) play() (rtsp.RTPInfo, bool) {
 	}
 	if m, ok := s.media.(*multicastMedia); ok {
 		s.state = statePlaying
-		s.playInfo, _ = m.m.play(m.g)
+		var first bool
+		s.playInfo, first = m.m.play(m.g)
+		s.noInfo = !first // joined mid-stream: no RTP-Info is true for it
 		return s.playInfo, true
 	}
 	s.sub = s.stream.Frames.Subscribe(s.srv.cfg.QueueDepth)

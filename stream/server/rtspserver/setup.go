@@ -68,7 +68,9 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 	default:
 		ss.log.Info("session opened", "transport", "udp", "client_ports", tr.ClientPorts, "server_ports", reply.ServerPorts)
 	}
-	reply.SSRC, reply.HasSSRC = ss.ssrc, true
+	if !reply.Multicast { // a group's packets carry its sender's SSRC, and RFC 2326 has ssrc for unicast only
+		reply.SSRC, reply.HasSSRC = ss.ssrc, true
+	}
 	res.Header.Add("Transport", reply.String())
 	res.Header.Add("Session", ss.header())
 }

@@ -101,7 +101,21 @@ func (s *Server) recordings(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", recordingExt[filepath.Ext(file)])
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filepath.Base(file)))
-	http.ServeContent(w, r, "", info.ModTime(), f)
+	// Each write gets its own deadline: a download that stops reading
+	// lets go of its connection and file (whose blocks retention could
+	// not free while it is open) instead of holding them forever.
+	http.ServeContent(&deadlineWriter{ResponseWriter: w, s: s}, r, "", info.ModTime(), f)
+}
+
+// deadlineWriter sets the server's write deadline before every write.
+type deadlineWriter struct {
+	http.ResponseWriter
+	s *Server
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	d.s.setDeadline(d.ResponseWriter)
+	return d.ResponseWriter.Write(b)
 }
 
 // recordingFile maps /STREAM/PATH/NAME to the file it names, refusing
