@@ -2,8 +2,8 @@ package auth
 
 import (
 	"crypto/sha1"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
