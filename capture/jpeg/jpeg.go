@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 
 	"flowcam/capture"
 )
@@ -23,18 +24,43 @@ var ErrSampling = errors.New("jpeg: only 4:2:0 and 4:2:2 pictures are supported"
 // concurrent use; each pipeline owns one.
 type Encoder struct {
 	quality int
+	threads int
+	bands   []band
 	scratch *image.YCbCr
 	sub     *image.YCbCr // chroma-halved copy for Transcode
 	out     appendBuffer
 }
 
+// Option configures an Encoder.
+type Option func(*Encoder)
+
+// WithThreads spreads each frame over up to n goroutines (capped at
+// MaxThreads): the picture is cut into bands on MCU-row boundaries, each
+// encoded on its own, and the bands are joined with restart markers. One
+// thread (the default) writes a plain baseline JPEG with no restart
+// markers, which every RTP/JPEG receiver can take.
+func WithThreads(n int) Option {
+	return func(e *Encoder) { e.threads = min(max(n, 1), MaxThreads) }
+}
+
+// AutoThreads is the thread count "auto" means: the machine's cores, up to
+// MaxThreads.
+func AutoThreads() int { return min(runtime.NumCPU(), MaxThreads) }
+
 // New returns an encoder with quality 1 (smallest) to 100 (best).
-func New(quality int) (*Encoder, error) {
+func New(quality int, opts ...Option) (*Encoder, error) {
 	if quality < 1 || quality > 100 {
 		return nil, fmt.Errorf("jpeg: quality %d out of range 1-100", quality)
 	}
-	return &Encoder{quality: quality}, nil
+	e := &Encoder{quality: quality, threads: 1}
+	for _, o := range opts {
+		o(e)
+	}
+	return e, nil
 }
+
+// Threads reports how many goroutines encode a frame.
+func (e *Encoder) Threads() int { return e.threads }
 
 // Quality reports the configured quality.
 func (e *Encoder) Quality() int { return e.quality }
@@ -55,6 +81,13 @@ func (e *Encoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) {
 	src := img
 	if !padded(img) {
 		src = e.pad(img)
+	}
+	if e.threads > 1 {
+		out, err := e.encodeBands(dst, src)
+		if err != nil {
+			return dst, fmt.Errorf("jpeg: encode %v in bands: %w", img.Rect.Size(), err)
+		}
+		return out, nil
 	}
 	e.out.b = dst
 	if err := encodeImage(&e.out, src, e.quality); err != nil {
