@@ -34,6 +34,7 @@ type Settings struct {
 	Argus     ArgusConfig     `mapstructure:"argus"`
 	Helper    HelperConfig    `mapstructure:"helper"`
 	ONVIF     ONVIFConfig     `mapstructure:"onvif"`
+	JPEG      JPEGConfig      `mapstructure:"jpeg"`
 
 	// The top-level stream keys: the default stream, and the defaults of
 	// every entry of the streams list.
@@ -95,6 +96,13 @@ type MulticastConfig struct {
 	Groups  netip.Prefix `mapstructure:"groups"` // one address per path
 	Ports   PortRange    `mapstructure:"ports"`
 	TTL     int          `mapstructure:"ttl"`
+}
+
+// JPEGConfig tunes libjpeg-turbo encoding of raw pictures.
+type JPEGConfig struct {
+	// Threads above 1 cut each picture into bands encoded in parallel and
+	// joined with restart markers (RTP/JPEG types 64 and 65).
+	Threads Threads `mapstructure:"threads"`
 }
 
 // HTTPConfig configures the HTTP side: status page, MJPEG, snapshots,
@@ -236,6 +244,7 @@ type StreamConfig struct {
 	Size    capture.Size // zero: a file's own size
 	FPS     float64      // zero: a file's own rate
 	Quality int
+	Threads int // jpeg.threads, resolved
 	Encoder Encoder
 	Codec   Codec
 	Idle    Idle
@@ -349,6 +358,7 @@ var defaults = keyValues{
 	{"loop", true},
 	{"rate", 1.0},
 	{"quality", jpeg.DefaultQuality},
+	{"jpeg.threads", "1"},
 	{"encoder", string(EncoderAuto)},
 	{"codec", string(CodecAuto)},
 	{"idle", string(IdleKeep)},
@@ -369,6 +379,7 @@ var flags = []struct{ name, key, usage string }{
 	{"loop", "loop", "files: restart at the end"},
 	{"rate", "rate", "files: playback speed factor"},
 	{"quality", "quality", "JPEG quality 1-100"},
+	{"jpeg-threads", "jpeg.threads", "cores per JPEG frame: 1-4 or auto; above 1, RTP/JPEG gets restart markers (types 64/65), which ffmpeg's RTSP client cannot play"},
 	{"encoder", "encoder", "JPEG encoder: auto, libjpeg, hardware or passthrough"},
 	{"codec", "codec", "what the path sends: auto (H.264 when the source gives it, else MJPEG), mjpeg or h264"},
 	{"path", "path", "RTSP path of the stream"},

@@ -59,7 +59,7 @@ func TestConfigSources(t *testing.T) {
 		{"defaults", nil, nil, "", func(c *Config) bool {
 			return c.RTSP.Addr == ":8554" && len(c.Streams) == 1 && reflect.DeepEqual(c.Streams[0], StreamConfig{
 				Path: "/cam", Source: "pattern", Size: capture.Size{Width: 1280, Height: 720}, FPS: 25, Quality: 80,
-				Encoder: "auto", Codec: "auto", Idle: "keep", Loop: true, Rate: 1})
+				Threads: 1, Encoder: "auto", Codec: "auto", Idle: "keep", Loop: true, Rate: 1})
 		}},
 		{"publish flags", []string{"--publish", "rtsp://u:p@hub:8554/a", "--publish", "rtsps://hub:8322/b"}, nil, "", func(c *Config) bool {
 			return reflect.DeepEqual(c.Streams[0].Publish, []publish.Target{{URL: "rtsp://u:p@hub:8554/a"}, {URL: "rtsps://hub:8322/b"}})
@@ -153,6 +153,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{args: []string{"--size", "4096x2160"}, want: []string{"size", "2040"}},
 		{args: []string{"--size", "big"}, want: []string{"size", "WIDTHxHEIGHT"}},
 		{args: []string{"--quality", "101"}, want: []string{"quality = 101", "1 to 100"}},
+		{args: []string{"--jpeg-threads", "8"}, want: []string{"jpeg.threads = 8", "auto or a whole number from 1 to 4"}},
+		{file: "jpeg:\n  threads: many\n", want: []string{`jpeg.threads = "many"`, "e.g. auto"}},
 		{args: []string{"--source", ""}, want: []string{`source = ""`, "pattern"}},
 		{args: []string{"--rate", "0"}, want: []string{"rate = 0", "speed factor"}},
 		{args: []string{"--loop=maybe"}, want: []string{"loop"}},

@@ -78,7 +78,7 @@ type streamEncoder struct {
 }
 
 func newStreamEncoder(sc StreamConfig, hw hardware, log *slog.Logger) (*streamEncoder, error) {
-	soft, err := jpeg.New(sc.Quality)
+	soft, err := jpeg.New(sc.Quality, jpeg.WithThreads(sc.Threads))
 	if err != nil {
 		return nil, err
 	}

@@ -113,6 +113,7 @@ func (s *Settings) streams(p *problems) []StreamConfig {
 			prefix = fmt.Sprintf("streams[%d].", i)
 		}
 		sc := streamConfig(e.over(s.StreamKeys), prefix, p)
+		sc.Threads = int(s.JPEG.Threads)
 		checkHelperSource(prefix, sc, s.devices(), p)
 		if seen[sc.Path] {
 			p.bad(prefix+"path", quote(sc.Path), "is used by another stream: paths must be unique")

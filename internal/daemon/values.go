@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"flowcam/capture"
+	"flowcam/capture/jpeg"
 	"flowcam/capture/v4l2"
 )
 
@@ -263,6 +264,23 @@ func (q *Quality) UnmarshalText(b []byte) error {
 		return refuse(b, "must be a whole number from 1 to 100, e.g. 80")
 	}
 	*q = Quality(v)
+	return nil
+}
+
+// Threads is jpeg.threads: how many goroutines encode a frame, "auto"
+// (the cores, up to jpeg.MaxThreads) or 1 to jpeg.MaxThreads.
+type Threads int
+
+func (t *Threads) UnmarshalText(b []byte) error {
+	if string(b) == "auto" {
+		*t = Threads(jpeg.AutoThreads())
+		return nil
+	}
+	v, err := strconv.Atoi(string(b))
+	if err != nil || v < 1 || v > jpeg.MaxThreads {
+		return refuse(b, fmt.Sprintf("must be auto or a whole number from 1 to %d, e.g. auto", jpeg.MaxThreads))
+	}
+	*t = Threads(v)
 	return nil
 }
 
