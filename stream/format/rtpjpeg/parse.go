@@ -1,6 +1,7 @@
 package rtpjpeg
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -212,7 +213,7 @@ func (p *Picture) finish(rest []byte) error {
 	if p.Restart > 0 {
 		p.Type += 64
 	}
-	end := lastEOI(rest)
+	end := bytes.Index(rest, eoi)
 	if end < 0 {
 		return fmt.Errorf("%w: no EOI marker (truncated frame?)", ErrMalformed)
 	}
@@ -223,13 +224,7 @@ func (p *Picture) finish(rest []byte) error {
 	return nil
 }
 
-// lastEOI finds the end-of-image marker, ignoring trailing bytes some
-// cameras append after it.
-func lastEOI(b []byte) int {
-	for i := len(b) - 2; i >= 0; i-- {
-		if b[i] == 0xFF && b[i+1] == mEOI {
-			return i
-		}
-	}
-	return -1
-}
+// eoi ends the scan: byte stuffing keeps it out of the coded data, so the
+// first one is the end, and whatever some cameras append after it (even
+// another EOI) is not part of the picture.
+var eoi = []byte{0xFF, mEOI}

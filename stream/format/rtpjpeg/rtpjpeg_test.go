@@ -119,7 +119,7 @@ func checkLayout(t *testing.T, p *rtpbuf.Payloads, pic *Picture, mtu int) {
 		}
 		hdr := mainHeaderLen
 		if pic.Type >= 64 {
-			if r := int(b[8])<<8 | int(b[9]); r != int(pic.Restart) || b[10] != 0xFF || b[11] != 0xFF {
+			if r := int(b[8])<<8 | int(b[9]); r != int(pic.Restart) {
 				t.Fatalf("packet %d restart header % x", i, b[8:12])
 			}
 			hdr += restartHeaderLen
@@ -131,10 +131,62 @@ func checkLayout(t *testing.T, p *rtpbuf.Payloads, pic *Picture, mtu int) {
 			}
 			hdr += quantHeaderLen
 		}
+		if pic.Type >= 64 {
+			checkAligned(t, i, uint16(b[10])<<8|uint16(b[11]), off, off+len(b)-hdr, restartIntervals(pic.Scan))
+		}
 		off += len(b) - hdr
 	}
 	if off != len(pic.Scan) {
 		t.Fatalf("payloads carry %d scan bytes, picture has %d", off, len(pic.Scan))
+	}
+}
+
+// restartIntervals finds each restart interval's [start, end) in a scan by
+// walking it byte by byte.
+func restartIntervals(scan []byte) [][2]int {
+	var out [][2]int
+	start := 0
+	for i := 0; i+1 < len(scan); i++ {
+		if scan[i] == 0xFF && scan[i+1] >= 0xD0 && scan[i+1] <= 0xD7 && i+2 < len(scan) {
+			out = append(out, [2]int{start, i + 2})
+			start = i + 2
+		}
+	}
+	return append(out, [2]int{start, len(scan)})
+}
+
+// checkAligned holds a packet carrying scan[from:to] to RFC 2435's
+// restart header rules: F when it starts an interval, L when it ends one,
+// the count naming the (first) interval, and whole intervals only when
+// both are set.
+func checkAligned(t *testing.T, pkt int, rh uint16, from, to int, iv [][2]int) {
+	t.Helper()
+	f, l, n := rh&0x8000 != 0, rh&0x4000 != 0, int(rh&0x3FFF)
+	if n >= len(iv) {
+		t.Fatalf("packet %d: restart count %d, the frame has %d intervals", pkt, n, len(iv))
+	}
+	in := iv[n]
+	switch {
+	case f && l:
+		last := n
+		for last < len(iv) && iv[last][1] < to {
+			last++
+		}
+		if from != in[0] || last == len(iv) || iv[last][1] != to {
+			t.Fatalf("packet %d: F and L for interval %d, but it carries %d-%d, not whole intervals from %v", pkt, n, from, to, in)
+		}
+	case f:
+		if from != in[0] || to >= in[1] {
+			t.Fatalf("packet %d: F for interval %d %v, carries %d-%d", pkt, n, in, from, to)
+		}
+	case l:
+		if from <= in[0] || to != in[1] {
+			t.Fatalf("packet %d: L for interval %d %v, carries %d-%d", pkt, n, in, from, to)
+		}
+	default:
+		if from <= in[0] || to >= in[1] {
+			t.Fatalf("packet %d: middle of interval %d %v, carries %d-%d", pkt, n, in, from, to)
+		}
 	}
 }
 
