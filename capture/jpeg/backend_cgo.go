@@ -21,3 +21,11 @@ func encodeImage(w io.Writer, img *image.YCbCr, quality int) error {
 func decodeImage(r io.Reader) (image.Image, error) {
 	return libjpeg.Decode(r, &libjpeg.DecoderOptions{})
 }
+
+// mcuHeight is the rows of one MCU row libjpeg writes for the sampling.
+func mcuHeight(ratio image.YCbCrSubsampleRatio) int {
+	if ratio == image.YCbCrSubsampleRatio422 {
+		return 8
+	}
+	return 16
+}

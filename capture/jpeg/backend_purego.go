@@ -18,3 +18,6 @@ func encodeImage(w io.Writer, img *image.YCbCr, quality int) error {
 }
 
 func decodeImage(r io.Reader) (image.Image, error) { return stdjpeg.Decode(r) }
+
+// mcuHeight is 16 whatever the sampling: Go's encoder always writes 4:2:0.
+func mcuHeight(image.YCbCrSubsampleRatio) int { return 16 }

@@ -41,10 +41,7 @@ type Plan struct {
 
 // PlanFor returns the band plan for a picture.
 func PlanFor(size image.Point, ratio image.YCbCrSubsampleRatio) Plan {
-	mcuH := 16
-	if ratio == image.YCbCrSubsampleRatio422 {
-		mcuH = 8
-	}
+	mcuH := mcuHeight(ratio)
 	mcuRows := (size.Y + mcuH - 1) / mcuH
 	perRow := (size.X + 15) / 16
 	rows := max(1, (mcuRows+targetBands-1)/targetBands)
