@@ -46,6 +46,7 @@ func TestReport(t *testing.T) {
 
 	frame := newFrame(t)
 	enc := measureEncode(t, dir, frame)
+	threads := measureThreads(t, dir)
 	pkt := measurePacketize(t, enc.jpeg)
 	cam := measureYUYV(t, dir, frame)
 	srv := measureServing(t, dir, enc.ffmpegQ)
@@ -55,7 +56,7 @@ func TestReport(t *testing.T) {
 	codecs := measureCodecs(t, dir)
 	board := boardSection(t)
 
-	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + viewers.table() + "\n" + cam.table() + "\n" + helper.table(cam) + "\n" + codecs.table() + "\n" + files.table() + "\n" + board)
+	fmt.Print("\n" + summary(enc, pkt, srv) + "\n" + threads.table() + "\n" + viewers.table() + "\n" + cam.table() + "\n" + helper.table(cam) + "\n" + codecs.table() + "\n" + files.table() + "\n" + board)
 	t.Logf("report took %v", time.Since(start).Round(time.Second))
 }
 

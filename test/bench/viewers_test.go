@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"flowcam/capture/jpeg"
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/hub"
 )
 
 // Serving cost by viewer count, flowcamd beside gst-rtsp-server: the same
@@ -24,25 +26,6 @@ var viewerCounts = []int{1, 20, 40}
 
 const viewersWindow = 10 * time.Second
 
-// gstServer is gst-rtsp-server through its GObject bindings, one shared
-// media: every viewer gets the one pipeline's packets.
-const gstServer = `import sys, gi
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import Gst, GstRtspServer, GLib
-Gst.init(None)
-server = GstRtspServer.RTSPServer()
-server.set_address("127.0.0.1")
-server.set_service(sys.argv[1])
-factory = GstRtspServer.RTSPMediaFactory()
-factory.set_launch(sys.argv[2])
-factory.set_shared(True)
-server.get_mount_points().add_factory("/cam", factory)
-server.attach(None)
-print("ready", flush=True)
-GLib.MainLoop().run()
-`
-
 // viewerFig is one server at one viewer count.
 type viewerFig struct {
 	cpuPerMin    float64 // CPU seconds per minute
@@ -51,31 +34,41 @@ type viewerFig struct {
 
 type viewersReport struct {
 	ours, gst map[int]viewerFig
+	// byThreads is flowcamd at jpeg.threads 1 and auto, with GStreamer
+	// viewers: ffmpeg cannot take the restart-marker packets auto sends.
+	byThreads map[string]map[int]viewerFig
 }
 
+// viewerThreads are the jpeg.threads settings the latency rows compare.
+var viewerThreads = []string{"1", "auto"}
+
 func measureViewers(t *testing.T, dir string) viewersReport {
-	rep := viewersReport{ours: map[int]viewerFig{}, gst: map[int]viewerFig{}}
+	rep := viewersReport{ours: map[int]viewerFig{}, gst: map[int]viewerFig{}, byThreads: map[string]map[int]viewerFig{}}
 	bin, err := daemon.Binary(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "gst-server.py")
-	os.WriteFile(script, []byte(gstServer), 0o644)
 	for _, n := range viewerCounts {
-		rep.ours[n] = viewersOurs(t, bin, n)
-		rep.gst[n] = viewersGst(t, script, n)
+		rep.ours[n] = viewersOurs(t, bin, n, "1", ffmpegViewer)
+		rep.gst[n] = viewersGst(t, dir, n)
+	}
+	for _, th := range viewerThreads {
+		rep.byThreads[th] = map[int]viewerFig{}
+		for _, n := range viewerCounts {
+			rep.byThreads[th][n] = viewersOurs(t, bin, n, th, gstViewer)
+		}
 	}
 	return rep
 }
 
-func viewersOurs(t *testing.T, bin string, n int) viewerFig {
+func viewersOurs(t *testing.T, bin string, n int, threads string, viewer []string) viewerFig {
 	d, err := daemon.Start(bin, "--source", "pattern", "--size", fmt.Sprintf("%dx%d", width, height),
-		"--fps", strconv.Itoa(fps), "--quality", strconv.Itoa(quality), "--mtu", strconv.Itoa(mtu))
+		"--fps", strconv.Itoa(fps), "--quality", strconv.Itoa(quality), "--mtu", strconv.Itoa(mtu), "--jpeg-threads", threads)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Stop()
-	stop := startViewers(t, d.URL("/cam"), n)
+	stop := startViewers(t, d.URL("/cam"), n, viewer)
 	defer stop()
 	var p50, p99 []float64
 	fig := measureServer(t, d.CPUTime, func() {
@@ -96,15 +89,20 @@ func viewersOurs(t *testing.T, bin string, n int) viewerFig {
 		}
 	})
 	fig.p50ms, fig.p99ms = median(p50), median(p99)
-	t.Logf("flowcamd, %d viewers: %.2f CPU s/min, capture to wire p50 %.2f ms, p99 %.2f ms", n, fig.cpuPerMin, fig.p50ms, fig.p99ms)
+	t.Logf("flowcamd, jpeg.threads %s, %d %s viewers: %.2f CPU s/min, capture to wire p50 %.2f ms, p99 %.2f ms", threads, n, viewer[0], fig.cpuPerMin, fig.p50ms, fig.p99ms)
 	return fig
 }
 
-func viewersGst(t *testing.T, script string, n int) viewerFig {
+// viewersGst serves the stream from gst-rtsp-server's shared media.
+func viewersGst(t *testing.T, dir string, n int) viewerFig {
 	port := freePort(t)
 	launch := fmt.Sprintf("( videotestsrc is-live=true pattern=smpte ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 ! "+
 		"jpegenc quality=%d ! rtpjpegpay name=pay0 pt=26 mtu=%d )", width, height, fps, quality, mtu)
-	m := startPeer(t, "gst-rtsp-server", "/usr/bin/python3", script, strconv.Itoa(port), launch)
+	bin, args, err := hub.GstCommand(dir, strconv.Itoa(port), "play", launch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := startPeer(t, "gst-rtsp-server", bin, args...)
 	defer m.stop()
 	url := fmt.Sprintf("rtsp://127.0.0.1:%d/cam", port)
 	deadline := time.Now().Add(20 * time.Second)
@@ -118,7 +116,7 @@ func viewersGst(t *testing.T, script string, n int) viewerFig {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stop := startViewers(t, url, n)
+	stop := startViewers(t, url, n, ffmpegViewer)
 	defer stop()
 	fig := measureServer(t, m.cpu, func() {})
 	t.Logf("gst-rtsp-server, %d viewers: %.2f CPU s/min", n, fig.cpuPerMin)
@@ -145,13 +143,25 @@ func measureServer(t *testing.T, cpu func() (time.Duration, error), each func())
 	return viewerFig{cpuPerMin: (c1 - c0).Seconds() / time.Since(start).Seconds() * 60}
 }
 
-// startViewers runs n ffmpeg viewers over UDP that copy the stream and
-// throw it away; stop kills them.
-func startViewers(t *testing.T, url string, n int) (stop func()) {
+// Viewers that take the stream over UDP and throw it away undecoded: the
+// issue's ffmpeg copying it, and GStreamer's rtspsrc into a fakesink, which
+// also takes the RTP/JPEG types with restart markers that ffmpeg refuses.
+// "URL" is replaced by the stream's.
+var (
+	ffmpegViewer = []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "udp",
+		"-i", "URL", "-c:v", "copy", "-f", "null", "-"}
+	gstViewer = []string{"gst-launch-1.0", "-q", "rtspsrc", "location=URL", "protocols=udp", "!", "fakesink"}
+)
+
+// startViewers runs n viewers of url; stop kills them.
+func startViewers(t *testing.T, url string, n int, viewer []string) (stop func()) {
 	var cmds []*exec.Cmd
 	for range n {
-		cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "udp",
-			"-i", url, "-c:v", "copy", "-f", "null", "-")
+		args := make([]string, len(viewer)-1)
+		for i, a := range viewer[1:] {
+			args[i] = strings.Replace(a, "URL", url, 1)
+		}
+		cmd := exec.Command(viewer[0], args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +203,26 @@ func (r viewersReport) table() string {
 	last := viewerCounts[len(viewerCounts)-1]
 	per := func(m map[int]viewerFig) float64 { return (m[last].cpuPerMin - m[1].cpuPerMin) / float64(last-1) }
 	return tb.String() + fmt.Sprintf("Marginal cost per viewer (1 to %d): flowcamd %.3f, gst-rtsp-server %.3f CPU s/min (%s).\n"+
-		"Targets: flowcamd at most half the peer's total at every count, at most a third of its marginal cost; p99 under %d ms.\n"+
-		"JPEG is encoded on one thread (jpeg.threads does not exist yet).\n",
-		last, per(r.ours), per(r.gst), ratio(per(r.ours), per(r.gst)), 1000/fps)
+		"Targets: flowcamd at most half the peer's total at every count, at most a third of its marginal cost; p99 under %d ms.\n",
+		last, per(r.ours), per(r.gst), ratio(per(r.ours), per(r.gst)), 1000/fps) + "\n" + r.threadsTable()
+}
+
+// threadsTable is flowcamd by jpeg.threads: its CPU and capture-to-wire
+// latency, which includes the encode.
+func (r viewersReport) threadsTable() string {
+	head := []string{""}
+	for _, th := range viewerThreads {
+		head = append(head, "threads "+th+" CPU s/min", "threads "+th+" capture-to-wire p50 / p99 ms")
+	}
+	head[0] = fmt.Sprintf("flowcamd by jpeg.threads (auto = %d here), N UDP viewers (gst-launch rtspsrc ! fakesink)", jpeg.AutoThreads())
+	tb := newTable(head...)
+	for _, n := range viewerCounts {
+		row := []string{fmt.Sprintf("%d viewers", n)}
+		for _, th := range viewerThreads {
+			f := r.byThreads[th][n]
+			row = append(row, f2(f.cpuPerMin), f2(f.p50ms)+" / "+f2(f.p99ms))
+		}
+		tb.row(row...)
+	}
+	return tb.String()
 }

@@ -188,24 +188,31 @@ func FreeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// gstScript is gst-rtsp-server with a media factory in record mode at
-// /cam: it decodes what it is sent and prints a line per picture.
+// gstScript is gst-rtsp-server through its GObject bindings with one
+// media factory at /cam, run as `python3 script PORT MODE LAUNCH`. MODE
+// play serves LAUNCH (ending in a payloader named pay0) to every viewer
+// from one shared pipeline; MODE record takes a stream into LAUNCH and
+// prints a "picture" line per handoff of its element named sink.
 const gstScript = `import sys, gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import Gst, GstRtspServer, GLib
 Gst.init(None)
+port, mode, launch = sys.argv[1:4]
 server = GstRtspServer.RTSPServer()
 server.set_address("127.0.0.1")
-server.set_service(sys.argv[1])
+server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
-factory.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
-factory.set_launch("( decodebin name=depay0 ! videoconvert ! fakesink name=sink signal-handoffs=true )")
-def configure(factory, media):
-    def frame(*args):
-        print("picture", flush=True)
-    media.get_element().get_by_name("sink").connect("handoff", frame)
-factory.connect("media-configure", configure)
+factory.set_launch(launch)
+if mode == "record":
+    factory.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
+    def configure(factory, media):
+        def frame(*args):
+            print("picture", flush=True)
+        media.get_element().get_by_name("sink").connect("handoff", frame)
+    factory.connect("media-configure", configure)
+else:
+    factory.set_shared(True)
 server.get_mount_points().add_factory("/cam", factory)
 server.attach(None)
 print("ready", flush=True)
@@ -221,17 +228,29 @@ func HasGst() bool {
 	return exec.Command(python, "-c", `import gi; gi.require_version("GstRtspServer", "1.0")`).Run() == nil
 }
 
+// GstCommand writes the gst-rtsp-server script into dir and returns the
+// command line that runs it on 127.0.0.1:port in mode "play" or "record"
+// (see gstScript); it prints "ready" once it listens.
+func GstCommand(dir, port, mode, launch string) (bin string, args []string, err error) {
+	script := filepath.Join(dir, "gst-rtsp-server.py")
+	if err := os.WriteFile(script, []byte(gstScript), 0o644); err != nil {
+		return "", nil, err
+	}
+	return python, []string{script, port, mode, launch}, nil
+}
+
 // StartGst runs gst-rtsp-server on a free loopback port, taking a stream
 // at /cam; its output counts a "picture" line per decoded picture.
 func StartGst(t testing.TB) (port string, out *output.Buffer) {
 	t.Helper()
-	script := filepath.Join(t.TempDir(), "hub.py")
-	if err := os.WriteFile(script, []byte(gstScript), 0o644); err != nil {
+	_, port, _ = net.SplitHostPort(FreeAddr(t))
+	bin, args, err := GstCommand(t.TempDir(), port, "record",
+		"( decodebin name=depay0 ! videoconvert ! fakesink name=sink signal-handoffs=true )")
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ = net.SplitHostPort(FreeAddr(t))
 	out = &output.Buffer{}
-	cmd := exec.Command(python, script, port)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
