@@ -16,6 +16,8 @@ type packetBatch struct {
 	buf  []byte
 	offs []int
 	pkts [][]byte
+
+	heads, bodies [][]byte // split: the headers in buf, the shared payloads
 }
 
 // build lays out a frame: h is its first packet's header; sequence numbers
@@ -28,6 +30,24 @@ func (b *packetBatch) build(h rtp.Header, p *rtpbuf.Payloads) {
 		b.add(&h, p.At(i))
 		h.SequenceNumber++
 	}
+}
+
+// split lays out only a frame's RTP headers and pairs each with its
+// payload, which stays where the broadcaster put it: UDP sends the two as
+// separate iovecs, so a viewer costs no copy of the frame.
+func (b *packetBatch) split(h rtp.Header, p *rtpbuf.Payloads) (heads, bodies [][]byte) {
+	n := p.Len()
+	size := h.MarshalSize()
+	b.buf = append(b.buf[:0], make([]byte, n*size)...)
+	b.heads, b.bodies = b.heads[:0], b.bodies[:0]
+	for i := 0; i < n; i++ {
+		h.Marker = i == n-1
+		head := b.buf[i*size : (i+1)*size]
+		h.MarshalTo(head)
+		b.heads, b.bodies = append(b.heads, head), append(b.bodies, p.At(i))
+		h.SequenceNumber++
+	}
+	return b.heads, b.bodies
 }
 
 func (b *packetBatch) add(h *rtp.Header, payload []byte) {

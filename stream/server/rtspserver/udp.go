@@ -88,22 +88,22 @@ func (m *udpMedia) sendFrame(h rtp.Header, u *broadcast.Unit, now time.Time) (bo
 	if !m.rate.admit(now, u.Captured, h.Timestamp, &u.Payloads, u.Anchor) {
 		return false, nil
 	}
-	m.batch.build(h, &u.Payloads)
-	pkts := m.batch.packets()
 	m.rate.mu.Lock()
-	direct := m.rate.sched.Direct(0)
-	for i, p := range pkts {
-		if direct {
-			m.rate.sched.Sent(0, h.SequenceNumber+uint16(i), len(p), now)
-		} else {
-			m.rate.sched.Enqueue(0, h.SequenceNumber+uint16(i), p)
+	if m.rate.sched.Direct(0) {
+		heads, bodies := m.batch.split(h, &u.Payloads)
+		for i := range heads {
+			m.rate.sched.Sent(0, h.SequenceNumber+uint16(i), len(heads[i])+len(bodies[i]), now)
 		}
+		m.rate.mu.Unlock()
+		return true, m.out.WriteSplit(heads, bodies, m.dst)
+	}
+	// The pacer holds packets past this frame's turn: they need a copy.
+	m.batch.build(h, &u.Payloads)
+	for i, p := range m.batch.packets() {
+		m.rate.sched.Enqueue(0, h.SequenceNumber+uint16(i), p)
 	}
 	m.rate.mu.Unlock()
-	if !direct {
-		return true, nil // the writer's pacing releases it
-	}
-	return true, m.out.WriteTo(pkts, m.dst)
+	return true, nil // the writer's pacing releases it
 }
 
 // release sends the paced packets that are due and returns when the next

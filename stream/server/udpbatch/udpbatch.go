@@ -23,6 +23,7 @@ type Writer struct {
 	msgs  []ipv4.Message
 	gso   gsoState
 	oob   [][]byte // one UDP_SEGMENT control message per GSO run
+	join  []byte   // a split packet joined, for connections without batches
 	log   *slog.Logger
 }
 
@@ -68,17 +69,23 @@ func New(conn net.PacketConn, opts ...Option) *Writer {
 func (w *Writer) GSO() bool { return w.gso == gsoOn }
 
 // WriteTo sends every packet to dst, in order.
-func (w *Writer) WriteTo(pkts [][]byte, dst net.Addr) error {
+func (w *Writer) WriteTo(pkts [][]byte, dst net.Addr) error { return w.write(pkts, nil, dst) }
+
+// WriteSplit sends packets of two parts each, heads[i] then bodies[i], in
+// order, without joining them: a viewer's own RTP headers and the payloads
+// every viewer shares go to the kernel as separate iovecs, which the
+// kernel copies anyway, so no frame is copied in user space per viewer.
+func (w *Writer) WriteSplit(heads, bodies [][]byte, dst net.Addr) error {
+	return w.write(heads, bodies, dst)
+}
+
+// write sends packet i = heads[i] + bodies[i] (bodies may be nil).
+func (w *Writer) write(heads, bodies [][]byte, dst net.Addr) error {
 	if w.batch == nil {
-		for _, p := range pkts {
-			if _, err := w.conn.WriteTo(p, dst); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.writeEach(heads, bodies, dst)
 	}
-	if w.gso != gsoOff && len(pkts) > 1 {
-		msgs := w.runs(pkts, dst)
+	if w.gso != gsoOff && len(heads) > 1 {
+		msgs := w.runs(heads, bodies, dst)
 		sent, err := w.send(msgs)
 		switch {
 		case err == nil:
@@ -93,17 +100,49 @@ func (w *Writer) WriteTo(pkts [][]byte, dst net.Addr) error {
 			return err
 		}
 	}
-	return w.writePlain(pkts, dst)
+	return w.writePlain(heads, bodies, dst)
 }
 
-func (w *Writer) writePlain(pkts [][]byte, dst net.Addr) error {
-	msgs := w.messages(len(pkts))
-	for i, p := range pkts {
-		msgs[i].Buffers = msgs[i].Buffers[:1]
-		msgs[i].Buffers[0], msgs[i].OOB, msgs[i].Addr = p, nil, dst
+// writeEach sends one packet per call, for connections that are not UDP
+// sockets (tests' fakes, wrappers).
+func (w *Writer) writeEach(heads, bodies [][]byte, dst net.Addr) error {
+	for i, p := range heads {
+		if bodies != nil {
+			w.join = append(append(w.join[:0], p...), bodies[i]...)
+			p = w.join
+		}
+		if _, err := w.conn.WriteTo(p, dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) writePlain(heads, bodies [][]byte, dst net.Addr) error {
+	msgs := w.messages(len(heads))
+	for i := range heads {
+		msgs[i].Buffers = appendPacket(msgs[i].Buffers[:0], heads, bodies, i)
+		msgs[i].OOB, msgs[i].Addr = nil, dst
 	}
 	_, err := w.send(msgs)
 	return err
+}
+
+// packetLen is packet i's size.
+func packetLen(heads, bodies [][]byte, i int) int {
+	if bodies == nil {
+		return len(heads[i])
+	}
+	return len(heads[i]) + len(bodies[i])
+}
+
+// appendPacket appends packet i's parts to an iovec list.
+func appendPacket(bufs, heads, bodies [][]byte, i int) [][]byte {
+	bufs = append(bufs, heads[i])
+	if bodies != nil {
+		bufs = append(bufs, bodies[i])
+	}
+	return bufs
 }
 
 // messages returns n reusable messages.
@@ -128,17 +167,17 @@ func (w *Writer) send(msgs []ipv4.Message) (int, error) {
 	return sent, nil
 }
 
-// runs groups pkts into messages: each a run of packets of one size (the
-// last may be shorter) as one GSO buffer of several iovecs, or a lone
+// runs groups packets into messages: each a run of packets of one size
+// (the last may be shorter) as one GSO buffer of several iovecs, or a lone
 // packet as a plain datagram.
-func (w *Writer) runs(pkts [][]byte, dst net.Addr) []ipv4.Message {
+func (w *Writer) runs(heads, bodies [][]byte, dst net.Addr) []ipv4.Message {
 	var msgs []ipv4.Message
 	nmsg := 0
-	for i := 0; i < len(pkts); {
-		size := len(pkts[i])
+	for i := 0; i < len(heads); {
+		size := packetLen(heads, bodies, i)
 		j := i + 1
-		for j < len(pkts) && j-i < maxSegments && (j-i+1)*size <= maxGSOBytes && len(pkts[j]) <= size {
-			last := len(pkts[j]) < size
+		for j < len(heads) && j-i < maxSegments && (j-i+1)*size <= maxGSOBytes && packetLen(heads, bodies, j) <= size {
+			last := packetLen(heads, bodies, j) < size
 			j++
 			if last {
 				break // a shorter packet ends the run
@@ -148,7 +187,10 @@ func (w *Writer) runs(pkts [][]byte, dst net.Addr) []ipv4.Message {
 			w.msgs = append(w.msgs, ipv4.Message{Buffers: make([][]byte, 1)})
 		}
 		m := &w.msgs[nmsg]
-		m.Buffers = append(m.Buffers[:0], pkts[i:j]...)
+		m.Buffers = m.Buffers[:0]
+		for k := i; k < j; k++ {
+			m.Buffers = appendPacket(m.Buffers, heads, bodies, k)
+		}
 		m.Addr, m.OOB = dst, nil
 		if j-i > 1 {
 			m.OOB = w.segment(nmsg, size)

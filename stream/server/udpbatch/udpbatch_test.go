@@ -78,13 +78,23 @@ func TestGSODeliversTheSamePackets(t *testing.T) {
 	}
 	defer send.Close()
 	pkts := frame()
+	heads, bodies := split(pkts)
 	for _, c := range []struct {
-		name string
-		w    *Writer
-		gso  bool
-	}{{"gso", New(send), gsoBuilt}, {"plain", New(send, WithoutGSO()), false}} {
+		name  string
+		w     *Writer
+		gso   bool
+		split bool
+	}{
+		{"gso", New(send), gsoBuilt, false}, {"plain", New(send, WithoutGSO()), false, false},
+		{"gso split", New(send), gsoBuilt, true}, {"plain split", New(send, WithoutGSO()), false, true},
+		{"no batches split", New(plainConn{send}), false, true},
+	} {
 		t.Run(c.name, func(t *testing.T) {
-			if err := c.w.WriteTo(pkts, recv.LocalAddr()); err != nil {
+			write := func() error { return c.w.WriteTo(pkts, recv.LocalAddr()) }
+			if c.split {
+				write = func() error { return c.w.WriteSplit(heads, bodies, recv.LocalAddr()) }
+			}
+			if err := write(); err != nil {
 				t.Fatal(err)
 			}
 			if c.w.GSO() != c.gso {
@@ -102,6 +112,16 @@ func TestGSODeliversTheSamePackets(t *testing.T) {
 	}
 }
 
+// split cuts each packet after its first 12 bytes (an RTP header's worth),
+// as a session sends its own header and the shared payload.
+func split(pkts [][]byte) (heads, bodies [][]byte) {
+	for _, p := range pkts {
+		n := min(12, len(p))
+		heads, bodies = append(heads, p[:n]), append(bodies, p[n:])
+	}
+	return heads, bodies
+}
+
 // TestGSOAllocatesNothing: a frame's write allocates nothing once the
 // writer has its buffers.
 func TestGSOAllocatesNothing(t *testing.T) {
@@ -117,5 +137,10 @@ func TestGSOAllocatesNothing(t *testing.T) {
 	w.WriteTo(pkts, recv.LocalAddr())
 	if n := testing.AllocsPerRun(50, func() { w.WriteTo(pkts, recv.LocalAddr()) }); n > 0 {
 		t.Errorf("%.1f allocations per frame", n)
+	}
+	heads, bodies := split(pkts)
+	w.WriteSplit(heads, bodies, recv.LocalAddr())
+	if n := testing.AllocsPerRun(50, func() { w.WriteSplit(heads, bodies, recv.LocalAddr()) }); n > 0 {
+		t.Errorf("split: %.1f allocations per frame", n)
 	}
 }
