@@ -1,10 +1,7 @@
 package rtspserver
 
 import (
-	"bytes"
-	"fmt"
 	"image"
-	stdjpeg "image/jpeg"
 	"net"
 	"testing"
 	"time"
@@ -12,6 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"flowcam/capture"
+	"flowcam/capture/jpeg"
+	"flowcam/capture/pattern"
 	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/rawrtsp"
 	"flowcam/stream/format/rtpjpeg"
@@ -26,9 +25,14 @@ import (
 // their buffers; the server's side of the work is all there. Run it with
 // -cpuprofile to see where a viewer's cost goes.
 func BenchmarkServeUDP(b *testing.B) {
-	frame := busyJPEG(b, 1280, 720)
-	for _, n := range []int{1, 20} {
-		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+	plain, banded := busyJPEG(b, 1280, 720, 1), busyJPEG(b, 1280, 720, 2)
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		n     int
+	}{{"plain/viewers=1", plain, 1}, {"plain/viewers=20", plain, 20}, {"restart-intervals/viewers=20", banded, 20}} {
+		frame, n := c.frame, c.n
+		b.Run(c.name, func(b *testing.B) {
 			sent := make(chan struct{}, 1)
 			pk, _ := rtpjpeg.NewPacketizer(rtpjpeg.DefaultMTU)
 			bc := broadcast.New(broadcast.JPEG(pk), nil, broadcast.WithLatencyObserver(func(time.Duration) {
@@ -106,21 +110,25 @@ func benchViewer(b *testing.B, addr string) *rawrtsp.UDPReceiver {
 	return u
 }
 
-// busyJPEG is a w x h picture with detail everywhere, about a camera
-// frame's size.
-func busyJPEG(b *testing.B, w, h int) []byte {
-	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
-	for i := range img.Y {
-		img.Y[i] = uint8(i*7 ^ i>>5)
-	}
-	for i := range img.Cb {
-		img.Cb[i], img.Cr[i] = uint8(i>>3), uint8(i*3)
-	}
-	var buf bytes.Buffer
-	if err := stdjpeg.Encode(&buf, img, &stdjpeg.Options{Quality: 80}); err != nil {
+// busyJPEG is the test pattern, encoded by libjpeg-turbo on threads
+// goroutines (above 1: in bands with restart markers).
+func busyJPEG(b *testing.B, w, h, threads int) []byte {
+	size := capture.Size{Width: w, Height: h}
+	src, err := pattern.New(size, 25)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return buf.Bytes()
+	img := capture.NewYCbCr(size, image.YCbCrSubsampleRatio420)
+	src.Render(42, img)
+	enc, err := jpeg.New(jpeg.DefaultQuality, jpeg.WithThreads(threads))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := enc.Encode(nil, img)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
 }
 
 func processCPU(b *testing.B) time.Duration {
