@@ -125,19 +125,14 @@ func checkRestarts(t *testing.T, data []byte, plan Plan) {
 }
 
 func decodeYCbCr(data []byte) (*image.YCbCr, error) {
-	img, err := decodeImage(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	y, ok := img.(*image.YCbCr)
-	if !ok {
-		return nil, fmt.Errorf("decoded %T", img)
-	}
-	return y, nil
+	return asYCbCr(decodeImage(bytes.NewReader(data)))
 }
 
 func decodeStd(data []byte) (*image.YCbCr, error) {
-	img, err := stdjpeg.Decode(bytes.NewReader(data))
+	return asYCbCr(stdjpeg.Decode(bytes.NewReader(data)))
+}
+
+func asYCbCr(img image.Image, err error) (*image.YCbCr, error) {
 	if err != nil {
 		return nil, err
 	}

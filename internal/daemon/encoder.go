@@ -116,7 +116,7 @@ func (e *streamEncoder) Encode(dst []byte, img *image.YCbCr) ([]byte, error) {
 
 func (e *streamEncoder) openHardware() {
 	if e.hw.open == nil {
-		e.log.Info("JPEG encoder", "encoder", jpeg.Backend)
+		e.log.Info("JPEG encoder", "encoder", jpeg.Backend, "threads", e.soft.Threads())
 		return
 	}
 	dev, err := e.hw.open(e.quality)

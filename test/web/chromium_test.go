@@ -115,21 +115,24 @@ func TestStatusPageInChromium(t *testing.T) {
 		browser.Screenshot(t, ctx, "FLOWCAM_SCREENSHOT", "status.png")
 	})
 
-	t.Run("stream.mjpg", func(t *testing.T) {
-		// A multipart response never finishes loading, so do not wait for
-		// the load event as chromedp.Navigate does.
-		open := chromedp.ActionFunc(func(ctx context.Context) error {
-			_, _, errText, _, err := page.Navigate(base + "/stream.mjpg").Do(ctx)
-			if err == nil && errText != "" {
-				err = errors.New(errText)
-			}
-			return err
-		})
-		if err := chromedp.Run(ctx, open); err != nil {
-			t.Fatal(err)
+	t.Run("stream.mjpg", func(t *testing.T) { watchMJPEG(t, ctx, base) })
+}
+
+// watchMJPEG opens /stream.mjpg and waits for the picture to move. A
+// multipart response never finishes loading, so it does not wait for the
+// load event as chromedp.Navigate does.
+func watchMJPEG(t *testing.T, ctx context.Context, base string) {
+	open := chromedp.ActionFunc(func(ctx context.Context) error {
+		_, _, errText, _, err := page.Navigate(base + "/stream.mjpg").Do(ctx)
+		if err == nil && errText != "" {
+			err = errors.New(errText)
 		}
-		browser.ExpectMoving(t, ctx, "img", "1280x720")
+		return err
 	})
+	if err := chromedp.Run(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	browser.ExpectMoving(t, ctx, "img", "1280x720")
 }
 
 // TestBandedJPEGInChromium has Chromium decode a snapshot encoded in bands
@@ -175,18 +178,7 @@ func TestBandedJPEGInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("band means, Chromium against Go: %.1f against %.1f", got, want)
-
-	open := chromedp.ActionFunc(func(ctx context.Context) error {
-		_, _, errText, _, err := page.Navigate(base + "/stream.mjpg").Do(ctx)
-		if err == nil && errText != "" {
-			err = errors.New(errText)
-		}
-		return err
-	})
-	if err := chromedp.Run(ctx, open); err != nil {
-		t.Fatal(err)
-	}
-	browser.ExpectMoving(t, ctx, "img", "1280x720")
+	watchMJPEG(t, ctx, base)
 }
 
 // bandMeansJS decodes a JPEG in the page and returns the mean of R+G+B

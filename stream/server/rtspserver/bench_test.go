@@ -2,7 +2,6 @@ package rtspserver
 
 import (
 	"image"
-	"net"
 	"testing"
 	"time"
 
@@ -38,7 +37,7 @@ func BenchmarkServeUDP(b *testing.B) {
 			bc := broadcast.New(broadcast.JPEG(pk), nil, broadcast.WithLatencyObserver(func(time.Duration) {
 				sent <- struct{}{}
 			}))
-			addr := serveBench(b, bc)
+			_, addr := serve(b, Config{Guard: Guard{MaxSessionsPerIP: 64}}, Stream{Path: "/cam", Width: 1280, Height: 720, FPS: 25, Frames: bc})
 			got := make([]*rawrtsp.UDPReceiver, n)
 			for i := range got {
 				got[i] = benchViewer(b, addr)
@@ -71,20 +70,6 @@ func BenchmarkServeUDP(b *testing.B) {
 			b.ReportMetric(cpu/float64(b.N)/float64(n), "cpu-ns/viewer")
 		})
 	}
-}
-
-func serveBench(b *testing.B, bc *broadcast.Broadcaster) string {
-	srv, err := New(Config{Logger: logger(b), Guard: Guard{MaxSessionsPerIP: 64}}, Stream{Path: "/cam", Width: 1280, Height: 720, FPS: 25, Frames: bc})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
 }
 
 // benchViewer sets up and plays one UDP session.

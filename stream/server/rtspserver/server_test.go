@@ -64,8 +64,17 @@ func start(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	pk, _ := rtpjpeg.NewPacketizer(rtpjpeg.DefaultMTU)
 	b := broadcast.New(broadcast.JPEG(pk), logger(t))
+	srv, addr := serve(t, cfg, Stream{Path: "/cam", Width: 320, Height: 240, FPS: testFPS, Frames: b})
+	stop := feeder.Start(b, testFrames(t), testFPS)
+	t.Cleanup(stop) // cleanups run last first: the feeder stops before the server
+	return &fixture{srv: srv, addr: addr, url: "rtsp://" + addr + "/cam", b: b}
+}
+
+// serve runs a server for st on a loopback port until t ends.
+func serve(t testing.TB, cfg Config, st Stream) (*Server, string) {
+	t.Helper()
 	cfg.Logger = logger(t)
-	srv, err := New(cfg, Stream{Path: "/cam", Width: 320, Height: 240, FPS: testFPS, Frames: b})
+	srv, err := New(cfg, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +83,8 @@ func start(t *testing.T, cfg Config) *fixture {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	stop := feeder.Start(b, testFrames(t), testFPS)
-	t.Cleanup(func() {
-		stop()
-		srv.Close()
-	})
-	addr := ln.Addr().String()
-	return &fixture{srv: srv, addr: addr, url: "rtsp://" + addr + "/cam", b: b}
+	t.Cleanup(func() { srv.Close() })
+	return srv, ln.Addr().String()
 }
 
 func (f *fixture) dial(t *testing.T) *rawrtsp.Client {
