@@ -146,14 +146,18 @@ func TestBandedJPEGInChromium(t *testing.T) {
 	}
 	d := daemon.StartConfig(t, "jpeg:\n  threads: 2\n", "--source", "pattern")
 	base := "http://" + d.HTTPAddr
-	resp, err := http.Get(base + "/snapshot.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || !bytes.Contains(snap, []byte{0xFF, 0xDD, 0, 4}) {
-		t.Fatalf("snapshot without restart markers (%v)", err)
+	var snap []byte
+	eventually.Wait(30*time.Second, func() bool { // the first frame may not be there yet
+		resp, err := http.Get(base + "/snapshot.jpg")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		snap, err = io.ReadAll(resp.Body)
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	if !bytes.Contains(snap, []byte{0xFF, 0xDD, 0, 4}) {
+		t.Fatalf("snapshot without restart markers: %.100q", snap)
 	}
 	img, err := jpeg.Decode(bytes.NewReader(snap))
 	if err != nil {
