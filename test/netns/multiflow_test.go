@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"flowcam/internal/testutil/daemon"
+	"flowcam/internal/testutil/eventually"
 	"flowcam/internal/testutil/impair"
 	"flowcam/internal/testutil/netns"
 	"flowcam/stream/client/pull"
@@ -43,6 +44,11 @@ type lab struct {
 	dir      string
 	url      string
 	bitsPerS float64 // the stream's rate on the wire, measured by the clean run
+	daemon   *daemon.Daemon
+	// serverSkipped is what the last run's session said, closing, it
+	// skipped: the client infers skips from timestamp gaps, which a source
+	// that stalls on a loaded machine makes too.
+	serverSkipped int
 }
 
 func newLab(t *testing.T) *lab {
@@ -86,7 +92,7 @@ func newLabWith(t *testing.T, config string) *lab {
 			t.Logf("flowcamd log (last 60 lines):\n%s", daemon.Tail(d.Logs(), 60))
 		}
 	})
-	return &lab{t: t, topo: topo, bridge: bridge, client: client, dir: dir,
+	return &lab{t: t, topo: topo, bridge: bridge, client: client, dir: dir, daemon: d,
 		url: "rtsp://" + netns.ServerEthIP + ":8554/cam"}
 }
 
@@ -121,6 +127,7 @@ func (l *lab) pull(sc, m string, args []string, during func(start time.Time, sto
 	cmd := l.topo.Cmd(l.topo.Client, l.client, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	closed := strings.Count(l.daemon.Logs(), `"session closed"`)
 	if err := cmd.Start(); err != nil {
 		l.t.Fatal(err)
 	}
@@ -137,6 +144,7 @@ func (l *lab) pull(sc, m string, args []string, during func(start time.Time, sto
 	if err != nil {
 		l.t.Fatalf("flowcam %s: %v\n%s", m, err, stderr.String())
 	}
+	l.serverSkipped = l.sessionSkipped(closed)
 	b, err := os.ReadFile(out)
 	if err != nil {
 		l.t.Fatal(err)
@@ -149,6 +157,33 @@ func (l *lab) pull(sc, m string, args []string, during func(start time.Time, sto
 		os.WriteFile(filepath.Join(filepath.Dir(keep), filepath.Base(out)), b, 0o644)
 	}
 	return &rep
+}
+
+// sessionSkipped waits for the session after the first closed ones to
+// log its end and returns the frames it skipped (-1 if it never did).
+func (l *lab) sessionSkipped(closed int) int {
+	var line string
+	eventually.Wait(10*time.Second, func() bool {
+		logs := l.daemon.Logs()
+		lines := strings.Split(logs, "\n")
+		n := 0
+		for _, s := range lines {
+			if strings.Contains(s, `"session closed"`) {
+				if n++; n == closed+1 {
+					line = s
+					return true
+				}
+			}
+		}
+		return false
+	})
+	var entry struct {
+		Skipped *int `json:"skipped"`
+	}
+	if json.Unmarshal([]byte(line), &entry) != nil || entry.Skipped == nil {
+		return -1
+	}
+	return *entry.Skipped
 }
 
 // results holds every run, by scenario and mode.

@@ -190,7 +190,7 @@ func (s *session) close(reason string) {
 	}
 	s.srv.removeSession(s)
 	s.log.Info("session closed", "reason", reason, "frames", s.frames.Load(),
-		"packets", s.packets.Load(), "send_errors", s.sendErrs.Load())
+		"packets", s.packets.Load(), "send_errors", s.sendErrs.Load(), "skipped", s.skipped.Load())
 }
 
 // write is the writer goroutine: frames from the broadcaster out to the
