@@ -47,23 +47,25 @@ func measureThreads(t *testing.T, dir string) threadsReport {
 		if err := writePPM(filepath.Join(sub, "frame.ppm"), img); err != nil {
 			t.Fatal(err)
 		}
+		// Each run measures tjbench and every thread count back to back, so
+		// a machine whose speed drifts (a shared host) skews no ratio.
 		var tj []float64
+		wall, cpu := map[int][]float64{}, map[int][]float64{}
 		for range runs {
 			fig, err := encodeTjbench(sub, "420")
 			if err != nil {
 				t.Fatal(err)
 			}
 			tj = append(tj, fig.wallMs)
+			for _, n := range threadCounts {
+				f := encodeThreads(t, img, n)
+				wall[n], cpu[n] = append(wall[n], f.wallMs), append(cpu[n], f.cpuMs)
+			}
 		}
 		rep.tj[size] = median(tj)
 		rep.ours[size] = map[int]threadsFig{}
 		for _, n := range threadCounts {
-			var wall, cpu []float64
-			for range runs {
-				f := encodeThreads(t, img, n)
-				wall, cpu = append(wall, f.wallMs), append(cpu, f.cpuMs)
-			}
-			rep.ours[size][n] = threadsFig{wallMs: median(wall), cpuMs: median(cpu)}
+			rep.ours[size][n] = threadsFig{wallMs: median(wall[n]), cpuMs: median(cpu[n])}
 			t.Logf("encode %v threads %s: %.3f ms/frame wall, %.3f ms CPU; tjbench %.3f ms", size, threadsName(n),
 				rep.ours[size][n].wallMs, rep.ours[size][n].cpuMs, rep.tj[size])
 		}
