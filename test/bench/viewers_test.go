@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +32,7 @@ const viewersWindow = 10 * time.Second
 type viewerFig struct {
 	cpuPerMin    float64 // CPU seconds per minute
 	p50ms, p99ms float64 // flowcamd's capture-to-wire, median of the window's seconds
+	playing      int     // ffmpeg viewers that copied frames in the window (-1: not known)
 }
 
 type viewersReport struct {
@@ -68,10 +71,10 @@ func viewersOurs(t *testing.T, bin string, n int, threads string, viewer []strin
 		t.Fatal(err)
 	}
 	defer d.Stop()
-	stop := startViewers(t, d.URL("/cam"), n, viewer)
-	defer stop()
+	vs := startViewers(t, d.URL("/cam"), n, viewer)
+	defer vs.stop()
 	var p50, p99 []float64
-	fig := measureServer(t, d.CPUTime, func() {
+	fig := measureServer(t, d.CPUTime, vs, func() {
 		var st struct {
 			Paths []struct {
 				Wire *struct {
@@ -89,7 +92,8 @@ func viewersOurs(t *testing.T, bin string, n int, threads string, viewer []strin
 		}
 	})
 	fig.p50ms, fig.p99ms = median(p50), median(p99)
-	t.Logf("flowcamd, jpeg.threads %s, %d %s viewers: %.2f CPU s/min, capture to wire p50 %.2f ms, p99 %.2f ms", threads, n, viewer[0], fig.cpuPerMin, fig.p50ms, fig.p99ms)
+	t.Logf("flowcamd, jpeg.threads %s, %d %s viewers (%d seen playing): %.2f CPU s/min, capture to wire p50 %.2f ms, p99 %.2f ms",
+		threads, n, viewer[0], fig.playing, fig.cpuPerMin, fig.p50ms, fig.p99ms)
 	return fig
 }
 
@@ -116,17 +120,18 @@ func viewersGst(t *testing.T, dir string, n int) viewerFig {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stop := startViewers(t, url, n, ffmpegViewer)
-	defer stop()
-	fig := measureServer(t, m.cpu, func() {})
-	t.Logf("gst-rtsp-server, %d viewers: %.2f CPU s/min", n, fig.cpuPerMin)
+	vs := startViewers(t, url, n, ffmpegViewer)
+	defer vs.stop()
+	fig := measureServer(t, m.cpu, vs, func() {})
+	t.Logf("gst-rtsp-server, %d viewers (%d seen playing): %.2f CPU s/min", n, fig.playing, fig.cpuPerMin)
 	return fig
 }
 
 // measureServer warms up, then reads cpu over one window, calling each
-// once a second.
-func measureServer(t *testing.T, cpu func() (time.Duration, error), each func()) viewerFig {
+// once a second, and counts the viewers that played through it.
+func measureServer(t *testing.T, cpu func() (time.Duration, error), vs *viewers, each func()) viewerFig {
 	time.Sleep(3 * time.Second)
+	f0 := vs.frames()
 	c0, err := cpu()
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +145,11 @@ func measureServer(t *testing.T, cpu func() (time.Duration, error), each func())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return viewerFig{cpuPerMin: (c1 - c0).Seconds() / time.Since(start).Seconds() * 60}
+	fig := viewerFig{cpuPerMin: (c1 - c0).Seconds() / time.Since(start).Seconds() * 60, playing: -1}
+	if f1 := vs.frames(); f1 != nil {
+		fig.playing = playing(f0, f1)
+	}
+	return fig
 }
 
 // Viewers that take the stream over UDP and throw it away undecoded: the
@@ -148,30 +157,74 @@ func measureServer(t *testing.T, cpu func() (time.Duration, error), each func())
 // also takes the RTP/JPEG types with restart markers that ffmpeg refuses.
 // "URL" is replaced by the stream's.
 var (
-	ffmpegViewer = []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-rtsp_transport", "udp",
-		"-i", "URL", "-c:v", "copy", "-f", "null", "-"}
+	ffmpegViewer = []string{"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "PROGRESS",
+		"-rtsp_transport", "udp", "-i", "URL", "-c:v", "copy", "-f", "null", "-"}
 	gstViewer = []string{"gst-launch-1.0", "-q", "rtspsrc", "location=URL", "protocols=udp", "!", "fakesink"}
 )
 
-// startViewers runs n viewers of url; stop kills them.
-func startViewers(t *testing.T, url string, n int, viewer []string) (stop func()) {
-	var cmds []*exec.Cmd
-	for range n {
+// viewers are the running viewer processes and, for ffmpeg, the files
+// its -progress writes.
+type viewers struct {
+	cmds     []*exec.Cmd
+	progress []string
+}
+
+// startViewers runs n viewers of url.
+func startViewers(t *testing.T, url string, n int, viewer []string) *viewers {
+	v := &viewers{}
+	dir := t.TempDir()
+	for i := range n {
 		args := make([]string, len(viewer)-1)
-		for i, a := range viewer[1:] {
-			args[i] = strings.Replace(a, "URL", url, 1)
+		for j, a := range viewer[1:] {
+			args[j] = strings.Replace(a, "URL", url, 1)
+			if a == "PROGRESS" {
+				args[j] = filepath.Join(dir, fmt.Sprintf("progress-%d", i))
+				v.progress = append(v.progress, args[j])
+			}
 		}
 		cmd := exec.Command(viewer[0], args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		cmds = append(cmds, cmd)
+		v.cmds = append(v.cmds, cmd)
 	}
-	return func() {
-		for _, c := range cmds {
-			c.Process.Kill()
-			c.Wait()
+	return v
+}
+
+// frames is how many frames each ffmpeg viewer has copied so far (its
+// last -progress report); nil for other viewers.
+func (v *viewers) frames() []int {
+	var out []int
+	for _, p := range v.progress {
+		b, _ := os.ReadFile(p)
+		m := progressFrame.FindAllSubmatch(b, -1)
+		n := 0
+		if len(m) > 0 {
+			n, _ = strconv.Atoi(string(m[len(m)-1][1]))
 		}
+		out = append(out, n)
+	}
+	return out
+}
+
+var progressFrame = regexp.MustCompile(`(?m)^frame=(\d+)`)
+
+// playing counts the ffmpeg viewers that copied frames during a window:
+// a server that failed some viewers would look cheaper than it is.
+func playing(before, after []int) int {
+	n := 0
+	for i := range after {
+		if after[i]-before[i] > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (v *viewers) stop() {
+	for _, c := range v.cmds {
+		c.Process.Kill()
+		c.Wait()
 	}
 }
 
@@ -195,10 +248,11 @@ func TestViewers(t *testing.T) {
 
 func (r viewersReport) table() string {
 	tb := newTable(fmt.Sprintf("serve %dx%d@%d q%d to N UDP viewers (ffmpeg -c:v copy), CPU over %.0f s", width, height, fps, quality, viewersWindow.Seconds()),
-		"flowcamd CPU s/min", "gst-rtsp-server CPU s/min", "flowcamd / gst", "flowcamd capture-to-wire p50 / p99 ms")
+		"flowcamd CPU s/min", "gst-rtsp-server CPU s/min", "flowcamd / gst", "flowcamd capture-to-wire p50 / p99 ms", "viewers playing (ours / gst)")
 	for _, n := range viewerCounts {
 		o, g := r.ours[n], r.gst[n]
-		tb.row(fmt.Sprintf("%d viewers", n), f2(o.cpuPerMin), f2(g.cpuPerMin), ratio(o.cpuPerMin, g.cpuPerMin), f2(o.p50ms)+" / "+f2(o.p99ms))
+		tb.row(fmt.Sprintf("%d viewers", n), f2(o.cpuPerMin), f2(g.cpuPerMin), ratio(o.cpuPerMin, g.cpuPerMin), f2(o.p50ms)+" / "+f2(o.p99ms),
+			fmt.Sprintf("%d / %d", o.playing, g.playing))
 	}
 	last := viewerCounts[len(viewerCounts)-1]
 	per := func(m map[int]viewerFig) float64 { return (m[last].cpuPerMin - m[1].cpuPerMin) / float64(last-1) }
