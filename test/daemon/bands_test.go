@@ -62,6 +62,24 @@ func TestBandedJPEGPlays(t *testing.T) {
 	t.Run("packets align to restart intervals", func(t *testing.T) {
 		checkBandedPackets(t, d.URL("/cam"))
 	})
+	t.Run("ffmpeg over RTSP is told why it sees nothing", func(t *testing.T) {
+		need(t, "ffmpeg")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// ffmpeg's RTP/JPEG depacketizer refuses restart headers ("Unimplemented
+		// RTP/JPEG restart marker header"): it decodes nothing, and the daemon
+		// logs which setting did that.
+		cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-rtsp_transport", "tcp", "-i", d.URL("/cam"),
+			"-frames:v", "5", "-f", "null", "-")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		// Only that warning names a user_agent.
+		if err := d.WaitLog(`"user_agent":"Lavf`, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("ffmpeg decodes the MJPEG over HTTP", func(t *testing.T) {
 		need(t, "ffmpeg")
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

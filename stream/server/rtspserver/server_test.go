@@ -73,7 +73,9 @@ func start(t *testing.T, cfg Config) *fixture {
 // serve runs a server for st on a loopback port until t ends.
 func serve(t testing.TB, cfg Config, st Stream) (*Server, string) {
 	t.Helper()
-	cfg.Logger = logger(t)
+	if cfg.Logger == nil {
+		cfg.Logger = logger(t)
+	}
 	srv, err := New(cfg, st)
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,10 @@ type session struct {
 	lastTS       uint32
 	lastCaptured time.Time
 	needKey      bool // a frame was skipped: the ones after it wait for a key frame
+	// The player's User-Agent, and whether it is one that refuses RTP/JPEG
+	// restart headers (see warnRestarts).
+	userAgent                  string
+	noRestarts, warnedRestarts bool
 
 	frames, packets, octets, sendErrs, spoofed atomic.Uint64
 	skipped, keyRequests, keyFrames            atomic.Uint64
@@ -275,6 +279,7 @@ func (s *session) sendUnit(u *broadcast.Unit, replay bool) bool {
 		u.Skipped()
 		return true
 	}
+	s.warnRestarts(u)
 	h := rtp.Header{Version: 2, PayloadType: s.pt, SSRC: s.ssrc,
 		Timestamp: u.Timestamp + s.tsOffset, SequenceNumber: s.seq}
 	n := u.Payloads.Len()

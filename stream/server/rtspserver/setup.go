@@ -50,6 +50,8 @@ func (c *conn) setup(req *rtsp.Request, res *rtsp.Response) {
 	}
 	ss := newSession(c.srv, t.stream, t.base)
 	ss.client = c.nc.RemoteAddr().String()
+	ss.userAgent = req.Header.Get("User-Agent")
+	ss.noRestarts = refusesRestarts(ss.userAgent)
 	reply, status := c.attach(ss, tr)
 	if status != 0 {
 		res.Status = status
