@@ -82,10 +82,22 @@ func runFirst(cmds [][]string) (string, string) {
 		if _, err := exec.LookPath(c[0]); err != nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, _ := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput() // old tools list on stderr
+		cmd, cancel := probe(10*time.Second, c[0], c[1:]...)
+		out, _ := cmd.CombinedOutput() // old tools list on stderr
 		cancel()
 		return string(out), strings.Join(c, " ")
 	}
 	return "", ""
+}
+
+// probe prepares a short-lived query of an installed tool. It is killed
+// after limit, and its output is given up WaitDelay later: libcamera's IPA
+// proxies and GStreamer's plugin scanner are children that inherit the
+// pipe and may outlive a killed parent, which would otherwise hold
+// --list-devices (or a helper's start) forever.
+func probe(limit time.Duration, name string, args ...string) (*exec.Cmd, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 2 * time.Second
+	return cmd, cancel
 }

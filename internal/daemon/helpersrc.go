@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -333,9 +332,9 @@ func gstHasElement(name string) bool {
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd, cancel := probe(30*time.Second, "gst-inspect-1.0", name)
 	defer cancel()
-	return exec.CommandContext(ctx, "gst-inspect-1.0", name).Run() == nil
+	return cmd.Run() == nil
 }
 
 // libcameraCamera resolves the camera libcamerasrc is to open: an id as
@@ -347,7 +346,9 @@ func libcameraCamera(camera string) (id, desc string, err error) {
 	if strings.Contains(camera, "/") {
 		return camera, camera, nil
 	}
-	out, err := exec.Command("cam", "-l").Output()
+	cmd, cancel := probe(30*time.Second, "cam", "-l")
+	out, err := cmd.Output()
+	cancel()
 	cams := csi.ParseCamList(string(out))
 	switch {
 	case camera == "" && (err != nil || len(cams) == 0):

@@ -284,11 +284,22 @@ func (g *Guest) HostAddr(guestPort int) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(hp))
 }
 
+// DefaultRunLimit bounds a Run whose context has no deadline: generous for
+// anything the tests run under TCG emulation.
+const DefaultRunLimit = 4 * time.Minute
+
 // Run runs a shell script in the guest and returns its output (stdout and
 // stderr). A non-zero exit status is an error that quotes the output. If
 // ctx ends first the command keeps running in the guest and later Runs wait
-// behind it.
+// behind it. A ctx without a deadline gets DefaultRunLimit, so a command
+// that hangs in the guest fails its test with the console's tail instead of
+// running into the test binary's timeout.
 func (g *Guest) Run(ctx context.Context, cmd string) (string, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultRunLimit)
+		defer cancel()
+	}
 	g.runMu.Lock()
 	defer g.runMu.Unlock()
 	g.seq++
