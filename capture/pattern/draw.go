@@ -28,16 +28,22 @@ func drawBox(img *image.YCbCr, t float64, n uint64) {
 	x := int(tri*float64(w-side)) &^ 1
 	y := max(0, (h*2/3-side)/2) &^ 1
 	cell := max(2, side/4)
+	off := int(n % uint64(2*cell))
+	box := image.Rect(x, y, x+side, y+side)
 	for yy := 0; yy < side; yy++ {
-		for xx := 0; xx < side; xx++ {
+		// Runs of one cell's width, the first shortened by the scroll.
+		for xx := 0; xx < side; {
+			k := (xx + off) / cell
+			end := min(side, (k+1)*cell-off)
 			v := uint8(white)
-			if ((xx+int(n%uint64(2*cell)))/cell+yy/cell)%2 == 1 {
+			if (k+yy/cell)%2 == 1 {
 				v = black
 			}
-			setY(img, x+xx, y+yy, v)
+			fillY(img, image.Rect(x+xx, y+yy, x+end, y+yy+1), v)
+			xx = end
 		}
 	}
-	fillChroma(img, image.Rect(x, y, x+side, y+side))
+	fillChroma(img, box)
 }
 
 // drawCounter writes the frame number in large digits at the bottom left,
@@ -64,12 +70,6 @@ func drawGlyph(img *image.YCbCr, g [7]uint8, x0, y0, scale int) {
 			}
 			fillY(img, image.Rect(0, 0, scale, scale).Add(image.Pt(x0+gx*scale, y0+gy*scale)), white)
 		}
-	}
-}
-
-func setY(img *image.YCbCr, x, y int, v uint8) {
-	if image.Pt(x, y).In(img.Rect) {
-		img.Y[y*img.YStride+x] = v
 	}
 }
 
