@@ -129,18 +129,25 @@ func TestTeePipelines(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var got [2]atomic.Int32
+	// Both branches exist before either pipeline runs: a branch added later
+	// rightly gets only what is read after it joined.
+	var pipes [2]*Pipeline
 	for i := range got {
 		br, _ := tee.Branch()
-		p := NewPipeline(br, tagEncoder{}, func(*Frame) { got[i].Add(1) }, slog.New(slog.DiscardHandler))
+		pipes[i] = NewPipeline(br, tagEncoder{}, func(*Frame) { got[i].Add(1) }, slog.New(slog.DiscardHandler))
+	}
+	for _, p := range pipes {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.Run(ctx) }()
 	}
 	// The script comes at once, not at a camera's pace: the branch that
 	// reads runs ahead and the other loses what it could not keep up with.
 	// Every frame reaches at least its reader, and every frame read goes
-	// back to the source once.
+	// back to the source once. The reader may finish the script before the
+	// other pipeline is first scheduled, so wait for both to have encoded:
+	// the frames queued for the late one are still there for it.
 	deadline := time.Now().Add(10 * time.Second)
-	for got[0].Load()+got[1].Load() < n && time.Now().Before(deadline) {
+	for (got[0].Load()+got[1].Load() < n || got[0].Load() == 0 || got[1].Load() == 0) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
