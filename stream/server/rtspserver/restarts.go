@@ -28,12 +28,21 @@ func hasRestarts(u *broadcast.Unit, pt uint8) bool {
 	return pt == rtpjpeg.PayloadType && u.Payloads.Len() > 0 && len(u.Payloads.At(0)) > 4 && u.Payloads.At(0)[4] >= 64
 }
 
-// warnRestarts logs, once, that this viewer's player cannot show the frame.
+// warnRestarts logs, once, that this viewer's player cannot show the
+// frame; on a multicast group's sender, once for each refusing viewer that
+// joined (one warning covers those that joined between two frames).
 func (s *session) warnRestarts(u *broadcast.Unit) {
+	if ua := s.refusing.Load(); ua != nil && hasRestarts(u, s.pt) && s.refusing.CompareAndSwap(ua, nil) {
+		s.logRestarts(*ua)
+	}
 	if !s.noRestarts || s.warnedRestarts || !hasRestarts(u, s.pt) {
 		return
 	}
 	s.warnedRestarts = true
+	s.logRestarts(s.userAgent)
+}
+
+func (s *session) logRestarts(userAgent string) {
 	s.log.Warn("this player refuses RTP/JPEG with restart markers (RFC 2435 types 64-127) and will show no picture; "+
-		"they come from jpeg.threads above 1: set jpeg.threads: 1, or play with GStreamer, VLC or flowcam", "user_agent", s.userAgent)
+		"they come from jpeg.threads above 1: set jpeg.threads: 1, or play with GStreamer, VLC or flowcam", "user_agent", userAgent)
 }

@@ -74,6 +74,9 @@ type session struct {
 	// restart headers (see warnRestarts).
 	userAgent                  string
 	noRestarts, warnedRestarts bool
+	// On a multicast group's sender: the User-Agent of a refusing viewer
+	// that joined the group and has not been warned yet.
+	refusing atomic.Pointer[string]
 
 	frames, packets, octets, sendErrs, spoofed atomic.Uint64
 	skipped, keyRequests, keyFrames            atomic.Uint64
@@ -133,6 +136,9 @@ func (s *session) play() (rtsp.RTPInfo, bool) {
 		s.state = statePlaying
 		var first bool
 		s.playInfo, first = m.m.play(m.g)
+		if s.noRestarts {
+			m.g.sender.refusing.Store(&s.userAgent) // the sender sees the frames
+		}
 		s.noInfo = !first // joined mid-stream: no RTP-Info is true for it
 		return s.playInfo, true
 	}
