@@ -1,6 +1,7 @@
 package rtspserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -223,7 +224,8 @@ func (s *session) write(sub *broadcast.Subscriber, stop, done chan struct{}) {
 			return
 		case <-sr.C:
 			s.sendSR()
-			if m, ok := s.media.(*udpMedia); ok {
+			// Formatting the state costs more than the report it rides on.
+			if m, ok := s.media.(*udpMedia); ok && s.log.Enabled(context.Background(), slog.LevelDebug) {
 				s.log.Debug("udp rate state", "state", m.rate.stats(s.srv.cfg.Now()).String())
 			}
 		case <-pacer.c():
