@@ -30,19 +30,10 @@ func TestPlayerWithoutRestartsIsWarnedOnce(t *testing.T) {
 	_, addr := serve(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		Stream{Path: "/cam", Width: 320, Height: 240, FPS: testFPS, Frames: b})
 	t.Cleanup(feeder.Start(b, [][]byte{frame}, testFPS))
-	url := "rtsp://" + addr + "/cam"
 	var u *rawrtsp.UDPReceiver
 	for _, ua := range []string{"GStreamer/1.22.0", "Lavf59.27.100"} {
-		c := (&fixture{addr: addr}).dial(t)
 		u = newUDPClient(t)
-		res, err := c.Do(rtsp.Setup, url+"/trackID=0", hdr("Transport", u.Transport()), hdr("User-Agent", ua))
-		if err != nil || res.Status != 200 {
-			t.Fatalf("SETUP: %v %v", res, err)
-		}
-		id, _, _ := strings.Cut(res.Header.Get("Session"), ";")
-		if res, err := c.Do(rtsp.Play, url, hdr("Session", id), hdr("User-Agent", ua)); err != nil || res.Status != 200 {
-			t.Fatalf("PLAY: %v %v", res, err)
-		}
+		playAs(t, addr, u.Transport(), ua)
 		frames(t, u, 3)
 	}
 	if !eventually.Wait(5*time.Second, func() bool { return logs.Count("refuses RTP/JPEG with restart markers") > 0 }) {
@@ -65,17 +56,8 @@ func TestMulticastViewerWithoutRestartsIsWarned(t *testing.T) {
 	srv, addr := serve(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Multicast: mc},
 		Stream{Path: "/cam", Width: 320, Height: 240, FPS: testFPS, Frames: b})
 	t.Cleanup(feeder.Start(b, [][]byte{bandedFrame(t)}, testFPS))
-	url := "rtsp://" + addr + "/cam"
 	for _, ua := range []string{"GStreamer/1.22.0", "Lavf59.27.100"} {
-		c := (&fixture{addr: addr}).dial(t)
-		res, err := c.Do(rtsp.Setup, url+"/trackID=0", hdr("Transport", "RTP/AVP;multicast"), hdr("User-Agent", ua))
-		if err != nil || res.Status != 200 {
-			t.Fatalf("SETUP: %v %v", res, err)
-		}
-		id, _, _ := strings.Cut(res.Header.Get("Session"), ";")
-		if res, err := c.Do(rtsp.Play, url, hdr("Session", id), hdr("User-Agent", ua)); err != nil || res.Status != 200 {
-			t.Fatalf("PLAY: %v %v", res, err)
-		}
+		playAs(t, addr, "RTP/AVP;multicast", ua)
 		sent := groupFrames(srv)
 		if !eventually.Wait(5*time.Second, func() bool { return groupFrames(srv) >= sent+3 }) {
 			t.Fatalf("the group sent no frames after %s joined:\n%s", ua, logs.String())
@@ -109,4 +91,20 @@ func bandedFrame(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return frame
+}
+
+// playAs sets up /cam with transport and plays it, as a player whose
+// User-Agent is ua.
+func playAs(t *testing.T, addr, transport, ua string) {
+	t.Helper()
+	url := "rtsp://" + addr + "/cam"
+	c := (&fixture{addr: addr}).dial(t)
+	res, err := c.Do(rtsp.Setup, url+"/trackID=0", hdr("Transport", transport), hdr("User-Agent", ua))
+	if err != nil || res.Status != 200 {
+		t.Fatalf("SETUP: %v %v", res, err)
+	}
+	id, _, _ := strings.Cut(res.Header.Get("Session"), ";")
+	if res, err := c.Do(rtsp.Play, url, hdr("Session", id), hdr("User-Agent", ua)); err != nil || res.Status != 200 {
+		t.Fatalf("PLAY: %v %v", res, err)
+	}
 }
