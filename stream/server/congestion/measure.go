@@ -178,7 +178,7 @@ func (p *Path) Feedback(now time.Time, arr []ccfb.Arrival) {
 		}
 		if !a.Received {
 			if !s.lost && s.ext+reorderSlack < highest {
-				s.lost = true
+				p.log.lose(s)
 				// Losses of packets sent before the last cut are the
 				// congestion that cut already answered.
 				if !s.at.Before(p.cleanFrom) {
@@ -250,7 +250,7 @@ func spanRate(bytes float64, send, recv time.Duration) (float64, bool) {
 
 // deliver marks one packet delivered and takes its delay.
 func (p *Path) deliver(s *sent, a ccfb.Arrival, now time.Time) {
-	s.acked, s.lost = true, false
+	p.log.ack(s)
 	p.delivered += uint64(s.size)
 	p.ackedAt = latestTime(p.ackedAt, s.at)
 	if s.at.After(p.firstSent) {
@@ -297,7 +297,7 @@ func (p *Path) ReceiverReport(now time.Time, highest, lost uint32) {
 	bytes, first, last := 0, time.Time{}, time.Time{}
 	for i := 1; i <= n; i++ {
 		if s := p.log.find(uint16(p.rrHighest + uint32(i))); s != nil && !s.acked {
-			s.acked = true
+			p.log.ack(s)
 			bytes += s.size
 			if first.IsZero() {
 				first = s.at

@@ -176,8 +176,7 @@ func (p *Path) Sent(seq uint16, size int, now time.Time) {
 	p.sentSinceFed += size
 	p.sentSinceRTT += size
 	p.sentWin.add(now.Sub(p.cfg.Epoch), size)
-	s := p.log.add(seq)
-	s.size, s.at = size, now
+	s := p.log.add(seq, size, now)
 	if p.haveDelivered {
 		s.delivered, s.deliveredAt, s.firstSent, s.haveSnapshot = p.delivered, p.deliveredAt, p.firstSent, true
 	}
