@@ -58,13 +58,16 @@ func TestFlowcamOutputPlays(t *testing.T) {
 		decoded, _ := strconv.Atoi(m[len(m)-1][1])
 		t.Logf("%v: ffmpeg decoded %d frames; report %+v", args, decoded, rep)
 		// Every frame the client counts as played must reach the pipe
-		// whole. A loaded shared machine may stall the client past a
-		// frame's due time now and then, so loss is bounded, not zero:
-		// the zero-loss checks live in the lab tests that control the path.
+		// whole. A loaded shared machine may stall the client past a few
+		// frames' due time (a clean run saw 5 late in a row while four test
+		// packages ran), so lateness is bounded loosely; frames that never
+		// came whole are loopback's loss, bounded tightly. The zero-loss
+		// checks live in the lab tests that control the path.
 		if decoded != rep.FramesComplete {
 			t.Errorf("ffmpeg decoded %d frames, the client played %d", decoded, rep.FramesComplete)
 		}
-		if rep.FramesComplete < 60 || rep.FramesLost > rep.FramesComplete/20 {
+		if rep.FramesComplete < 60 || rep.FramesIncomplete+rep.FramesMissing > rep.FramesComplete/20 ||
+			rep.FramesLate > rep.FramesComplete/5 {
 			t.Fatalf("report %+v", rep)
 		}
 	}
