@@ -52,8 +52,8 @@ func measureViewers(t *testing.T, dir string) viewersReport {
 		t.Fatal(err)
 	}
 	for _, n := range viewerCounts {
-		rep.ours[n] = viewersOurs(t, bin, n, "1", ffmpegViewer)
-		rep.gst[n] = viewersGst(t, dir, n)
+		rep.ours[n] = retried(n, func() viewerFig { return viewersOurs(t, bin, n, "1", ffmpegViewer) })
+		rep.gst[n] = retried(n, func() viewerFig { return viewersGst(t, dir, n) })
 	}
 	for _, th := range viewerThreads {
 		rep.byThreads[th] = map[int]viewerFig{}
@@ -96,6 +96,24 @@ func viewersOurs(t *testing.T, bin string, n int, threads string, viewer []strin
 		threads, n, viewer[0], fig.playing, fig.cpuPerMin, fig.p50ms, fig.p99ms)
 	return fig
 }
+
+// retried measures again, up to twice, when fewer viewers played than
+// were started (gst-rtsp-server once served none of 40 on this machine):
+// a server that failed its viewers cannot be compared by its CPU.
+func retried(n int, measure func() viewerFig) viewerFig {
+	fig := measure()
+	for range 2 {
+		if fig.served(n) {
+			break
+		}
+		fig = measure()
+	}
+	return fig
+}
+
+// served reports whether every one of n viewers played through the window
+// (or nobody could tell).
+func (f viewerFig) served(n int) bool { return f.playing < 0 || f.playing >= n }
 
 // viewersGst serves the stream from gst-rtsp-server's shared media.
 func viewersGst(t *testing.T, dir string, n int) viewerFig {
@@ -251,14 +269,27 @@ func (r viewersReport) table() string {
 		"flowcamd CPU s/min", "gst-rtsp-server CPU s/min", "flowcamd / gst", "flowcamd capture-to-wire p50 / p99 ms", "viewers playing (ours / gst)")
 	for _, n := range viewerCounts {
 		o, g := r.ours[n], r.gst[n]
-		tb.row(fmt.Sprintf("%d viewers", n), f2(o.cpuPerMin), f2(g.cpuPerMin), ratio(o.cpuPerMin, g.cpuPerMin), f2(o.p50ms)+" / "+f2(o.p99ms),
-			fmt.Sprintf("%d / %d", o.playing, g.playing))
+		tb.row(fmt.Sprintf("%d viewers", n), f2(o.cpuPerMin), f2(g.cpuPerMin), r.compare(n, o.cpuPerMin, g.cpuPerMin),
+			f2(o.p50ms)+" / "+f2(o.p99ms), fmt.Sprintf("%d / %d", o.playing, g.playing))
 	}
 	last := viewerCounts[len(viewerCounts)-1]
 	per := func(m map[int]viewerFig) float64 { return (m[last].cpuPerMin - m[1].cpuPerMin) / float64(last-1) }
+	marginal := r.compare(1, per(r.ours), per(r.gst))
+	if marginal != "n/a" {
+		marginal = r.compare(last, per(r.ours), per(r.gst))
+	}
 	return tb.String() + fmt.Sprintf("Marginal cost per viewer (1 to %d): flowcamd %.3f, gst-rtsp-server %.3f CPU s/min (%s).\n"+
 		"Targets: flowcamd at most half the peer's total at every count, at most a third of its marginal cost; p99 under %d ms.\n",
-		last, per(r.ours), per(r.gst), ratio(per(r.ours), per(r.gst)), 1000/fps) + "\n" + r.threadsTable()
+		last, per(r.ours), per(r.gst), marginal, 1000/fps) + "\n" + r.threadsTable()
+}
+
+// compare is ours over the peer's at n viewers, or n/a when either server
+// failed some of its viewers even after retries.
+func (r viewersReport) compare(n int, ours, gst float64) string {
+	if !r.ours[n].served(n) || !r.gst[n].served(n) {
+		return "n/a"
+	}
+	return ratio(ours, gst)
 }
 
 // threadsTable is flowcamd by jpeg.threads: its CPU and capture-to-wire
