@@ -22,11 +22,17 @@ import (
 // Serving cost by viewer count, flowcamd beside gst-rtsp-server: the same
 // 720p25 q80 stream, 1, 20 and 40 UDP viewers that copy what they get
 // (`ffmpeg -c:v copy`, no decoding), the server's CPU over one window
-// after a warm-up; and flowcamd's capture-to-wire latency at each count.
+// after a warm-up, the lower of servingRounds; and flowcamd's capture-to-wire latency at each count.
 
 var viewerCounts = []int{1, 20, 40}
 
 const viewersWindow = 10 * time.Second
+
+// servingRounds is how often each server is measured at each count, the
+// two servers one after the other in every round. A shared host only ever
+// adds to a window's CPU, so the lower figure of the rounds is the nearer
+// to each server's own cost.
+const servingRounds = 2
 
 // viewerFig is one server at one viewer count.
 type viewerFig struct {
@@ -51,9 +57,16 @@ func measureViewers(t *testing.T, dir string) viewersReport {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range viewerCounts {
-		rep.ours[n] = retried(n, func() viewerFig { return viewersOurs(t, bin, n, "1", ffmpegViewer) })
-		rep.gst[n] = retried(n, func() viewerFig { return viewersGst(t, dir, n) })
+	for round := range servingRounds {
+		for _, n := range viewerCounts {
+			o := retried(n, func() viewerFig { return viewersOurs(t, bin, n, "1", ffmpegViewer) })
+			g := retried(n, func() viewerFig { return viewersGst(t, dir, n) })
+			if round == 0 {
+				rep.ours[n], rep.gst[n] = o, g
+				continue
+			}
+			rep.ours[n], rep.gst[n] = lower(n, rep.ours[n], o), lower(n, rep.gst[n], g)
+		}
 	}
 	for _, th := range viewerThreads {
 		rep.byThreads[th] = map[int]viewerFig{}
@@ -109,6 +122,21 @@ func retried(n int, measure func() viewerFig) viewerFig {
 		fig = measure()
 	}
 	return fig
+}
+
+// lower is the better measurement of one server at n viewers: one that
+// served every viewer, and of those the one that cost less CPU.
+func lower(n int, a, b viewerFig) viewerFig {
+	if a.served(n) != b.served(n) {
+		if a.served(n) {
+			return a
+		}
+		return b
+	}
+	if b.cpuPerMin < a.cpuPerMin {
+		return b
+	}
+	return a
 }
 
 // served reports whether every one of n viewers played through the window
@@ -258,14 +286,15 @@ func freePort(t *testing.T) int {
 // TestViewers runs this section alone (FLOWCAM_BENCH=1).
 func TestViewers(t *testing.T) {
 	if os.Getenv("FLOWCAM_BENCH") != "1" {
-		t.Skip("set FLOWCAM_BENCH=1 to measure serving by viewer count (about 2 minutes)")
+		t.Skip("set FLOWCAM_BENCH=1 to measure serving by viewer count (about 4 minutes)")
 	}
 	daemon.LoopbackCrowd()
 	fmt.Print("\n" + measureViewers(t, t.TempDir()).table())
 }
 
 func (r viewersReport) table() string {
-	tb := newTable(fmt.Sprintf("serve %dx%d@%d q%d to N UDP viewers (ffmpeg -c:v copy), CPU over %.0f s", width, height, fps, quality, viewersWindow.Seconds()),
+	tb := newTable(fmt.Sprintf("serve %dx%d@%d q%d to N UDP viewers (ffmpeg -c:v copy), CPU over %.0f s, lower of %d rounds", width, height, fps, quality,
+		viewersWindow.Seconds(), servingRounds),
 		"flowcamd CPU s/min", "gst-rtsp-server CPU s/min", "flowcamd / gst", "flowcamd capture-to-wire p50 / p99 ms", "viewers playing (ours / gst)")
 	for _, n := range viewerCounts {
 		o, g := r.ours[n], r.gst[n]
