@@ -22,7 +22,8 @@ import (
 // Serving cost by viewer count, flowcamd beside gst-rtsp-server: the same
 // 720p25 q80 stream, 1, 20 and 40 UDP viewers that copy what they get
 // (`ffmpeg -c:v copy`, no decoding), the server's CPU over one window
-// after a warm-up, the lower of servingRounds; and flowcamd's capture-to-wire latency at each count.
+// after a warm-up, the lower of servingRounds; and flowcamd's
+// capture-to-wire latency at each count.
 
 var viewerCounts = []int{1, 20, 40}
 
@@ -298,25 +299,25 @@ func (r viewersReport) table() string {
 		"flowcamd CPU s/min", "gst-rtsp-server CPU s/min", "flowcamd / gst", "flowcamd capture-to-wire p50 / p99 ms", "viewers playing (ours / gst)")
 	for _, n := range viewerCounts {
 		o, g := r.ours[n], r.gst[n]
-		tb.row(fmt.Sprintf("%d viewers", n), f2(o.cpuPerMin), f2(g.cpuPerMin), r.compare(n, o.cpuPerMin, g.cpuPerMin),
+		tb.row(fmt.Sprintf("%d viewers", n), f2(o.cpuPerMin), f2(g.cpuPerMin), r.compare(o.cpuPerMin, g.cpuPerMin, n),
 			f2(o.p50ms)+" / "+f2(o.p99ms), fmt.Sprintf("%d / %d", o.playing, g.playing))
 	}
 	last := viewerCounts[len(viewerCounts)-1]
 	per := func(m map[int]viewerFig) float64 { return (m[last].cpuPerMin - m[1].cpuPerMin) / float64(last-1) }
-	marginal := r.compare(1, per(r.ours), per(r.gst))
-	if marginal != "n/a" {
-		marginal = r.compare(last, per(r.ours), per(r.gst))
-	}
+	marginal := r.compare(per(r.ours), per(r.gst), 1, last)
 	return tb.String() + fmt.Sprintf("Marginal cost per viewer (1 to %d): flowcamd %.3f, gst-rtsp-server %.3f CPU s/min (%s).\n"+
 		"Targets: flowcamd at most half the peer's total at every count, at most a third of its marginal cost; p99 under %d ms.\n",
 		last, per(r.ours), per(r.gst), marginal, 1000/fps) + "\n" + r.threadsTable()
 }
 
-// compare is ours over the peer's at n viewers, or n/a when either server
-// failed some of its viewers even after retries.
-func (r viewersReport) compare(n int, ours, gst float64) string {
-	if !r.ours[n].served(n) || !r.gst[n].served(n) {
-		return "n/a"
+// compare is ours over the peer's, or n/a when either server failed some
+// of its viewers at any of the counts the figures come from, even after
+// retries.
+func (r viewersReport) compare(ours, gst float64, counts ...int) string {
+	for _, n := range counts {
+		if !r.ours[n].served(n) || !r.gst[n].served(n) {
+			return "n/a"
+		}
 	}
 	return ratio(ours, gst)
 }
