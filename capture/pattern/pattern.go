@@ -23,6 +23,8 @@ type Source struct {
 	clock capture.Clock
 	pool  *capture.Pool
 	bg    *image.YCbCr
+	drawn [poolFrames]drawn // what the last render left on each pooled picture
+	next  int               // the drawn slot a new picture takes
 
 	start   time.Time
 	n       uint64
@@ -48,7 +50,7 @@ func New(size capture.Size, fps float64, opts ...Option) (*Source, error) {
 		size:  size,
 		fps:   fps,
 		clock: capture.SystemClock{},
-		pool:  capture.NewPool(size, image.YCbCrSubsampleRatio420, 3),
+		pool:  capture.NewPool(size, image.YCbCrSubsampleRatio420, poolFrames),
 	}
 	for _, o := range opts {
 		o(s)
@@ -84,7 +86,7 @@ func (s *Source) Next(ctx context.Context) (*capture.Frame, error) {
 		}
 	}
 	f := s.pool.Get()
-	s.Render(s.n, f.Image)
+	s.redraw(s.n, f.Image)
 	f.PTS = s.pts(s.n)
 	f.Captured = s.start.Add(f.PTS)
 	f.Seq = s.n
@@ -111,6 +113,65 @@ func (s *Source) Render(n uint64, dst *image.YCbCr) {
 	copy(dst.Cr, s.bg.Cr)
 	drawBox(dst, float64(n)/s.fps, n)
 	drawCounter(dst, n)
+}
+
+// poolFrames is how many pictures the source recycles.
+const poolFrames = 3
+
+// drawn is what a render left over the background on one pooled picture,
+// found again by its luma plane.
+type drawn struct {
+	y           *uint8
+	box, digits image.Rectangle
+}
+
+// redraw renders frame n into one of the source's own pooled pictures.
+// Consumers only read frames, so a picture that comes back from the pool
+// still holds the background everywhere but where its last frame drew:
+// putting those areas back is a few kilobytes, where copying the whole
+// background is over a megabyte at 720p (and more of the serving cost
+// than sending it to one viewer).
+func (s *Source) redraw(n uint64, dst *image.YCbCr) {
+	d := s.slot(&dst.Y[0])
+	if d == nil {
+		d = &s.drawn[s.next]
+		s.next = (s.next + 1) % len(s.drawn)
+		d.y = &dst.Y[0]
+		copy(dst.Y, s.bg.Y)
+		copy(dst.Cb, s.bg.Cb)
+		copy(dst.Cr, s.bg.Cr)
+	} else {
+		restore(dst, s.bg, d.box)
+		restore(dst, s.bg, d.digits)
+	}
+	d.box = drawBox(dst, float64(n)/s.fps, n)
+	d.digits = drawCounter(dst, n)
+}
+
+// slot finds what was drawn on the picture whose luma starts at y; nil for
+// a picture the source has not drawn on yet (the pool made a new one, or
+// forgot an old one).
+func (s *Source) slot(y *uint8) *drawn {
+	for i := range s.drawn {
+		if s.drawn[i].y == y {
+			return &s.drawn[i]
+		}
+	}
+	return nil
+}
+
+// restore copies area r (in luma pixels) and its chroma from bg into dst.
+func restore(dst, bg *image.YCbCr, r image.Rectangle) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		i := y*dst.YStride + r.Min.X
+		copy(dst.Y[i:i+r.Dx()], bg.Y[i:])
+	}
+	cx0, cx1 := r.Min.X/2, (r.Max.X+1)/2
+	for cy := r.Min.Y / 2; cy < (r.Max.Y+1)/2; cy++ {
+		i := cy * dst.CStride
+		copy(dst.Cb[i+cx0:i+cx1], bg.Cb[i+cx0:])
+		copy(dst.Cr[i+cx0:i+cx1], bg.Cr[i+cx0:])
+	}
 }
 
 var bars = [...]color.RGBA{

@@ -3,6 +3,8 @@ package pattern
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"image"
 	"testing"
 	"time"
@@ -62,6 +64,71 @@ func TestFramesMoveAndCount(t *testing.T) {
 		s.Render(7, b)
 		if !bytes.Equal(a.Y, b.Y) || !bytes.Equal(a.Cb, b.Cb) {
 			t.Errorf("%v: rendering is not deterministic", size)
+		}
+	}
+}
+
+// Next redraws only what changed on a recycled picture; whatever order
+// the consumer hands pictures back in, and whether or not the pool had to
+// make new ones, every frame must be exactly what Render draws afresh.
+func TestNextMatchesAFreshRender(t *testing.T) {
+	sizes := []capture.Size{{Width: 1280, Height: 720}, {Width: 8, Height: 8}, {Width: 16, Height: 8}, {Width: 72, Height: 1000}, {Width: 1920, Height: 1080}}
+	for _, size := range sizes {
+		s, err := New(size, 25, WithClock(newStepClock()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := capture.NewYCbCr(size, image.YCbCrSubsampleRatio420)
+		var held []*capture.Frame
+		for i := range 150 {
+			f, err := s.Next(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Render(f.Seq, want)
+			if !bytes.Equal(f.Image.Y, want.Y) || !bytes.Equal(f.Image.Cb, want.Cb) || !bytes.Equal(f.Image.Cr, want.Cr) {
+				t.Fatalf("%v: frame %d differs from a fresh render", size, f.Seq)
+			}
+			// Hold up to five frames (more than the pool keeps), handing
+			// them back in a changing order.
+			held = append(held, f)
+			if keep := i % 6; len(held) > keep {
+				k := (i * 7) % len(held)
+				held[k].Release()
+				held = append(held[:k], held[k+1:]...)
+			}
+		}
+	}
+}
+
+// The pictures are pinned: recordings, golden files elsewhere and users'
+// eyes know them, so a faster way to draw must draw the same pixels.
+func TestPicturesArePinned(t *testing.T) {
+	want := map[capture.Size]string{
+		{Width: 1280, Height: 720}:  "eb5617e409a047a3ac193c6d8d5fd03314290faaf7b3b31bb8cc86137205f8a0",
+		{Width: 8, Height: 8}:       "eff27d9a08ebd481520d9c02c0341acd1ecdfff9909c4d005579ce3d400253f6",
+		{Width: 72, Height: 1000}:   "4fb4cb03623cd3b50e60598ebf9b994e1bbfe4d10e0800d0efa6fe0687b74a7b",
+		{Width: 1920, Height: 1080}: "817d80ca2fe39ff3936488e14b1722082ad696fea085a0c8a6d7f5d8c7400b2a",
+	}
+	for size, sum := range want {
+		s, err := New(size, 25)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := capture.NewYCbCr(size, image.YCbCrSubsampleRatio420)
+		h := sha256.New()
+		for _, n := range []uint64{0, 1, 7, 33, 50, 99, 12345678} {
+			s.Render(n, img)
+			h.Write(img.Y)
+			h.Write(img.Cb)
+			h.Write(img.Cr)
+		}
+		RenderNoSignal(img, 42)
+		h.Write(img.Y)
+		h.Write(img.Cb)
+		h.Write(img.Cr)
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			t.Errorf("%v: pictures hash to %s, want %s", size, got, sum)
 		}
 	}
 }
@@ -136,6 +203,20 @@ func TestNoAllocationPerFrame(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per frame, want 0", allocs)
+	}
+}
+
+// BenchmarkNext720p is the source's cost per frame as the daemon runs it:
+// redrawing a recycled picture.
+func BenchmarkNext720p(b *testing.B) {
+	s, _ := New(capture.Size{Width: 1280, Height: 720}, 25, WithClock(newStepClock()))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := s.Next(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Release()
 	}
 }
 
