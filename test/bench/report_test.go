@@ -1,7 +1,7 @@
 // Package bench_test is `make bench`: it measures flowcamd's hot paths and
 // its serving cost and prints them beside reference tools measured in the
-// same run (DESIGN.md sections 7 and 10). It prints figures and never fails
-// on a time; it fails only when a tool crashes or its output cannot be read.
+// same run. It prints figures and never fails on a time; it fails only
+// when a tool crashes or its output cannot be read.
 package bench_test
 
 import (
@@ -49,8 +49,9 @@ func TestReport(t *testing.T) {
 	threads := measureThreads(t, dir)
 	pkt := measurePacketize(t, enc.jpeg)
 	cam := measureYUYV(t, dir, frame)
-	srv := measureServing(t, dir, enc.ffmpegQ)
-	viewers := measureViewers(t, dir)
+	peer := chooseGstPattern(t, dir, len(enc.jpeg))
+	srv := measureServing(t, dir, enc.ffmpegQ, peer)
+	viewers := measureViewers(t, dir, peer)
 	files := measureFiles(t, dir)
 	helper := measureHelper(t, dir)
 	codecs := measureCodecs(t, dir)

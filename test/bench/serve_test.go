@@ -71,11 +71,12 @@ type servingReport struct {
 	windowSec       float64
 	ffmpegQ         int
 	ffVer           string
+	peer            peerPicture
 }
 
 // measureServing runs flowcamd with 0, 1 and manyClients clients, and the
 // GStreamer and ffmpeg peers beside the one-client case.
-func measureServing(t *testing.T, dir string, ffmpegQ int) servingReport {
+func measureServing(t *testing.T, dir string, ffmpegQ int, peer peerPicture) servingReport {
 	bin, err := daemon.Binary(dir)
 	if err != nil {
 		t.Fatalf("flowcamd binary: %v", err)
@@ -86,11 +87,11 @@ func measureServing(t *testing.T, dir string, ffmpegQ int) servingReport {
 	// is per process and the three together use well under one of the
 	// cores, so sharing the windows costs no accuracy and saves a minute.
 	figs := serveScenario(t, bin, 1, func() []*measured {
-		return []*measured{startGst(t), startFFmpegRTP(t, ffmpegQ)}
+		return []*measured{startGst(t, peer.pattern), startFFmpegRTP(t, ffmpegQ)}
 	})
 	rep.one, rep.gst, rep.ff = figs[0], figs[1], figs[2]
 	rep.many = serveScenario(t, bin, manyClients, nil)[0]
-	rep.windowSec, rep.ffmpegQ = window.Seconds(), ffmpegQ
+	rep.windowSec, rep.ffmpegQ, rep.peer = window.Seconds(), ffmpegQ, peer
 	rep.ffVer = version(`ffmpeg version (?:n)?([0-9.]+)`, "ffmpeg", "-version")
 	return rep
 }
@@ -231,15 +232,16 @@ func playCounting(url string, tr gortsplib.Transport) (*gortsplib.Client, *count
 	return c, cnt, err
 }
 
-// startGst runs the GStreamer peer of DESIGN.md section 10: it encodes the
-// same size, rate and quality and sends RTP/JPEG to one receiver.
-func startGst(t *testing.T) *measured {
+// startGst runs the GStreamer peer: it encodes a picture of about the same
+// JPEG size at the same size, rate and quality and sends RTP/JPEG to one
+// receiver.
+func startGst(t *testing.T, pattern string) *measured {
 	sink := newUDPSink(t)
 	// format=I420: left free, videotestsrc and jpegenc settle on 4:4:4,
 	// which rtpjpegpay rejects ("Invalid component") and sends nothing.
 	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1", width, height, fps)
 	m := startPeer(t, "gst videotestsrc!jpegenc!rtpjpegpay!udpsink", "gst-launch-1.0", "-q",
-		"videotestsrc", "is-live=true", "pattern=smpte", "!", caps, "!",
+		"videotestsrc", "is-live=true", "pattern="+pattern, "!", caps, "!",
 		"jpegenc", "quality="+strconv.Itoa(quality), "!", "rtpjpegpay", "!",
 		"udpsink", "host=127.0.0.1", "port="+strconv.Itoa(sink.port))
 	m.receivers = []*counter{&sink.counter}
@@ -359,13 +361,13 @@ func (r servingReport) table() string {
 	add(r.idle, r.idle.name)
 	add(r.one, r.one.name)
 	add(r.many, r.many.name)
-	add(r.gst, fmt.Sprintf("peer: GStreamer %s jpegenc quality=%d", gstVer, quality))
+	add(r.gst, fmt.Sprintf("peer: GStreamer %s %s jpegenc quality=%d", gstVer, r.peer.pattern, quality))
 	add(r.ff, fmt.Sprintf("peer: ffmpeg %s mjpeg -q:v %d -f rtp", r.ffVer, r.ffmpegQ))
 	perClient := (r.many.perMin() - r.idle.perMin()) / manyClients
 	return tb.String() + fmt.Sprintf(
 		"Each added client costs flowcamd %.2f CPU s/min (%d clients vs idle); %.0f frames are sent per window.\n"+
-			"Peers (DESIGN.md section 10) encode their own test source at the same size, rate and quality and send\n"+
+			"Peers encode their own test source at the same size, rate and quality, and about the same bytes a frame, and send\n"+
 			"RTP/JPEG to one UDP receiver; they ran in the same windows as flowcamd's 1-client case, so their\n"+
 			"\"CPU vs flowcamd\" reads as \"this peer uses N times flowcamd's CPU for one viewer\".\n",
-		perClient, manyClients, r.windowSec*fps)
+		perClient, manyClients, r.windowSec*fps) + r.peer.String()
 }

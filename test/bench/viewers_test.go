@@ -20,7 +20,8 @@ import (
 )
 
 // Serving cost by viewer count, flowcamd beside gst-rtsp-server: the same
-// 720p25 q80 stream, 1, 20 and 40 UDP viewers that copy what they get
+// 720p25 q80 stream (the peer's picture chosen to match flowcamd's JPEG
+// size), 1, 20 and 40 UDP viewers that copy what they get
 // (`ffmpeg -c:v copy`, no decoding), the server's CPU over one window
 // after a warm-up, the lower of servingRounds; and flowcamd's
 // capture-to-wire latency at each count.
@@ -44,6 +45,11 @@ type viewerFig struct {
 
 type viewersReport struct {
 	ours, gst map[int]viewerFig
+	peer      peerPicture
+	// gstSMPTE is the peer on videotestsrc's default picture, whose noise
+	// block doubles its bytes a frame: measured once, to show what a peer
+	// on an unmatched picture would make of the comparison.
+	gstSMPTE map[int]viewerFig
 	// byThreads is flowcamd at jpeg.threads 1 and auto, with GStreamer
 	// viewers: ffmpeg cannot take the restart-marker packets auto sends.
 	byThreads map[string]map[int]viewerFig
@@ -52,8 +58,8 @@ type viewersReport struct {
 // viewerThreads are the jpeg.threads settings the latency rows compare.
 var viewerThreads = []string{"1", "auto"}
 
-func measureViewers(t *testing.T, dir string) viewersReport {
-	rep := viewersReport{ours: map[int]viewerFig{}, gst: map[int]viewerFig{}, byThreads: map[string]map[int]viewerFig{}}
+func measureViewers(t *testing.T, dir string, peer peerPicture) viewersReport {
+	rep := viewersReport{ours: map[int]viewerFig{}, gst: map[int]viewerFig{}, byThreads: map[string]map[int]viewerFig{}, peer: peer, gstSMPTE: map[int]viewerFig{}}
 	bin, err := daemon.Binary(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -61,12 +67,17 @@ func measureViewers(t *testing.T, dir string) viewersReport {
 	for round := range servingRounds {
 		for _, n := range viewerCounts {
 			o := retried(n, func() viewerFig { return viewersOurs(t, bin, n, "1", ffmpegViewer) })
-			g := retried(n, func() viewerFig { return viewersGst(t, dir, n) })
+			g := retried(n, func() viewerFig { return viewersGst(t, dir, n, peer.pattern) })
 			if round == 0 {
 				rep.ours[n], rep.gst[n] = o, g
 				continue
 			}
 			rep.ours[n], rep.gst[n] = lower(n, rep.ours[n], o), lower(n, rep.gst[n], g)
+		}
+	}
+	if peer.pattern != "smpte" {
+		for _, n := range viewerCounts {
+			rep.gstSMPTE[n] = viewersGst(t, dir, n, "smpte")
 		}
 	}
 	for _, th := range viewerThreads {
@@ -144,11 +155,12 @@ func lower(n int, a, b viewerFig) viewerFig {
 // (or nobody could tell).
 func (f viewerFig) served(n int) bool { return f.playing < 0 || f.playing >= n }
 
-// viewersGst serves the stream from gst-rtsp-server's shared media.
-func viewersGst(t *testing.T, dir string, n int) viewerFig {
+// viewersGst serves the stream from gst-rtsp-server's shared media,
+// encoding pattern (see chooseGstPattern).
+func viewersGst(t *testing.T, dir string, n int, pattern string) viewerFig {
 	port := freePort(t)
-	launch := fmt.Sprintf("( videotestsrc is-live=true pattern=smpte ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 ! "+
-		"jpegenc quality=%d ! rtpjpegpay name=pay0 pt=26 mtu=%d )", width, height, fps, quality, mtu)
+	launch := fmt.Sprintf("( videotestsrc is-live=true pattern=%s ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 ! "+
+		"jpegenc quality=%d ! rtpjpegpay name=pay0 pt=26 mtu=%d )", pattern, width, height, fps, quality, mtu)
 	bin, args, err := hub.GstCommand(dir, strconv.Itoa(port), "play", launch)
 	if err != nil {
 		t.Fatal(err)
@@ -287,10 +299,11 @@ func freePort(t *testing.T) int {
 // TestViewers runs this section alone (FLOWCAM_BENCH=1).
 func TestViewers(t *testing.T) {
 	if os.Getenv("FLOWCAM_BENCH") != "1" {
-		t.Skip("set FLOWCAM_BENCH=1 to measure serving by viewer count (about 4 minutes)")
+		t.Skip("set FLOWCAM_BENCH=1 to measure serving by viewer count (about 5 minutes)")
 	}
 	daemon.LoopbackCrowd()
-	fmt.Print("\n" + measureViewers(t, t.TempDir()).table())
+	dir := t.TempDir()
+	fmt.Print("\n" + measureViewers(t, dir, chooseGstPattern(t, dir, ourFrameBytes(t))).table())
 }
 
 func (r viewersReport) table() string {
@@ -307,7 +320,20 @@ func (r viewersReport) table() string {
 	marginal := r.compare(per(r.ours), per(r.gst), 1, last)
 	return tb.String() + fmt.Sprintf("Marginal cost per viewer (1 to %d): flowcamd %.3f, gst-rtsp-server %.3f CPU s/min (%s).\n"+
 		"Targets: flowcamd at most half the peer's total at every count, at most a third of its marginal cost; p99 under %d ms.\n",
-		last, per(r.ours), per(r.gst), marginal, 1000/fps) + "\n" + r.threadsTable()
+		last, per(r.ours), per(r.gst), marginal, 1000/fps) + r.peer.String() + r.smpteLine() + "\n" + r.threadsTable()
+}
+
+// smpteLine is the peer on its default picture beside flowcamd's figures.
+func (r viewersReport) smpteLine() string {
+	if len(r.gstSMPTE) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, n := range viewerCounts {
+		g := r.gstSMPTE[n]
+		parts = append(parts, fmt.Sprintf("%d viewers %.2f CPU s/min (flowcamd / it %s, %d playing)", n, g.cpuPerMin, ratio(r.ours[n].cpuPerMin, g.cpuPerMin), g.playing))
+	}
+	return "On its default pattern=smpte, one round: gst-rtsp-server " + strings.Join(parts, ", ") + ".\n"
 }
 
 // compare is ours over the peer's, or n/a when either server failed some

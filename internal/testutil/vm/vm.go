@@ -210,8 +210,9 @@ func start(k *kernel, base, tmp string, opts Options) (*Guest, error) {
 	return g, nil
 }
 
-// qemuArgs is the command line of DESIGN.md section 8. TCG, because this
-// machine's KVM hangs booting a stock Debian kernel.
+// qemuArgs is the guest's qemu command line: a direct kernel boot with user
+// networking and forwarded ports. TCG, because this machine's KVM hangs
+// booting a stock Debian kernel.
 func qemuArgs(vmlinuz, initrd string, memory int, ports map[int]int) []string {
 	netdev := "user,id=n0"
 	for guest, host := range ports {
