@@ -32,6 +32,11 @@ func (p peerPicture) String() string {
 		p.pattern, p.bytes, quality, p.ours, strings.Join(p.sizes, " "))
 }
 
+// gstCaps are the raw caps every GStreamer peer encodes from. format=I420:
+// left free, videotestsrc and jpegenc settle on 4:4:4, which rtpjpegpay
+// rejects ("Invalid component") and sends nothing.
+var gstCaps = fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1", width, height, fps)
+
 // chooseGstPattern encodes one frame of each candidate with jpegenc at the
 // bench's size and quality and keeps the one nearest in bytes to target.
 func chooseGstPattern(t *testing.T, dir string, target int) peerPicture {
@@ -39,8 +44,7 @@ func chooseGstPattern(t *testing.T, dir string, target int) peerPicture {
 	best := peerPicture{ours: target, bytes: -1}
 	for _, p := range gstPatterns {
 		path := filepath.Join(dir, "gst-"+p+".jpg")
-		caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d", width, height)
-		if _, err := run(dir, "gst-launch-1.0", "-q", "videotestsrc", "pattern="+p, "num-buffers=1", "!", caps, "!",
+		if _, err := run(dir, "gst-launch-1.0", "-q", "videotestsrc", "pattern="+p, "num-buffers=1", "!", gstCaps, "!",
 			"jpegenc", "quality="+strconv.Itoa(quality), "!", "filesink", "location="+path); err != nil {
 			t.Fatalf("gst-launch videotestsrc pattern=%s: %v", p, err)
 		}

@@ -237,11 +237,8 @@ func playCounting(url string, tr gortsplib.Transport) (*gortsplib.Client, *count
 // receiver.
 func startGst(t *testing.T, pattern string) *measured {
 	sink := newUDPSink(t)
-	// format=I420: left free, videotestsrc and jpegenc settle on 4:4:4,
-	// which rtpjpegpay rejects ("Invalid component") and sends nothing.
-	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1", width, height, fps)
 	m := startPeer(t, "gst videotestsrc!jpegenc!rtpjpegpay!udpsink", "gst-launch-1.0", "-q",
-		"videotestsrc", "is-live=true", "pattern="+pattern, "!", caps, "!",
+		"videotestsrc", "is-live=true", "pattern="+pattern, "!", gstCaps, "!",
 		"jpegenc", "quality="+strconv.Itoa(quality), "!", "rtpjpegpay", "!",
 		"udpsink", "host=127.0.0.1", "port="+strconv.Itoa(sink.port))
 	m.receivers = []*counter{&sink.counter}

@@ -159,8 +159,8 @@ func (f viewerFig) served(n int) bool { return f.playing < 0 || f.playing >= n }
 // encoding pattern (see chooseGstPattern).
 func viewersGst(t *testing.T, dir string, n int, pattern string) viewerFig {
 	port := freePort(t)
-	launch := fmt.Sprintf("( videotestsrc is-live=true pattern=%s ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 ! "+
-		"jpegenc quality=%d ! rtpjpegpay name=pay0 pt=26 mtu=%d )", pattern, width, height, fps, quality, mtu)
+	launch := fmt.Sprintf("( videotestsrc is-live=true pattern=%s ! %s ! jpegenc quality=%d ! rtpjpegpay name=pay0 pt=26 mtu=%d )",
+		pattern, gstCaps, quality, mtu)
 	bin, args, err := hub.GstCommand(dir, strconv.Itoa(port), "play", launch)
 	if err != nil {
 		t.Fatal(err)
